@@ -1,0 +1,53 @@
+"""The Python entry point: ``open_registry(url)`` gives a ``Registry`` over a chosen store.
+
+This module reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``) so the
+service never has to.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from stagekeeper import validation
+from stagekeeper.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
+from stagekeeper.service import Clock, Registry, utc_now
+from stagekeeper.stores import DEFAULT_STORE, open_store
+
+
+def default_store_url() -> str:
+    """``STAGEKEEPER_STORE`` if set, else the embedded SQLite file in this directory."""
+    return os.environ.get("STAGEKEEPER_STORE") or DEFAULT_STORE
+
+
+def default_actor() -> str:
+    """``STAGEKEEPER_ACTOR`` if set, else the operating system's user name."""
+    explicit = os.environ.get("STAGEKEEPER_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return "unknown"
+
+
+def open_registry(
+    url: str | None = None,
+    *,
+    actor: str | None = None,
+    model_name_template: str = DEFAULT_MODEL_NAME_TEMPLATE,
+    clock: Clock = utc_now,
+    check_schema: bool = True,
+) -> Registry:
+    """Open the registry at ``url`` (``memory://``, ``sqlite:///…``, ``postgresql+psycopg://…``).
+
+    ``url=None`` means ``STAGEKEEPER_STORE``, else ``sqlite:///stagekeeper.db``. Changes
+    are recorded as made by ``actor`` unless a call names another. Close the registry,
+    or use it as a context manager, to release the store's connections.
+    """
+    options = StoreOptions(
+        model_name_template=validation.model_name_template(model_name_template),
+        check_schema=check_schema,
+    )
+    store = open_store(url or default_store_url(), options)
+    return Registry(store, options=options, actor=actor or default_actor(), clock=clock)

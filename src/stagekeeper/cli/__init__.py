@@ -1,0 +1,1 @@
+"""The ``stagekeeper`` command line: a thin layer over ``stagekeeper.service``."""

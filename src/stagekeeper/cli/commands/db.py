@@ -1,0 +1,27 @@
+"""``stagekeeper db upgrade``: bring a store's schema to this version of stagekeeper."""
+
+from __future__ import annotations
+
+import typer
+
+from stagekeeper.cli import options
+from stagekeeper.cli.session import command_session
+from stagekeeper.ports import SchemaManaged
+
+db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def upgrade(
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Upgrade the store's schema to the version this stagekeeper expects."""
+    with command_session(json_output) as session:
+        backend = session.open(store, actor, check_schema=False).store
+        revision = backend.upgrade_schema() if isinstance(backend, SchemaManaged) else None
+        message = (
+            f"Schema is at revision {revision}." if revision else "This store has no schema to upgrade."
+        )
+        session.emit({"revision": revision}, lambda console: console.print(message))

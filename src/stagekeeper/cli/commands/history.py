@@ -1,0 +1,31 @@
+"""``stagekeeper history``: the audit trail, oldest first."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import command_session
+
+
+def history(
+    timeframe: options.OptionalTimeframe = None,
+    model_version: options.OptionalVersion = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Show only the N most recent changes.")
+    ] = None,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Show who moved which version, when and why."""
+    with command_session(json_output) as session:
+        changes = session.open(store, actor).history(timeframe, model_version, limit)
+        session.emit(
+            [render.change_data(c) for c in changes],
+            lambda console: render.show_empty_or(
+                console, render.changes_table(changes), "No changes recorded."
+            ),
+        )

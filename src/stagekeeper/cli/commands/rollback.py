@@ -1,0 +1,34 @@
+"""``stagekeeper rollback``: bring back the previous champion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import command_session
+
+
+def rollback(
+    timeframe: options.Timeframe,
+    to_version: Annotated[
+        int | None,
+        typer.Option(
+            "--to-version", help="Former champion to restore. Default: the most recent one."
+        ),
+    ] = None,
+    reason: options.Reason = None,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Archive the champion and restore the previous champion (or --to-version)."""
+    with command_session(json_output) as session:
+        registry = session.open(store, actor)
+        changes = registry.rollback(timeframe, to_version, reason=reason)
+        already = f"Version {to_version} of {timeframe} is already champion; nothing changed."
+        session.emit(
+            {"changes": [render.change_data(c) for c in changes]},
+            lambda console: render.show_empty_or(console, render.changes_table(changes), already),
+        )

@@ -1,0 +1,22 @@
+"""``stagekeeper status``: each timeframe's champion and stage counts."""
+
+from __future__ import annotations
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import command_session
+
+
+def status(
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Show each timeframe's champion and how many versions are in each stage."""
+    with command_session(json_output) as session:
+        statuses = session.open(store, actor).status()
+        session.emit(
+            [render.status_data(s) for s in statuses],
+            lambda console: render.show_empty_or(
+                console, render.status_table(statuses), "No model versions registered yet."
+            ),
+        )

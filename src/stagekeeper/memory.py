@@ -1,0 +1,118 @@
+"""The in-memory backend (``memory://``): the reference implementation of the ports.
+
+It keeps everything in one process behind one lock, so every operation is atomic. It is
+a shipped product, not a test fake: the contract suite holds it to the same behaviour
+as the persistent stores. Imports only the domain and the ports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from stagekeeper.errors import ConcurrentUpdateError, ConflictError
+from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
+from stagekeeper.stages import Stage
+
+
+class MemoryStore:
+    """A ``ModelStore`` held in a dict; see ``stagekeeper.ports.ModelStore``."""
+
+    capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._versions: dict[tuple[str, int], ModelVersion] = {}
+        self._history: list[StageChange] = []
+
+    def register(self, registration: Registration) -> ModelVersion:
+        with self._lock:
+            number = registration.version or self._next_version(registration.timeframe)
+            key = (registration.timeframe, number)
+            if key in self._versions:
+                raise ConflictError(f"version {number} of {registration.timeframe} exists already")
+            version = ModelVersion(
+                timeframe=registration.timeframe,
+                model_name=registration.model_name,
+                version=number,
+                stage=Stage.DEVELOPMENT,
+                created_at=registration.at,
+                updated_at=registration.at,
+                source=registration.source,
+            )
+            self._versions[key] = version
+            self._history.append(registration.change_for(number))
+            return version
+
+    def _next_version(self, timeframe: str) -> int:
+        taken = [number for (tf, number) in self._versions if tf == timeframe]
+        return max(taken, default=0) + 1
+
+    def get(self, timeframe: str, version: int) -> ModelVersion | None:
+        return self._versions.get((timeframe, version))
+
+    def versions(
+        self, timeframe: str | None = None, stage: Stage | None = None
+    ) -> list[ModelVersion]:
+        with self._lock:
+            found = [
+                version
+                for version in self._versions.values()
+                if (timeframe is None or version.timeframe == timeframe)
+                and (stage is None or version.stage is stage)
+            ]
+        return sorted(found, key=lambda v: (v.timeframe, v.version))
+
+    def champion(self, timeframe: str) -> ModelVersion | None:
+        champions = self.versions(timeframe, Stage.CHAMPION)
+        return champions[0] if champions else None
+
+    def apply(self, plan: Plan) -> None:
+        with self._lock:
+            self._check(plan)
+            for change in plan.changes:
+                key = (change.timeframe, change.version)
+                self._versions[key] = dataclasses.replace(
+                    self._versions[key], stage=change.to_stage, updated_at=change.at
+                )
+            self._history.extend(plan.changes)
+
+    def _check(self, plan: Plan) -> None:
+        for change in plan.changes:
+            current = self._versions.get((change.timeframe, change.version))
+            if current is None or current.stage is not change.from_stage:
+                raise ConcurrentUpdateError(
+                    f"version {change.version} of {change.timeframe} changed meanwhile; try again"
+                )
+        if plan.crowns_champion:
+            champions = [
+                number
+                for (tf, number), v in self._versions.items()
+                if tf == plan.timeframe and v.stage is Stage.CHAMPION
+            ]
+            if champions != ([] if plan.champion_before is None else [plan.champion_before]):
+                raise ConcurrentUpdateError(f"the champion of {plan.timeframe} changed meanwhile; try again")
+
+    def history(
+        self,
+        timeframe: str | None = None,
+        version: int | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
+        with self._lock:
+            found = [
+                change
+                for change in self._history
+                if (timeframe is None or change.timeframe == timeframe)
+                and (version is None or change.version == version)
+            ]
+        return found[-limit:] if limit else found
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_store(url: str, options: StoreOptions) -> MemoryStore:
+    """Entry point for ``memory://``: a new, empty store each time."""
+    return MemoryStore()

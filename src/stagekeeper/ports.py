@@ -1,0 +1,98 @@
+"""The ports: what every storage backend implements, documented once here.
+
+A backend returns domain objects (never rows or MLflow entities) and translates its
+driver's errors into ``stagekeeper.errors``. Imports only the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.stages import Stage
+
+DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
+
+# Capabilities a backend may declare; the service and the contract suite ask for them
+# instead of asking which backend they talk to.
+CHOOSES_VERSION_NUMBERS = "chooses-version-numbers"
+PERSISTENT = "persistent"
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What a backend needs to know beyond its URL."""
+
+    model_name_template: str = DEFAULT_MODEL_NAME_TEMPLATE
+    # Stores with a versioned schema refuse to open a mismatched one unless this is off
+    # (``stagekeeper db upgrade`` turns it off to do the upgrade).
+    check_schema: bool = True
+
+    def model_name(self, timeframe: str) -> str:
+        return self.model_name_template.format(timeframe=timeframe)
+
+
+class ModelStore(Protocol):
+    """A store of model versions and their history, one registered model per timeframe."""
+
+    #: Optional features this store offers, from the constants above.
+    capabilities: frozenset[str]
+
+    def register(self, registration: Registration) -> ModelVersion:
+        """Add a version in development and record its registration, atomically.
+
+        With ``registration.version`` set, use that number (``ConflictError`` if taken;
+        ``ValidationError`` if the store cannot choose numbers); otherwise take the
+        timeframe's next number.
+        """
+        ...
+
+    def get(self, timeframe: str, version: int) -> ModelVersion | None:
+        """One version, or ``None`` if the timeframe or version does not exist."""
+        ...
+
+    def versions(
+        self, timeframe: str | None = None, stage: Stage | None = None
+    ) -> list[ModelVersion]:
+        """Versions filtered by timeframe and stage, ordered by timeframe then version."""
+        ...
+
+    def champion(self, timeframe: str) -> ModelVersion | None:
+        """The timeframe's champion, or ``None``."""
+        ...
+
+    def apply(self, plan: Plan) -> None:
+        """Apply every change of ``plan`` and record them in the history, atomically.
+
+        Raise ``ConcurrentUpdateError`` and change nothing unless each version is still in its
+        change's ``from_stage`` and, when the plan crowns a champion, the timeframe's
+        champion is still ``plan.champion_before``.
+        """
+        ...
+
+    def history(
+        self,
+        timeframe: str | None = None,
+        version: int | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
+        """Recorded changes, oldest first; with ``limit``, only the most recent ones."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class SchemaManaged(Protocol):
+    """A store whose schema is versioned and can be upgraded in place."""
+
+    def upgrade_schema(self) -> str:
+        """Bring the schema to the code's version; return that version."""
+        ...
+
+
+StoreFactory = Callable[[str, StoreOptions], ModelStore]

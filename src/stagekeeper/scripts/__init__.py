@@ -1,0 +1,1 @@
+"""Seed-compatible scripts, run as ``python -m stagekeeper.scripts.<name>``."""

@@ -1,0 +1,71 @@
+"""The seed's ``promote_model`` script with exactly its flags, over the stagekeeper service.
+
+    python -m stagekeeper.scripts.promote_model --timeframe 1H --model-version 1 \
+        --target-stage beta --reason "Passed initial validation"
+    python -m stagekeeper.scripts.promote_model --timeframe 1H --list-models --stage champion
+
+The store is ``STAGEKEEPER_STORE``, else the default store, as for the CLI. Errors and
+exit codes are the CLI's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from stagekeeper.cli import render
+from stagekeeper.cli.session import command_session
+from stagekeeper.compat import MLflowManager
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stagekeeper.scripts.promote_model",
+        description="Promote a model version, or list the versions in a stage.",
+    )
+    parser.add_argument("--timeframe", required=True, help="Timeframe, e.g. 1H")
+    parser.add_argument("--model-version", help="Version to promote")
+    parser.add_argument("--target-stage", help="development, beta, champion or archived")
+    parser.add_argument("--reason", help="Why the model is promoted")
+    parser.add_argument("--list-models", action="store_true", help="List versions instead")
+    parser.add_argument("--stage", help="With --list-models: the stage to list")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.list_models and not args.stage:
+        parser.error("--list-models needs --stage")
+    if not args.list_models and (args.model_version is None or args.target_stage is None):
+        parser.error("--model-version and --target-stage are required unless --list-models")
+    with command_session(json_output=False) as session:
+        manager = MLflowManager(timeframe=args.timeframe)
+        try:
+            if args.list_models:
+                versions = manager.find_models_by_stage(args.stage, timeframe=args.timeframe)
+                render.show_empty_or(
+                    session.console,
+                    render.versions_table(versions),
+                    f"No {args.stage} models for {args.timeframe}.",
+                )
+                return
+            changes = manager.promote_model(
+                manager.registry.model_name(args.timeframe),
+                args.model_version,
+                args.target_stage,
+                reason=args.reason,
+            )
+            render.show_empty_or(
+                session.console, render.changes_table(changes), "Already in that stage; nothing changed."
+            )
+        finally:
+            manager.close()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except SystemExit as exc:  # typer.Exit is click's; turn it into a plain exit code
+        sys.exit(exc.code)

@@ -1,0 +1,285 @@
+"""The use cases: register, promote, list, history, rollback and status.
+
+The service enforces the invariants; the CLI, the compat layer and the examples all call
+it. It reads through a ``ModelStore``, plans changes as values, asks the lifecycle
+whether each move is allowed, and hands the plan to the store to apply atomically.
+Presentation never enters here: no printing, no formatting. Imports the domain and the
+ports, never a backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from types import TracebackType
+
+from stagekeeper import lifecycle, validation
+from stagekeeper.errors import ConcurrentUpdateError, NotFoundError, TransitionError
+from stagekeeper.model import ModelVersion, Plan, Registration, StageChange, TimeframeStatus
+from stagekeeper.ports import ModelStore, StoreOptions
+from stagekeeper.stages import Cause, Stage
+
+Clock = Callable[[], datetime]
+# A plan that loses a race is re-planned from a fresh read this many times in all.
+ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registry:
+    """The model-promotion registry over one store. Also a context manager that closes it."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        *,
+        options: StoreOptions | None = None,
+        actor: str = "unknown",
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.options = options or StoreOptions()
+        self.actor = actor
+        self._clock = clock
+
+    def model_name(self, timeframe: str) -> str:
+        """The registered model's name for ``timeframe``, from the configured template."""
+        return self.options.model_name(validation.timeframe(timeframe))
+
+    # -- writes -------------------------------------------------------------------------
+
+    def register(
+        self,
+        timeframe: str,
+        version: int | str | None = None,
+        *,
+        source: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Add a version in development: the next number, or ``version`` if given."""
+        registration = Registration(
+            timeframe=validation.timeframe(timeframe),
+            model_name=self.model_name(timeframe),
+            version=validation.optional_version(version),
+            source=source,
+            reason=validation.reason(reason),
+            actor=actor or self.actor,
+            at=self._clock(),
+            operation_id=_operation_id(),
+        )
+        return self.store.register(registration)
+
+    def promote(
+        self,
+        timeframe: str,
+        version: int | str,
+        stage: Stage | str,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> list[StageChange]:
+        """Move a version to ``stage``; crowning a champion archives the old one atomically.
+
+        Returns the changes made, the auto-demotion first; an empty list when the version
+        is already in ``stage``.
+        """
+        timeframe = validation.timeframe(timeframe)
+        number = validation.version(version)
+        target = Stage.parse(stage)
+        reason = validation.reason(reason)
+        for _attempt in _attempts():
+            current = self._existing(timeframe, number)
+            if current.stage is target:
+                return []
+            lifecycle.check_move(current.stage, target)
+            stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
+            changes = []
+            champion = self.store.champion(timeframe) if target is Stage.CHAMPION else None
+            if champion is not None:
+                changes.append(stamp.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
+            changes.append(stamp.change(current, target, Cause.PROMOTION))
+            if self._applied(Plan(timeframe, _number(champion), tuple(changes))):
+                return changes
+        raise _gave_up(timeframe)
+
+    def rollback(
+        self,
+        timeframe: str,
+        to_version: int | str | None = None,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> list[StageChange]:
+        """Archive the champion and bring back the previous one (or ``to_version``).
+
+        Only an archived version that has been champion before can come back. Returns the
+        changes made; an empty list when ``to_version`` is already the champion.
+        """
+        timeframe = validation.timeframe(timeframe)
+        wanted = validation.optional_version(to_version)
+        reason = validation.reason(reason)
+        for _attempt in _attempts():
+            champion = self.store.champion(timeframe)
+            former = self._former_champions(timeframe)
+            target = self._rollback_target(timeframe, wanted, champion, former)
+            if champion is not None and target.version == champion.version:
+                return []
+            lifecycle.check_move(
+                target.stage, Stage.CHAMPION, rollback=True, was_champion=target.version in former
+            )
+            stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
+            changes = []
+            if champion is not None:
+                changes.append(stamp.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
+            changes.append(stamp.change(target, Stage.CHAMPION, Cause.ROLLBACK))
+            if self._applied(Plan(timeframe, _number(champion), tuple(changes))):
+                return changes
+        raise _gave_up(timeframe)
+
+    def _rollback_target(
+        self,
+        timeframe: str,
+        wanted: int | None,
+        champion: ModelVersion | None,
+        former: list[int],
+    ) -> ModelVersion:
+        if wanted is not None:
+            return self._existing(timeframe, wanted)
+        current = _number(champion)
+        for number in former:
+            candidate = self.store.get(timeframe, number)
+            if number != current and candidate and candidate.stage is Stage.ARCHIVED:
+                return candidate
+        raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
+
+    def _former_champions(self, timeframe: str) -> list[int]:
+        """Versions that have been champion, most recently crowned first, each once."""
+        crowned = [
+            change.version
+            for change in reversed(self.store.history(timeframe))
+            if change.to_stage is Stage.CHAMPION
+        ]
+        return list(dict.fromkeys(crowned))
+
+    def _applied(self, plan: Plan) -> bool:
+        try:
+            self.store.apply(plan)
+        except ConcurrentUpdateError:
+            return False
+        return True
+
+    def _existing(self, timeframe: str, number: int) -> ModelVersion:
+        found = self.store.get(timeframe, number)
+        if found is None:
+            raise NotFoundError(f"{self.options.model_name(timeframe)} has no version {number}")
+        return found
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, timeframe: str, version: int | str) -> ModelVersion:
+        """One version; ``NotFoundError`` if it does not exist."""
+        return self._existing(validation.timeframe(timeframe), validation.version(version))
+
+    def list(
+        self, timeframe: str | None = None, stage: Stage | str | None = None
+    ) -> list[ModelVersion]:
+        """Versions, optionally of one timeframe and one stage, ordered by version."""
+        return self.store.versions(
+            None if timeframe is None else validation.timeframe(timeframe),
+            None if stage is None else Stage.parse(stage),
+        )
+
+    def champion(self, timeframe: str) -> ModelVersion | None:
+        """The timeframe's champion, or ``None``."""
+        return self.store.champion(validation.timeframe(timeframe))
+
+    def history(
+        self,
+        timeframe: str | None = None,
+        version: int | str | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
+        """Recorded changes, oldest first; ``limit`` keeps only the most recent ones."""
+        return self.store.history(
+            None if timeframe is None else validation.timeframe(timeframe),
+            validation.optional_version(version),
+            validation.limit(limit),
+        )
+
+    def status(self) -> list[TimeframeStatus]:
+        """Per timeframe: the champion version (or ``None``) and the count per stage."""
+        by_timeframe: dict[str, list[ModelVersion]] = {}
+        for version in self.store.versions():
+            by_timeframe.setdefault(version.timeframe, []).append(version)
+        return [_status_of(timeframe, found) for timeframe, found in by_timeframe.items()]
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _Stamp:
+    """What every change of one operation shares: reason, actor, time and operation id."""
+
+    def __init__(self, reason: str | None, actor: str, at: datetime, operation_id: str) -> None:
+        self.reason, self.actor, self.at, self.operation_id = reason, actor, at, operation_id
+
+    def change(self, version: ModelVersion, target: Stage, cause: Cause) -> StageChange:
+        return StageChange(
+            operation_id=self.operation_id,
+            timeframe=version.timeframe,
+            model_name=version.model_name,
+            version=version.version,
+            from_stage=version.stage,
+            to_stage=target,
+            reason=self.reason,
+            actor=self.actor,
+            at=self.at,
+            cause=cause,
+        )
+
+
+def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
+    counts = Counter(version.stage for version in versions)
+    champion = next((v.version for v in versions if v.stage is Stage.CHAMPION), None)
+    return TimeframeStatus(
+        timeframe=timeframe,
+        model_name=versions[0].model_name,
+        champion=champion,
+        counts={stage: counts.get(stage, 0) for stage in Stage},
+    )
+
+
+def _attempts() -> Iterator[int]:
+    return iter(range(ATTEMPTS))
+
+
+def _number(version: ModelVersion | None) -> int | None:
+    return None if version is None else version.version
+
+
+def _operation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _gave_up(timeframe: str) -> ConcurrentUpdateError:
+    return ConcurrentUpdateError(
+        f"{timeframe} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts"
+    )

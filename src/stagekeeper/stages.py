@@ -1,0 +1,43 @@
+"""Stages, causes and the parsing of user-supplied stage names.
+
+Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from stagekeeper.errors import ValidationError
+
+
+class Stage(StrEnum):
+    """Where a model version stands in its lifecycle."""
+
+    DEVELOPMENT = "development"
+    BETA = "beta"
+    CHAMPION = "champion"
+    ARCHIVED = "archived"
+
+    @classmethod
+    def parse(cls, value: Stage | str) -> Stage:
+        """Accept a member or its value in any case; refuse anything else."""
+        if isinstance(value, Stage):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls(value.strip().lower())
+            except ValueError:
+                pass
+        names = ", ".join(stage.value for stage in cls)
+        raise ValidationError(f"unknown stage {value!r}: expected one of {names}")
+
+
+class Cause(StrEnum):
+    """Why a stage change happened."""
+
+    REGISTRATION = "registration"
+    PROMOTION = "promotion"
+    AUTO_DEMOTION = "auto-demotion"
+    ROLLBACK = "rollback"
+    MIGRATION = "migration"
+    REPAIR = "repair"
