@@ -71,9 +71,12 @@ def allowed_targets(current: Stage) -> tuple[Stage, ...]:
     return MOVES[current]
 
 
-def _describe_refusal(current: Stage, target: Stage, *, rollback: bool) -> str:
+def _describe_refusal(current: Stage, target: Stage, *, rollback: bool, subject: str) -> str:
     allowed = ", ".join(stage.value for stage in allowed_targets(current)) or "nowhere"
-    message = f"cannot move a {current.value} version to {target.value}: allowed targets are {allowed}"
+    message = (
+        f"cannot move {subject} from {current.value} to {target.value}: "
+        f"allowed targets are {allowed}"
+    )
     if current is Stage.ARCHIVED and target is Stage.CHAMPION:
         if rollback:
             return f"{message}; only a version that has been champion before can be rolled back to"
@@ -82,12 +85,17 @@ def _describe_refusal(current: Stage, target: Stage, *, rollback: bool) -> str:
 
 
 def check_move(
-    current: Stage, target: Stage, *, rollback: bool = False, was_champion: bool = False
+    current: Stage,
+    target: Stage,
+    *,
+    rollback: bool = False,
+    was_champion: bool = False,
+    subject: str = "the version",
 ) -> None:
     """Raise ``TransitionError`` unless ``current`` may move to ``target``.
 
     ``rollback`` opens the archived -> champion move, whose condition is
-    ``was_champion``. A move to the current stage is not a move; callers treat it as a
+    ``was_champion``. ``subject`` names the version in the message. A move to the current stage is not a move; callers treat it as a
     no-op before asking.
     """
     trigger = _RESTORE if rollback and target is Stage.CHAMPION else _trigger(target)
@@ -101,7 +109,9 @@ def check_move(
         finally:
             _MACHINE.remove_model(token)
     if not moved:
-        raise TransitionError(_describe_refusal(current, target, rollback=rollback))
+        raise TransitionError(
+            _describe_refusal(current, target, rollback=rollback, subject=subject)
+        )
 
 
 def edges() -> list[tuple[Stage, Stage, bool]]:

@@ -96,7 +96,7 @@ class Registry:
             current = self._existing(timeframe, number)
             if current.stage is target:
                 return []
-            lifecycle.check_move(current.stage, target)
+            lifecycle.check_move(current.stage, target, subject=_subject(current))
             stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
             changes = []
             champion = self.store.champion(timeframe) if target is Stage.CHAMPION else None
@@ -130,7 +130,11 @@ class Registry:
             if champion is not None and target.version == champion.version:
                 return []
             lifecycle.check_move(
-                target.stage, Stage.CHAMPION, rollback=True, was_champion=target.version in former
+                target.stage,
+                Stage.CHAMPION,
+                rollback=True,
+                was_champion=target.version in former,
+                subject=_subject(target),
             )
             stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
             changes = []
@@ -273,6 +277,10 @@ def _attempts() -> Iterator[int]:
 
 def _number(version: ModelVersion | None) -> int | None:
     return None if version is None else version.version
+
+
+def _subject(version: ModelVersion) -> str:
+    return f"version {version.version} of {version.model_name}"
 
 
 def _operation_id() -> str:

@@ -27,7 +27,8 @@ class Session:
 
     def __init__(self, json_output: bool) -> None:
         self.json_output = json_output
-        self.console = Console(soft_wrap=False)
+        # Piped output gets room for whole rows; a terminal keeps its own width.
+        self.console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
         self._registry: Registry | None = None
 
     def open(self, store: str | None, actor: str | None, *, check_schema: bool = True) -> Registry:

@@ -1,0 +1,53 @@
+"""Schema versioning with Alembic: check on open, create when empty, upgrade on demand.
+
+Opening a store only reads the revision table (cheap); Alembic itself is imported only
+to create or upgrade the schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, select, table, column, text
+
+from stagekeeper.errors import BackendError
+from stagekeeper_sql.engine import WRITE
+from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    revision_table = table(VERSION_TABLE, column("version_num"))
+    return connection.execute(select(revision_table.c.version_num)).scalar()
+
+
+def ensure_schema(engine: Engine, where: str) -> None:
+    """Create the schema in an empty database; refuse one at another revision."""
+    with engine.connect() as connection:
+        revision = current_revision(connection)
+    if revision is None:
+        upgrade(engine)
+    elif revision != HEAD_REVISION:
+        raise BackendError(
+            f"store {where} has schema revision {revision}, this stagekeeper needs {HEAD_REVISION}",
+            hint="run `stagekeeper db upgrade` (back up the database first)",
+        )
+
+
+def upgrade(engine: Engine) -> str:
+    """Run every pending migration in one transaction; return the new revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Two processes opening one empty database must not both create the tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(8675309)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return HEAD_REVISION

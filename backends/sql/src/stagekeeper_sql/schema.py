@@ -1,0 +1,77 @@
+"""The tables. Alembic migrations (``migrations/``) create and change them; this module
+describes the current shape for queries. Table names carry a ``stagekeeper_`` prefix so
+the store can share a database with other applications.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+# Bump with every new migration; a test checks it against Alembic's head.
+HEAD_REVISION = "0001"
+VERSION_TABLE = "stagekeeper_alembic_version"
+CHAMPION_ONLY = text("stage = 'champion'")
+
+metadata = MetaData()
+
+timeframes = Table(
+    "stagekeeper_timeframes",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("model_name", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+versions = Table(
+    "stagekeeper_versions",
+    metadata,
+    Column(
+        "timeframe", String(32), ForeignKey("stagekeeper_timeframes.name"), primary_key=True
+    ),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("stage", String(16), nullable=False),
+    Column("source", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "stage IN ('development', 'beta', 'champion', 'archived')", name="stagekeeper_stage_known"
+    ),
+    # The database's own guard of the invariant: at most one champion per timeframe.
+    Index(
+        "stagekeeper_one_champion",
+        "timeframe",
+        unique=True,
+        sqlite_where=CHAMPION_ONLY,
+        postgresql_where=CHAMPION_ONLY,
+    ),
+    Index("stagekeeper_versions_by_stage", "stage"),
+)
+
+changes = Table(
+    "stagekeeper_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(64), nullable=False),
+    Column("timeframe", String(32), nullable=False),
+    Column("model_name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("from_stage", String(16)),
+    Column("to_stage", String(16), nullable=False),
+    Column("reason", Text),
+    Column("actor", String(255), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("cause", String(32), nullable=False),
+    Index("stagekeeper_changes_by_version", "timeframe", "version"),
+)

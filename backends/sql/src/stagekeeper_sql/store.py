@@ -1,0 +1,258 @@
+"""The SQL store: every write is one transaction with its timeframe locked.
+
+The timeframe's row is the lock: PostgreSQL takes it with ``SELECT ... FOR UPDATE``,
+SQLite with ``BEGIN IMMEDIATE`` on the whole file. Under that lock the plan's
+preconditions are checked and then applied, so concurrent writers serialise, and the
+partial unique index stands behind it as the database's own guard. Returns domain
+objects, never rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from stagekeeper.errors import ConcurrentUpdateError, ConflictError
+from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, PERSISTENT, StoreOptions
+from stagekeeper.stages import Cause, Stage
+from stagekeeper_sql import migrate
+from stagekeeper_sql.engine import WRITE, build_engine, parse_url, translated_errors
+from stagekeeper_sql.schema import changes, timeframes, versions
+
+
+class SqlStore:
+    """A ``ModelStore`` in SQLite or PostgreSQL; see ``stagekeeper.ports.ModelStore``."""
+
+    capabilities = frozenset({CHOOSES_VERSION_NUMBERS, PERSISTENT})
+
+    def __init__(self, url: str, options: StoreOptions) -> None:
+        self.url = parse_url(url)
+        self.engine = build_engine(self.url)
+        self.options = options
+        if options.check_schema:
+            with translated_errors(self.url):
+                migrate.ensure_schema(self.engine, self.url.render_as_string(hide_password=True))
+
+    # -- writes -------------------------------------------------------------------------
+
+    def register(self, registration: Registration) -> ModelVersion:
+        with self._write(registration.timeframe) as connection:
+            self._ensure_timeframe(connection, registration)
+            self._lock(connection, registration.timeframe)
+            number = registration.version or self._next_version(connection, registration.timeframe)
+            row = {
+                "timeframe": registration.timeframe,
+                "version": number,
+                "stage": Stage.DEVELOPMENT.value,
+                "source": registration.source,
+                "created_at": registration.at,
+                "updated_at": registration.at,
+            }
+            try:
+                with connection.begin_nested():
+                    connection.execute(versions.insert().values(row))
+            except IntegrityError as exc:
+                raise ConflictError(
+                    f"version {number} of {registration.timeframe} exists already"
+                ) from exc
+            connection.execute(changes.insert(), [_change_row(registration.change_for(number))])
+        return _version(row, registration.model_name)
+
+    def apply(self, plan: Plan) -> None:
+        with self._write(plan.timeframe) as connection:
+            self._lock(connection, plan.timeframe)
+            self._check(connection, plan)
+            for change in plan.changes:
+                connection.execute(
+                    update(versions)
+                    .where(versions.c.timeframe == change.timeframe)
+                    .where(versions.c.version == change.version)
+                    .values(stage=change.to_stage.value, updated_at=change.at)
+                )
+            connection.execute(changes.insert(), [_change_row(c) for c in plan.changes])
+
+    def _check(self, connection: Connection, plan: Plan) -> None:
+        numbers = [change.version for change in plan.changes]
+        rows = connection.execute(
+            select(versions.c.version, versions.c.stage)
+            .where(versions.c.timeframe == plan.timeframe)
+            .where(versions.c.version.in_(numbers))
+        )
+        found = {number: stage for number, stage in rows}
+        for change in plan.changes:
+            if found.get(change.version) != change.from_stage:
+                raise ConcurrentUpdateError(
+                    f"version {change.version} of {plan.timeframe} changed meanwhile; try again"
+                )
+        if plan.crowns_champion and self._champion_number(connection, plan.timeframe) != (
+            plan.champion_before
+        ):
+            raise ConcurrentUpdateError(f"the champion of {plan.timeframe} changed meanwhile; try again")
+
+    def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        connection.execute(
+            dialect.insert(timeframes)
+            .values(
+                name=registration.timeframe,
+                model_name=registration.model_name,
+                created_at=registration.at,
+            )
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+
+    def _lock(self, connection: Connection, timeframe: str) -> None:
+        # FOR UPDATE serialises writers of one timeframe on PostgreSQL; SQLite drops it
+        # and relies on BEGIN IMMEDIATE (see engine.py).
+        connection.execute(
+            select(timeframes.c.name).where(timeframes.c.name == timeframe).with_for_update()
+        )
+
+    def _next_version(self, connection: Connection, timeframe: str) -> int:
+        latest = connection.execute(
+            select(func.max(versions.c.version)).where(versions.c.timeframe == timeframe)
+        ).scalar()
+        return int(latest or 0) + 1
+
+    def _champion_number(self, connection: Connection, timeframe: str) -> int | None:
+        return connection.execute(
+            select(versions.c.version)
+            .where(versions.c.timeframe == timeframe)
+            .where(versions.c.stage == Stage.CHAMPION.value)
+        ).scalar()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, timeframe: str, version: int) -> ModelVersion | None:
+        found = self._versions(
+            _versions_query()
+            .where(versions.c.timeframe == timeframe)
+            .where(versions.c.version == version)
+        )
+        return found[0] if found else None
+
+    def versions(
+        self, timeframe: str | None = None, stage: Stage | None = None
+    ) -> list[ModelVersion]:
+        query = _versions_query().order_by(versions.c.timeframe, versions.c.version)
+        if timeframe is not None:
+            query = query.where(versions.c.timeframe == timeframe)
+        if stage is not None:
+            query = query.where(versions.c.stage == stage.value)
+        return self._versions(query)
+
+    def champion(self, timeframe: str) -> ModelVersion | None:
+        found = self.versions(timeframe, Stage.CHAMPION)
+        return found[0] if found else None
+
+    def history(
+        self,
+        timeframe: str | None = None,
+        version: int | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
+        query = select(changes).order_by(changes.c.id.desc())
+        if timeframe is not None:
+            query = query.where(changes.c.timeframe == timeframe)
+        if version is not None:
+            query = query.where(changes.c.version == version)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [_change(row) for row in reversed(rows)]
+
+    def _versions(self, query: Select[Any]) -> list[ModelVersion]:
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [_version(row._mapping, row.model_name) for row in rows]
+
+    # -- schema and lifetime ------------------------------------------------------------
+
+    def upgrade_schema(self) -> str:
+        with translated_errors(self.url):
+            return migrate.upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with translated_errors(self.url), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _write(self, timeframe: str) -> Iterator[Connection]:
+        with (
+            translated_errors(self.url),
+            self.engine.connect().execution_options(**{WRITE: True}) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+
+def open_store(url: str, options: StoreOptions) -> SqlStore:
+    """Entry point for ``sqlite://`` and ``postgresql[+psycopg]://``."""
+    return SqlStore(url, options)
+
+
+def _versions_query() -> Select[Any]:
+    return select(versions, timeframes.c.model_name).join(
+        timeframes, timeframes.c.name == versions.c.timeframe
+    )
+
+
+def _version(row: Any, model_name: str) -> ModelVersion:
+    return ModelVersion(
+        timeframe=row["timeframe"],
+        model_name=model_name,
+        version=row["version"],
+        stage=Stage(row["stage"]),
+        created_at=_utc(row["created_at"]),
+        updated_at=_utc(row["updated_at"]),
+        source=row["source"],
+    )
+
+
+def _change(row: Row[Any]) -> StageChange:
+    return StageChange(
+        operation_id=row.operation_id,
+        timeframe=row.timeframe,
+        model_name=row.model_name,
+        version=row.version,
+        from_stage=None if row.from_stage is None else Stage(row.from_stage),
+        to_stage=Stage(row.to_stage),
+        reason=row.reason,
+        actor=row.actor,
+        at=_utc(row.at),
+        cause=Cause(row.cause),
+    )
+
+
+def _change_row(change: StageChange) -> dict[str, Any]:
+    return {
+        "operation_id": change.operation_id,
+        "timeframe": change.timeframe,
+        "model_name": change.model_name,
+        "version": change.version,
+        "from_stage": None if change.from_stage is None else change.from_stage.value,
+        "to_stage": change.to_stage.value,
+        "reason": change.reason,
+        "actor": change.actor,
+        "at": change.at,
+        "cause": change.cause.value,
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps no time zone; everything stagekeeper writes is UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
