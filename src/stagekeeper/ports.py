@@ -18,7 +18,6 @@ DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
 # Capabilities a backend may declare; the service and the contract suite ask for them
 # instead of asking which backend they talk to.
 CHOOSES_VERSION_NUMBERS = "chooses-version-numbers"
-PERSISTENT = "persistent"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.errors import ConcurrentUpdateError, ConflictError
 from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
-from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, PERSISTENT, StoreOptions
+from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
 from stagekeeper.stages import Cause, Stage
 from stagekeeper_sql import migrate
 from stagekeeper_sql.engine import WRITE, build_engine, parse_url, translated_errors
@@ -30,7 +30,7 @@ from stagekeeper_sql.schema import changes, timeframes, versions
 class SqlStore:
     """A ``ModelStore`` in SQLite or PostgreSQL; see ``stagekeeper.ports.ModelStore``."""
 
-    capabilities = frozenset({CHOOSES_VERSION_NUMBERS, PERSISTENT})
+    capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
 
     def __init__(self, url: str, options: StoreOptions) -> None:
         self.url = parse_url(url)

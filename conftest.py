@@ -1,0 +1,60 @@
+"""Fixtures shared by every test: a quiet MLflow client and real PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# MLflow's client phones home unless told not to; nothing here leaves 127.0.0.1.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+
+POSTGRES_ENV = "STAGEKEEPER_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server: ``$STAGEKEEPER_TEST_POSTGRES_URL``, else a throwaway one.
+
+    In CI the server must be there: a missing one fails the run instead of skipping.
+    """
+    given = os.environ.get(POSTGRES_ENV)
+    if given:
+        yield given
+        return
+    from tests.services import postgres
+
+    base = Path(tempfile.mkdtemp(prefix="stagekeeper-pg-"))
+    try:
+        try:
+            url = postgres.start(base)
+        except postgres.Unavailable as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"PostgreSQL is required in CI: {exc}")
+            pytest.skip(str(exc))
+        yield url
+    finally:
+        postgres.stop(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the server, dropped after the test."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(postgres_server)
+    name = f"stagekeeper_test_{uuid.uuid4().hex[:12]}"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

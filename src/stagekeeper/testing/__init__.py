@@ -1,0 +1,1 @@
+"""Test helpers that ship with stagekeeper; ``contract`` holds the backend contract suite."""

@@ -1,0 +1,99 @@
+"""A throwaway PostgreSQL cluster for the tests, started from the server binaries.
+
+Used by the test fixtures, and by ``.ci/run`` as a script:
+
+    python tests/services/postgres.py start DIR   # prints the URL of the running server
+    python tests/services/postgres.py stop DIR
+
+The server refuses to run as root, so as root the cluster runs as the ``postgres`` user.
+It listens on 127.0.0.1 only, with fsync off: its data is thrown away.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+PORT_FILE = "port"
+
+
+class Unavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+def _bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise Unavailable("no initdb found: install the PostgreSQL server (postgresql-15)")
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(base: Path) -> str:
+    """Create and start a cluster in ``base``; return a SQLAlchemy URL for it."""
+    bindir = _bindir()
+    data, sockets = base / "data", base / "sockets"
+    sockets.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        for path in (base, sockets):
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+    port = _free_port()
+    run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "cwd": base}
+    subprocess.run(
+        _as_owner([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                   "--no-sync", "-E", "UTF8"]),
+        **run,
+    )
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
+                   str(base / "server.log"), "-w", "-t", "60", "start"]),
+        **run,
+    )
+    (base / PORT_FILE).write_text(str(port))
+    return url(port)
+
+
+def url(port: int, database: str = "postgres") -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+
+
+def stop(base: Path) -> None:
+    if (base / "data").exists():
+        subprocess.run(
+            _as_owner([str(_bindir() / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate",
+                       "-w", "stop"]),
+            check=False,
+            cwd=base,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+if __name__ == "__main__":
+    action, folder = sys.argv[1], Path(sys.argv[2])
+    if action == "start":
+        print(start(folder))
+    else:
+        stop(folder)
