@@ -1,9 +1,9 @@
 """stagekeeper: move model versions safely from experiment to production.
 
-    >>> from stagekeeper import open_registry
-    >>> reg = open_registry("memory://")
-    >>> reg.register("1H").version
-    1
+>>> from stagekeeper import open_registry
+>>> reg = open_registry("memory://")
+>>> reg.register("1H").version
+1
 """
 
 from stagekeeper.api import open_registry

@@ -95,8 +95,8 @@ def check_move(
     """Raise ``TransitionError`` unless ``current`` may move to ``target``.
 
     ``rollback`` opens the archived -> champion move, whose condition is
-    ``was_champion``. ``subject`` names the version in the message. A move to the current stage is not a move; callers treat it as a
-    no-op before asking.
+    ``was_champion``. ``subject`` names the version in the message. A move to the
+    current stage is not a move; callers treat it as a no-op before asking.
     """
     trigger = _RESTORE if rollback and target is Stage.CHAMPION else _trigger(target)
     token = _Version()
@@ -118,7 +118,7 @@ def edges() -> list[tuple[Stage, Stage, bool]]:
     """Every (source, target, rollback_only) edge of the machine, in stage order."""
     order = list(Stage)
     found = [
-        (Stage(source), Stage(t.dest), name == _RESTORE)
+        (Stage(source), Stage(str(t.dest)), name == _RESTORE)
         for name, event in _MACHINE.events.items()
         for source, transitions in event.transitions.items()
         for t in transitions

@@ -92,7 +92,9 @@ class MemoryStore:
                 if tf == plan.timeframe and v.stage is Stage.CHAMPION
             ]
             if champions != ([] if plan.champion_before is None else [plan.champion_before]):
-                raise ConcurrentUpdateError(f"the champion of {plan.timeframe} changed meanwhile; try again")
+                raise ConcurrentUpdateError(
+                    f"the champion of {plan.timeframe} changed meanwhile; try again"
+                )
 
     def history(
         self,
@@ -113,6 +115,6 @@ class MemoryStore:
         """Nothing to release."""
 
 
-def open_store(url: str, options: StoreOptions) -> MemoryStore:
+def open_store(_url: str, _options: StoreOptions) -> MemoryStore:
     """Entry point for ``memory://``: a new, empty store each time."""
     return MemoryStore()

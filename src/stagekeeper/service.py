@@ -9,6 +9,7 @@ ports, never a backend.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -207,7 +208,7 @@ class Registry:
         timeframe: str | None = None,
         version: int | str | None = None,
         limit: int | None = None,
-    ) -> list[StageChange]:
+    ) -> builtins.list[StageChange]:
         """Recorded changes, oldest first; ``limit`` keeps only the most recent ones."""
         return self.store.history(
             None if timeframe is None else validation.timeframe(timeframe),
@@ -215,7 +216,7 @@ class Registry:
             validation.limit(limit),
         )
 
-    def status(self) -> list[TimeframeStatus]:
+    def status(self) -> builtins.list[TimeframeStatus]:
         """Per timeframe: the champion version (or ``None``) and the count per stage."""
         by_timeframe: dict[str, list[ModelVersion]] = {}
         for version in self.store.versions():

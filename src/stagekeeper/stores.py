@@ -20,7 +20,9 @@ DEFAULT_STORE = "sqlite:///stagekeeper.db"
 def scheme_of(url: str) -> str:
     scheme, separator, _ = url.partition("://")
     if not separator or not scheme:
-        raise BackendError(f"store URL {redact(url)!r} has no scheme: expected e.g. {DEFAULT_STORE}")
+        raise BackendError(
+            f"store URL {redact(url)!r} has no scheme: expected e.g. {DEFAULT_STORE}"
+        )
     return scheme.lower()
 
 
@@ -50,7 +52,8 @@ def _factory(scheme: str, url: str) -> StoreFactory:
         return loaded
     schemes = ", ".join(installed_schemes()) or "none"
     raise BackendError(
-        f"no installed backend handles {redact(url)!r} (scheme {scheme!r}); installed schemes: {schemes}",
+        f"no installed backend handles {redact(url)!r} (scheme {scheme!r}); "
+        f"installed schemes: {schemes}",
         hint="install stagekeeper-sql for sqlite:// and postgresql://, stagekeeper-mlflow for mlflow://",
     )
 

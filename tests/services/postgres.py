@@ -61,14 +61,39 @@ def start(base: Path) -> str:
     port = _free_port()
     run = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "cwd": base}
     subprocess.run(
-        _as_owner([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                   "--no-sync", "-E", "UTF8"]),
+        _as_owner(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        ),
         **run,
     )
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        _as_owner([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                   str(base / "server.log"), "-w", "-t", "60", "start"]),
+        _as_owner(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        ),
         **run,
     )
     (base / PORT_FILE).write_text(str(port))
@@ -82,8 +107,17 @@ def url(port: int, database: str = "postgres") -> str:
 def stop(base: Path) -> None:
     if (base / "data").exists():
         subprocess.run(
-            _as_owner([str(_bindir() / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate",
-                       "-w", "stop"]),
+            _as_owner(
+                [
+                    str(_bindir() / "pg_ctl"),
+                    "-D",
+                    str(base / "data"),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ]
+            ),
             check=False,
             cwd=base,
             stdout=subprocess.DEVNULL,

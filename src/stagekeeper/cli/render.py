@@ -62,7 +62,12 @@ def versions_table(versions: Iterable[ModelVersion]) -> Table:
     table = Table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
     for v in versions:
         table.add_row(
-            v.timeframe, v.model_name, str(v.version), v.stage.value, _short(v.updated_at), v.source or ""
+            v.timeframe,
+            v.model_name,
+            str(v.version),
+            v.stage.value,
+            _short(v.updated_at),
+            v.source or "",
         )
     return table
 

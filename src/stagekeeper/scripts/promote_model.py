@@ -58,7 +58,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                 reason=args.reason,
             )
             render.show_empty_or(
-                session.console, render.changes_table(changes), "Already in that stage; nothing changed."
+                session.console,
+                render.changes_table(changes),
+                "Already in that stage; nothing changed.",
             )
         finally:
             manager.close()

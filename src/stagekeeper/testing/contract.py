@@ -153,9 +153,7 @@ class RegistryContract:
         with pytest.raises(NotFoundError):
             registry.promote("4H", 1, Stage.BETA)
 
-    def test_a_new_champion_archives_the_old_one_in_one_operation(
-        self, registry: Registry
-    ) -> None:
+    def test_a_new_champion_archives_the_old_one_in_one_operation(self, registry: Registry) -> None:
         old = self._with_champion(registry)
         new = registry.register("1H")
         registry.promote("1H", new.version, Stage.BETA)
@@ -206,9 +204,7 @@ class RegistryContract:
 
     # -- reads --------------------------------------------------------------------------
 
-    def test_list_filters_by_timeframe_and_stage_in_version_order(
-        self, registry: Registry
-    ) -> None:
+    def test_list_filters_by_timeframe_and_stage_in_version_order(self, registry: Registry) -> None:
         for _ in range(3):
             registry.register("1H")
         registry.register("4H")
@@ -242,9 +238,7 @@ class RegistryContract:
         assert len(registry.history()) == 5
         assert [c.timeframe for c in registry.history("4H")] == ["4H"]
 
-    def test_status_shows_each_champion_and_the_count_per_stage(
-        self, registry: Registry
-    ) -> None:
+    def test_status_shows_each_champion_and_the_count_per_stage(self, registry: Registry) -> None:
         self._with_champion(registry, "1H")
         registry.register("1H")
         registry.register("4H")
@@ -294,9 +288,7 @@ class RegistryContract:
         assert registry.rollback("1H", to_version=champion.version) == []
         assert _snapshot(registry) == before
 
-    def test_rollback_refuses_a_version_that_was_never_champion(
-        self, registry: Registry
-    ) -> None:
+    def test_rollback_refuses_a_version_that_was_never_champion(self, registry: Registry) -> None:
         self._with_champion(registry)
         never = registry.register("1H")
         registry.promote("1H", never.version, Stage.ARCHIVED)
@@ -348,9 +340,7 @@ class RegistryContract:
             c.version for c in crowned[:-1]
         )
 
-    def test_a_second_registry_sees_the_same_store(
-        self, registry_factory: RegistryFactory
-    ) -> None:
+    def test_a_second_registry_sees_the_same_store(self, registry_factory: RegistryFactory) -> None:
         with registry_factory() as writer:
             writer.register("1H")
             writer.promote("1H", 1, Stage.BETA)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, inspect, select, table, column, text
+from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
 from stagekeeper.errors import BackendError
 from stagekeeper_sql.engine import WRITE

@@ -37,9 +37,7 @@ timeframes = Table(
 versions = Table(
     "stagekeeper_versions",
     metadata,
-    Column(
-        "timeframe", String(32), ForeignKey("stagekeeper_timeframes.name"), primary_key=True
-    ),
+    Column("timeframe", String(32), ForeignKey("stagekeeper_timeframes.name"), primary_key=True),
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("stage", String(16), nullable=False),
     Column("source", Text),

@@ -43,7 +43,7 @@ class SqlStore:
     # -- writes -------------------------------------------------------------------------
 
     def register(self, registration: Registration) -> ModelVersion:
-        with self._write(registration.timeframe) as connection:
+        with self._write() as connection:
             self._ensure_timeframe(connection, registration)
             self._lock(connection, registration.timeframe)
             number = registration.version or self._next_version(connection, registration.timeframe)
@@ -66,7 +66,7 @@ class SqlStore:
         return _version(row, registration.model_name)
 
     def apply(self, plan: Plan) -> None:
-        with self._write(plan.timeframe) as connection:
+        with self._write() as connection:
             self._lock(connection, plan.timeframe)
             self._check(connection, plan)
             for change in plan.changes:
@@ -85,7 +85,7 @@ class SqlStore:
             .where(versions.c.timeframe == plan.timeframe)
             .where(versions.c.version.in_(numbers))
         )
-        found = {number: stage for number, stage in rows}
+        found: dict[int, str] = dict(rows.all())
         for change in plan.changes:
             if found.get(change.version) != change.from_stage:
                 raise ConcurrentUpdateError(
@@ -94,7 +94,9 @@ class SqlStore:
         if plan.crowns_champion and self._champion_number(connection, plan.timeframe) != (
             plan.champion_before
         ):
-            raise ConcurrentUpdateError(f"the champion of {plan.timeframe} changed meanwhile; try again")
+            raise ConcurrentUpdateError(
+                f"the champion of {plan.timeframe} changed meanwhile; try again"
+            )
 
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -189,7 +191,7 @@ class SqlStore:
             yield connection
 
     @contextmanager
-    def _write(self, timeframe: str) -> Iterator[Connection]:
+    def _write(self) -> Iterator[Connection]:
         with (
             translated_errors(self.url),
             self.engine.connect().execution_options(**{WRITE: True}) as connection,
@@ -254,5 +256,3 @@ def _change_row(change: StageChange) -> dict[str, Any]:
 def _utc(moment: datetime) -> datetime:
     # SQLite keeps no time zone; everything stagekeeper writes is UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-

@@ -22,6 +22,8 @@ def upgrade(
         backend = session.open(store, actor, check_schema=False).store
         revision = backend.upgrade_schema() if isinstance(backend, SchemaManaged) else None
         message = (
-            f"Schema is at revision {revision}." if revision else "This store has no schema to upgrade."
+            f"Schema is at revision {revision}."
+            if revision
+            else "This store has no schema to upgrade."
         )
         session.emit({"revision": revision}, lambda console: console.print(message))

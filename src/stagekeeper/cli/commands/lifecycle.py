@@ -22,8 +22,8 @@ def lifecycle(
     output_format: Annotated[
         Format, typer.Option("--format", help="table for people, mermaid for diagrams.")
     ] = Format.TABLE,
-    store: options.Store = None,
-    actor: options.Actor = None,
+    store: options.Store = None,  # noqa: ARG001 - every command takes them; this one needs none
+    actor: options.Actor = None,  # noqa: ARG001
     json_output: options.Json = False,
 ) -> None:
     """Show which stage moves are allowed (the store and actor are not used)."""
@@ -34,7 +34,9 @@ def lifecycle(
             return
         table = Table("from", "to", "how")
         for source, target, rollback_only in edges:
-            table.add_row(source.value, target.value, "rollback only" if rollback_only else "promote")
+            table.add_row(
+                source.value, target.value, "rollback only" if rollback_only else "promote"
+            )
         session.emit(
             {
                 "moves": [
