@@ -72,14 +72,19 @@ def allowed_targets(current: Stage) -> tuple[Stage, ...]:
 
 
 def _describe_refusal(current: Stage, target: Stage, *, rollback: bool, subject: str) -> str:
+    if rollback and target is Stage.CHAMPION:
+        if current is Stage.ARCHIVED:
+            return f"cannot roll back to {subject}: it has never been champion before"
+        return (
+            f"cannot roll back to {subject}: rollback restores archived former champions, "
+            f"and it is {current.value} (use promote)"
+        )
     allowed = ", ".join(stage.value for stage in allowed_targets(current)) or "nowhere"
     message = (
         f"cannot move {subject} from {current.value} to {target.value}: "
         f"allowed targets are {allowed}"
     )
     if current is Stage.ARCHIVED and target is Stage.CHAMPION:
-        if rollback:
-            return f"{message}; only a version that has been champion before can be rolled back to"
         return f"{message}; an archived former champion returns only through rollback"
     return message
 
