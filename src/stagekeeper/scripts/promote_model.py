@@ -14,6 +14,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import typer
+
 from stagekeeper.cli import render
 from stagekeeper.cli.session import command_session
 from stagekeeper.compat import MLflowManager
@@ -66,8 +68,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             manager.close()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Run ``main`` as a process: the CLI's error funnel ends in ``typer.Exit``."""
     try:
         main()
-    except SystemExit as exc:  # typer.Exit is click's; turn it into a plain exit code
-        sys.exit(exc.code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,242 @@
+"""The CLI through Typer's CliRunner: JSON envelopes, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from stagekeeper.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def cli(store: str, *args: str, actor: str = "ana") -> Result:
+    return runner.invoke(app, [*args, "--store", store, "--actor", actor])
+
+
+def data(store: str, *args: str) -> Any:
+    result = cli(store, *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["data"]
+
+
+def error(store: str, *args: str, exit_code: int) -> dict[str, str]:
+    result = cli(store, *args, "--json")
+    assert result.exit_code == exit_code, result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    envelope: dict[str, dict[str, str]] = json.loads(result.stdout)
+    return envelope["error"]
+
+
+def crowned(store: str, timeframe: str = "1H") -> int:
+    version = data(store, "register", "--timeframe", timeframe)["version"]
+    for stage in ("beta", "champion"):
+        move = ("--timeframe", timeframe, "--model-version", str(version), "--target-stage", stage)
+        data(store, "promote", *move)
+    return int(version)
+
+
+def test_register_returns_the_version(store: str) -> None:
+    version = data(store, "register", "--timeframe", "1H", "--source", "runs:/r1/model")
+    assert set(version) == {
+        "timeframe", "model_name", "version", "stage", "created_at", "updated_at", "source",
+    }  # fmt: skip
+    assert (version["model_name"], version["version"], version["stage"]) == (
+        "1H_trading_model",
+        1,
+        "development",
+    )
+    assert version["source"] == "runs:/r1/model"
+    assert version["created_at"].endswith("+00:00")
+
+
+def test_promote_returns_every_change_including_the_auto_demotion(store: str) -> None:
+    old = crowned(store)
+    data(store, "register", "--timeframe", "1H", "--model-version", "5")
+    data(store, "promote", "--timeframe", "1H", "--model-version", "5", "--target-stage", "beta")
+    changes = data(
+        store, "promote", "--timeframe", "1H", "--model-version", "5", "--target-stage",
+        "CHAMPION", "--reason", "best backtest",
+    )["changes"]  # fmt: skip
+    assert [(c["version"], c["from_stage"], c["to_stage"], c["cause"]) for c in changes] == [
+        (old, "champion", "archived", "auto-demotion"),
+        (5, "beta", "champion", "promotion"),
+    ]
+    assert changes[0]["operation_id"] == changes[1]["operation_id"]
+    assert {c["actor"] for c in changes} == {"ana"}
+    assert set(changes[0]) == {
+        "operation_id", "timeframe", "model_name", "version", "from_stage", "to_stage",
+        "reason", "actor", "at", "cause",
+    }  # fmt: skip
+
+
+def test_people_see_the_auto_demotion_in_the_promote_table(store: str) -> None:
+    crowned(store)
+    data(store, "register", "--timeframe", "1H")
+    cli(store, "promote", "--timeframe", "1H", "--model-version", "2", "--target-stage", "beta")
+    shown = cli(
+        store, "promote", "--timeframe", "1H", "--model-version", "2", "--target-stage", "champion"
+    )
+    assert shown.exit_code == 0
+    assert "auto-demotion" in shown.stdout and "promotion" in shown.stdout
+
+
+def test_a_no_op_promotion_says_so_and_returns_no_changes(store: str) -> None:
+    version = crowned(store)
+    move = ("--timeframe", "1H", "--model-version", str(version), "--target-stage", "champion")
+    assert data(store, "promote", *move) == {"changes": []}
+    shown = cli(store, "promote", *move)
+    assert shown.exit_code == 0 and "already champion; nothing changed" in shown.stdout
+
+
+def test_list_history_and_status(store: str) -> None:
+    crowned(store, "1H")
+    data(store, "register", "--timeframe", "4H")
+    assert [v["version"] for v in data(store, "list", "--timeframe", "1H")] == [1]
+    assert data(store, "list", "--stage", "development")[0]["timeframe"] == "4H"
+    history = data(store, "history", "--timeframe", "1H", "--model-version", "1")
+    assert [h["to_stage"] for h in history] == ["development", "beta", "champion"]
+    assert history[0]["from_stage"] is None and history[0]["cause"] == "registration"
+    assert len(data(store, "history", "--limit", "2")) == 2
+    assert data(store, "status") == [
+        {
+            "timeframe": "1H",
+            "model_name": "1H_trading_model",
+            "champion": 1,
+            "counts": {"development": 0, "beta": 0, "champion": 1, "archived": 0},
+        },
+        {
+            "timeframe": "4H",
+            "model_name": "4H_trading_model",
+            "champion": None,
+            "counts": {"development": 1, "beta": 0, "champion": 0, "archived": 0},
+        },
+    ]
+
+
+def test_rollback_restores_the_previous_champion(store: str) -> None:
+    first = crowned(store)
+    second = crowned(store)
+    changes = data(store, "rollback", "--timeframe", "1H", "--reason", "drawdown")["changes"]
+    assert [(c["version"], c["to_stage"], c["cause"]) for c in changes] == [
+        (second, "archived", "rollback"),
+        (first, "champion", "rollback"),
+    ]
+    assert data(store, "rollback", "--timeframe", "1H", "--to-version", str(first)) == {
+        "changes": []
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("promote", "--timeframe", "1H", "--model-version", "9", "--target-stage", "beta"),
+         "not_found"),
+        (("promote", "--timeframe", "1H", "--model-version", "1", "--target-stage", "champion"),
+         "transition_not_allowed"),
+        (("register", "--timeframe", "1H", "--model-version", "1"), "conflict"),
+        (("rollback", "--timeframe", "1H"), "transition_not_allowed"),
+    ],
+)  # fmt: skip
+def test_refusals_exit_1_and_change_nothing(store: str, args: tuple[str, ...], code: str) -> None:
+    data(store, "register", "--timeframe", "1H")
+    before = data(store, "history")
+    assert error(store, *args, exit_code=1)["code"] == code
+    assert data(store, "history") == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("register", "--timeframe", "1H/2"),
+        ("promote", "--timeframe", "1H", "--model-version", "0", "--target-stage", "beta"),
+        ("promote", "--timeframe", "1H", "--model-version", "1", "--target-stage", "beta",
+         "--reason", "x" * 2001),
+        ("history", "--limit", "0"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line(store: str, args: tuple[str, ...]) -> None:
+    data(store, "register", "--timeframe", "1H")
+    before = data(store, "history")
+    assert error(store, *args, exit_code=2)["code"] == "invalid_input"
+    assert data(store, "history") == before
+
+
+def test_bad_usage_exits_2(store: str) -> None:
+    result = cli(store, "promote", "--timeframe", "1H", "--model-version", "x", "--target-stage", "z")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url", ["nosuch://x", "sqlite:////nonexistent-dir/a/b.db", "postgresql://u:pw@127.0.0.1:1/x"]
+)
+def test_an_unusable_store_exits_3_without_showing_a_password(url: str) -> None:
+    result = runner.invoke(app, ["status", "--store", url, "--json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["error"]["code"] == "store_unavailable"
+    assert ":pw@" not in result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_the_store_defaults_to_stagekeeper_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAGEKEEPER_STORE", f"sqlite:///{tmp_path / 'env.db'}")
+    assert runner.invoke(app, ["register", "--timeframe", "1H"]).exit_code == 0
+    assert (tmp_path / "env.db").exists()
+
+
+def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGEKEEPER_DEBUG", "1")
+    result = runner.invoke(app, ["status", "--store", "nosuch://x"])
+    assert result.exit_code != 0
+    assert result.exception is not None and "nosuch" in str(result.exception)
+
+
+def test_lifecycle_draws_the_machine_as_mermaid() -> None:
+    result = runner.invoke(app, ["lifecycle", "--format", "mermaid"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("stateDiagram-v2")
+    moves = json.loads(runner.invoke(app, ["lifecycle", "--json"]).stdout)["data"]["moves"]
+    assert {"from": "archived", "to": "champion", "rollback_only": True} in moves
+
+
+def test_db_upgrade_reports_the_schema_revision(store: str) -> None:
+    assert data(store, "db", "upgrade") == {"revision": "0001"}
+    memory = runner.invoke(app, ["db", "upgrade", "--store", "memory://", "--json"])
+    assert json.loads(memory.stdout) == {"data": {"revision": None}}
+
+
+def _all_commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += _all_commands(command, f"{prefix}{name} ")
+        else:
+            found.append((prefix + name, command))
+    return found
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    commands = _all_commands(typer.main.get_command(app))
+    assert {name for name, _ in commands} >= {
+        "register", "promote", "list", "history", "rollback", "status", "lifecycle", "db upgrade",
+    }  # fmt: skip
+    for name, command in commands:
+        assert command.help, name
+        options = [p for p in command.params if p.param_type_name == "option" and p.name != "help"]
+        assert {"--store", "--actor", "--json"} <= {o for p in options for o in p.opts}, name
+        for option in options:
+            assert option.help, f"{name} {option.opts}"

@@ -1,0 +1,71 @@
+"""The installed entry points as a user runs them: separate processes, one SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = Path(sys.executable).parent / "stagekeeper"
+
+
+def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STAGEKEEPER_")}
+    env["STAGEKEEPER_ACTOR"] = "e2e"
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=check)
+
+
+def test_the_installed_command_uses_the_embedded_default_store(tmp_path: Path) -> None:
+    run(tmp_path, str(COMMAND), "register", "--timeframe", "1H")
+    listed = run(tmp_path, sys.executable, "-m", "stagekeeper", "list", "--json").stdout
+    assert [v["version"] for v in json.loads(listed)["data"]] == [1]
+    assert (tmp_path / "stagekeeper.db").exists()
+    history = json.loads(run(tmp_path, str(COMMAND), "history", "--json").stdout)["data"]
+    assert history[0]["actor"] == "e2e"
+
+
+def test_the_seed_script_takes_the_seed_flags(tmp_path: Path) -> None:
+    seed = (sys.executable, "-m", "stagekeeper.scripts.promote_model", "--timeframe", "1H")
+    for _ in range(2):
+        run(tmp_path, str(COMMAND), "register", "--timeframe", "1H")
+    run(tmp_path, *seed, "--model-version", "1", "--target-stage", "beta",
+        "--reason", "Passed initial validation")  # fmt: skip
+    run(tmp_path, *seed, "--model-version", "1", "--target-stage", "champion",
+        "--reason", "Best performance in backtesting")  # fmt: skip
+    listed = run(tmp_path, *seed, "--list-models", "--stage", "champion").stdout
+    assert "1H_trading_model" in listed and "champion" in listed
+    assert "No development models" not in run(tmp_path, *seed, "--list-models", "--stage",
+                                               "development").stdout  # fmt: skip
+    refused = run(tmp_path, *seed, "--model-version", "2", "--target-stage", "champion",
+                  check=False)  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: cannot move version 2")
+    assert refused.stderr.count("\n") == 1
+
+
+def test_the_seed_script_refuses_incomplete_flags(tmp_path: Path) -> None:
+    seed = (sys.executable, "-m", "stagekeeper.scripts.promote_model", "--timeframe", "1H")
+    assert run(tmp_path, *seed, "--model-version", "1", check=False).returncode == 2
+    assert run(tmp_path, *seed, "--list-models", check=False).returncode == 2
+
+
+def test_an_unreachable_store_fails_fast_with_exit_3(tmp_path: Path) -> None:
+    failed = run(tmp_path, str(COMMAND), "status", "--store",
+                 "postgresql+psycopg://ana:secret@127.0.0.1:9/models", check=False)  # fmt: skip
+    assert failed.returncode == 3
+    assert "secret" not in failed.stderr and "Traceback" not in failed.stderr
+
+
+@pytest.mark.parametrize("store", [None, "memory://"])
+def test_the_example_walks_through_the_seed_workflow(tmp_path: Path, store: str | None) -> None:
+    args = [sys.executable, str(ROOT / "examples" / "model_promotion_example.py")]
+    shown = run(tmp_path, *args, *(["--store", store] if store else [])).stdout
+    assert "v2: champion -> archived  [auto-demotion]" in shown
+    assert "v3: beta -> champion" in shown
+    assert "champion of 1H is now v2" in shown
+    assert (tmp_path / "stagekeeper.db").exists() == (store is None)

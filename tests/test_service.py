@@ -1,0 +1,136 @@
+"""The service on the in-memory store: inputs, identities, naming and the retry on races."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from stagekeeper import Stage, ValidationError, open_registry
+from stagekeeper.errors import ConcurrentUpdateError
+from stagekeeper.memory import MemoryStore
+from stagekeeper.model import Plan
+from stagekeeper.service import ATTEMPTS, Registry
+
+
+@pytest.fixture
+def registry() -> Iterator[Registry]:
+    with open_registry("memory://", actor="tester") as registry:
+        yield registry
+
+
+def _unchanged(registry: Registry) -> tuple[object, object]:
+    return registry.list(), registry.history()
+
+
+@pytest.mark.parametrize("timeframe", ["", "1 H", "1H!", "x" * 33, "../1H", None, 1])
+def test_a_malformed_timeframe_is_refused_and_changes_nothing(
+    registry: Registry, timeframe: object
+) -> None:
+    before = _unchanged(registry)
+    with pytest.raises(ValidationError, match="invalid timeframe"):
+        registry.register(timeframe)  # type: ignore[arg-type]
+    assert _unchanged(registry) == before
+
+
+@pytest.mark.parametrize("timeframe", ["1M", "15M", "1H", "4h", "1D", "1W", "x" * 32, "a_b-c"])
+def test_timeframes_keep_their_case(registry: Registry, timeframe: str) -> None:
+    assert registry.register(timeframe).timeframe == timeframe
+
+
+@pytest.mark.parametrize("version", [0, -1, "0", "one", "1.5", "", True, 1.0])
+def test_a_malformed_version_is_refused(registry: Registry, version: object) -> None:
+    registry.register("1H")
+    with pytest.raises(ValidationError, match="invalid model version"):
+        registry.promote("1H", version, Stage.BETA)  # type: ignore[arg-type]
+    assert registry.get("1H", 1).stage is Stage.DEVELOPMENT
+
+
+def test_a_version_may_be_given_as_a_string_of_digits(registry: Registry) -> None:
+    registry.register("1H")
+    registry.promote("1H", " 1", "BETA")
+    assert registry.get("1H", "1").stage is Stage.BETA
+
+
+@pytest.mark.parametrize("stage", ["prod", "", "champions", None])
+def test_an_unknown_stage_is_refused_naming_the_stages(registry: Registry, stage: object) -> None:
+    registry.register("1H")
+    with pytest.raises(ValidationError, match="development, beta, champion, archived"):
+        registry.promote("1H", 1, stage)  # type: ignore[arg-type]
+    if stage is not None:  # for list, no stage means every stage
+        with pytest.raises(ValidationError):
+            registry.list(stage=stage)  # type: ignore[arg-type]
+
+
+def test_a_reason_longer_than_2000_characters_is_refused(registry: Registry) -> None:
+    registry.register("1H")
+    before = _unchanged(registry)
+    with pytest.raises(ValidationError, match="at most 2000"):
+        registry.promote("1H", 1, "beta", reason="x" * 2001)
+    assert _unchanged(registry) == before
+    assert registry.promote("1H", 1, "beta", reason="x" * 2000)[0].reason == "x" * 2000
+
+
+@pytest.mark.parametrize("limit", [0, -3])
+def test_a_history_limit_must_be_positive(registry: Registry, limit: int) -> None:
+    with pytest.raises(ValidationError, match="invalid limit"):
+        registry.history(limit=limit)
+
+
+def test_the_actor_comes_from_the_call_then_the_registry(registry: Registry) -> None:
+    registry.register("1H")
+    registry.promote("1H", 1, "beta", actor="ana")
+    assert [c.actor for c in registry.history()] == ["tester", "ana"]
+
+
+def test_the_actor_defaults_to_stagekeeper_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STAGEKEEPER_ACTOR", "pipeline-7")
+    with open_registry("memory://") as registry:
+        registry.register("1H")
+        assert registry.history()[0].actor == "pipeline-7"
+
+
+def test_the_model_name_template_is_configurable() -> None:
+    with open_registry("memory://", model_name_template="btc-{timeframe}") as registry:
+        assert registry.register("4H").model_name == "btc-4H"
+    with pytest.raises(ValidationError, match="must contain"):
+        open_registry("memory://", model_name_template="fixed_name")
+
+
+def test_the_clock_stamps_every_change() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with open_registry("memory://", clock=lambda: moment) as registry:
+        version = registry.register("1H")
+        assert (version.created_at, registry.history()[0].at) == (moment, moment)
+
+
+class _LosesRaces(MemoryStore):
+    """A real memory store whose first ``losses`` plans arrive just after a rival's."""
+
+    def __init__(self, losses: int) -> None:
+        super().__init__()
+        self.losses = losses
+
+    def apply(self, plan: Plan) -> None:
+        if self.losses:
+            self.losses -= 1
+            raise ConcurrentUpdateError("a rival wrote first")
+        super().apply(plan)
+
+
+def test_a_promotion_that_loses_a_race_is_planned_again() -> None:
+    store = _LosesRaces(losses=ATTEMPTS - 1)
+    registry = Registry(store)
+    registry.register("1H")
+    assert len(registry.promote("1H", 1, "beta")) == 1
+    assert registry.get("1H", 1).stage is Stage.BETA
+
+
+def test_a_promotion_that_keeps_losing_gives_up_changing_nothing() -> None:
+    store = _LosesRaces(losses=ATTEMPTS)
+    registry = Registry(store)
+    registry.register("1H")
+    with pytest.raises(ConcurrentUpdateError, match=f"after {ATTEMPTS} attempts"):
+        registry.promote("1H", 1, "beta")
+    assert registry.get("1H", 1).stage is Stage.DEVELOPMENT
