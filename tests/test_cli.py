@@ -174,7 +174,9 @@ def test_bad_input_exits_2_with_one_line(store: str, args: tuple[str, ...]) -> N
 
 
 def test_bad_usage_exits_2(store: str) -> None:
-    result = cli(store, "promote", "--timeframe", "1H", "--model-version", "x", "--target-stage", "z")
+    result = cli(
+        store, "promote", "--timeframe", "1H", "--model-version", "x", "--target-stage", "z"
+    )
     assert result.exit_code == 2
     assert "Traceback" not in result.output
 

@@ -65,3 +65,10 @@ def test_the_mermaid_diagram_draws_every_edge_of_the_machine() -> None:
         assert f"    {source.value} --> {target.value}\n" in diagram
     assert "    archived --> champion: rollback (former champions only)\n" in diagram
     assert diagram.count("-->") == len(PROMOTABLE) + 2
+
+
+def test_the_readme_shows_the_diagram_the_machine_draws() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert f"```mermaid\n{lifecycle.mermaid()}```" in readme

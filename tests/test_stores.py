@@ -8,12 +8,11 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from stagekeeper import BackendError, open_registry
-from stagekeeper import stores
+from stagekeeper import BackendError, open_registry, stores
 
 
 def test_an_unknown_scheme_lists_the_installed_ones() -> None:
-    with pytest.raises(BackendError, match="installed schemes: .*memory.*sqlite"):
+    with pytest.raises(BackendError, match=r"installed schemes: .*memory.*sqlite"):
         open_registry("redis://localhost/0")
 
 

@@ -10,6 +10,8 @@ ports, never a backend.
 from __future__ import annotations
 
 import builtins
+import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,8 +25,9 @@ from stagekeeper.ports import ModelStore, StoreOptions
 from stagekeeper.stages import Cause, Stage
 
 Clock = Callable[[], datetime]
-# A plan that loses a race is re-planned from a fresh read this many times in all.
-ATTEMPTS = 5
+# A plan that loses a race is re-planned from a fresh read, up to this many times in all.
+# Each loss means a rival's write landed, so n concurrent writers need at most n attempts.
+ATTEMPTS = 10
 
 
 def utc_now() -> datetime:
@@ -273,7 +276,10 @@ def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
 
 
 def _attempts() -> Iterator[int]:
-    return iter(range(ATTEMPTS))
+    for attempt in range(ATTEMPTS):
+        if attempt:  # jitter, so that writers who lost together do not collide again
+            time.sleep(random.uniform(0, 0.005 * attempt))
+        yield attempt
 
 
 def _number(version: ModelVersion | None) -> int | None:

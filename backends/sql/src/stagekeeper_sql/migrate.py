@@ -7,12 +7,16 @@ to create or upgrade the schema.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
 from stagekeeper.errors import BackendError
 from stagekeeper_sql.engine import WRITE
 from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,14 +44,24 @@ def ensure_schema(engine: Engine, where: str) -> None:
 def upgrade(engine: Engine) -> str:
     """Run every pending migration in one transaction; return the new revision."""
     from alembic import command
-    from alembic.config import Config
+    from alembic.util import CommandError
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config = alembic_config()
     with engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             # Two processes opening one empty database must not both create the tables.
             connection.execute(text("SELECT pg_advisory_xact_lock(8675309)"))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        try:
+            command.upgrade(config, "head")
+        except CommandError as exc:
+            raise BackendError(f"cannot upgrade the schema: {exc}") from exc
     return HEAD_REVISION
+
+
+def alembic_config() -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config

@@ -1,0 +1,133 @@
+"""What only the SQL stores promise: schema versioning, SQLite's WAL, the database's own
+guard of the one-champion rule, and many processes promoting at once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
+
+from stagekeeper import BackendError, Stage, open_registry
+from stagekeeper_sql import migrate
+from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
+
+COMMAND = str(Path(sys.executable).parent / "stagekeeper")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'models.db'}"
+
+
+def test_head_revision_matches_the_migrations() -> None:
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert head == HEAD_REVISION
+
+
+def test_a_new_sqlite_store_is_created_in_wal_mode(tmp_path: Path, sqlite_url: str) -> None:
+    open_registry(sqlite_url).close()
+    with sqlite3.connect(tmp_path / "models.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        revision = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+    assert revision == (HEAD_REVISION,)
+
+
+def test_a_schema_at_another_revision_is_refused_with_the_upgrade_command(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    open_registry(sqlite_url).close()
+    with sqlite3.connect(tmp_path / "models.db") as connection:
+        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
+    with pytest.raises(BackendError, match="revision 0099") as refused:
+        open_registry(sqlite_url)
+    assert "stagekeeper db upgrade" in str(refused.value.hint)
+    shown = subprocess.run(
+        [COMMAND, "status", "--store", sqlite_url], capture_output=True, text=True, check=False
+    )
+    assert shown.returncode == 3
+    assert "stagekeeper db upgrade" in shown.stderr
+    upgrade = subprocess.run(
+        [COMMAND, "db", "upgrade", "--store", sqlite_url], capture_output=True, text=True
+    )
+    assert upgrade.returncode == 3 and "0099" in upgrade.stderr
+
+
+def test_db_upgrade_creates_the_schema_in_an_empty_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade = subprocess.run(
+        [COMMAND, "db", "upgrade", "--store", url, "--json"], capture_output=True, text=True
+    )
+    assert json.loads(upgrade.stdout) == {"data": {"revision": HEAD_REVISION}}
+    with open_registry(url) as registry:
+        assert registry.register("1H").version == 1
+
+
+def test_the_database_itself_refuses_a_second_champion(sqlite_url: str) -> None:
+    with open_registry(sqlite_url) as registry:
+        for _ in range(2):
+            number = registry.register("1H").version
+            registry.promote("1H", number, Stage.BETA)
+        registry.promote("1H", 1, Stage.CHAMPION)
+    engine = create_engine(sqlite_url)
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            text("UPDATE stagekeeper_versions SET stage = 'champion' WHERE version = 2")
+        )
+    engine.dispose()
+
+
+def _crown_in_processes(url: str, writers: int) -> list[int]:
+    with open_registry(url) as registry:
+        for number in range(1, writers + 1):
+            registry.register("1H")
+            registry.promote("1H", number, Stage.BETA)
+
+    def crown(number: int) -> int:
+        args = ["promote", "--timeframe", "1H", "--model-version", str(number)]
+        return subprocess.run(
+            [COMMAND, *args, "--target-stage", "champion", "--store", url],
+            capture_output=True,
+            text=True,
+        ).returncode
+
+    with ThreadPoolExecutor(writers) as pool:
+        return list(pool.map(crown, range(1, writers + 1)))
+
+
+def _assert_one_champion(url: str, writers: int) -> None:
+    with open_registry(url) as registry:
+        stages = [v.stage for v in registry.list("1H")]
+        crowned = [c for c in registry.history("1H") if c.to_stage is Stage.CHAMPION]
+    assert stages.count(Stage.CHAMPION) == 1
+    assert stages.count(Stage.ARCHIVED) == writers - 1
+    assert len(crowned) == writers
+
+
+def test_processes_promoting_at_once_leave_one_champion_on_sqlite(sqlite_url: str) -> None:
+    assert _crown_in_processes(sqlite_url, 6) == [0] * 6
+    _assert_one_champion(sqlite_url, 6)
+
+
+@pytest.mark.postgres
+def test_processes_promoting_at_once_leave_one_champion_on_postgres(postgres_url: str) -> None:
+    assert _crown_in_processes(postgres_url, 6) == [0] * 6
+    _assert_one_champion(postgres_url, 6)
+
+
+@pytest.mark.postgres
+def test_postgres_opens_a_fresh_database_from_many_processes_at_once(postgres_url: str) -> None:
+    def status(_: int) -> int:
+        return subprocess.run(
+            [COMMAND, "status", "--store", postgres_url], capture_output=True
+        ).returncode
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(status, range(4))) == [0] * 4
