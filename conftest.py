@@ -58,3 +58,24 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     yield server.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real ``mlflow server`` on 127.0.0.1, started once for the session."""
+    from tests.services import mlflow_server
+
+    with mlflow_server.running(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def mlflow_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An embedded MLflow registry shared by the session (tests isolate by model names)."""
+    return f"mlflow+sqlite:///{tmp_path_factory.mktemp('mlflow-embedded') / 'registry.db'}"
+
+
+@pytest.fixture
+def model_prefix() -> str:
+    """A model-name prefix of the test's own, so tests sharing one registry never meet."""
+    return f"t{uuid.uuid4().hex[:10]}_"

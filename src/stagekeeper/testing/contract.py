@@ -3,8 +3,9 @@
 Subclass ``RegistryContract`` in a module named ``test_*.py`` and provide one fixture,
 ``registry_factory``: a callable that opens a new ``Registry`` on one fresh, empty store
 each time it is called within a test (so several registries can share that store, as
-separate processes would). Real differences between stores are declared as capabilities
-(``stagekeeper.ports``), never by asking which backend runs.
+separate processes would). A store that needs a model source to register a version also
+overrides ``version_source``. Real differences between stores are declared as
+capabilities (``stagekeeper.ports``), never by asking which backend runs.
 
     class TestMyStore(RegistryContract):
         @pytest.fixture
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
+from typing import Any
 
 import pytest
 
@@ -51,12 +53,25 @@ class RegistryContract:
         raise NotImplementedError("a backend's test class provides registry_factory")
 
     @pytest.fixture
+    def version_source(self) -> str | None:
+        """Where registered versions say the model lives; ``None`` if the store allows."""
+        return None
+
+    @pytest.fixture(autouse=True)
+    def _remember_source(self, version_source: str | None) -> None:
+        self.source = version_source
+
+    @pytest.fixture
     def registry(self, registry_factory: RegistryFactory) -> Iterator[Registry]:
         with registry_factory() as registry:
             yield registry
 
+    def new(self, registry: Registry, timeframe: str = "1H", **kwargs: Any) -> ModelVersion:
+        """Register a version with the store's source."""
+        return registry.register(timeframe, source=self.source, **kwargs)
+
     def _with_champion(self, registry: Registry, timeframe: str = "1H") -> ModelVersion:
-        version = registry.register(timeframe)
+        version = self.new(registry, timeframe)
         registry.promote(timeframe, version.version, Stage.BETA)
         registry.promote(timeframe, version.version, Stage.CHAMPION)
         return registry.get(timeframe, version.version)
@@ -64,22 +79,22 @@ class RegistryContract:
     # -- register -----------------------------------------------------------------------
 
     def test_register_gives_the_next_number_in_development(self, registry: Registry) -> None:
-        first = registry.register("1H", source="runs:/abc/model")
-        second = registry.register("1H")
+        first = self.new(registry, "1H")
+        second = self.new(registry, "1H")
         assert (first.version, second.version) == (1, 2)
         assert first.stage is second.stage is Stage.DEVELOPMENT
-        assert first.model_name == "1H_trading_model"
-        assert first.source == "runs:/abc/model"
+        assert first.model_name == registry.model_name("1H")
+        assert first.source == self.source
         assert registry.get("1H", 1) == first
 
     def test_version_numbers_are_counted_per_timeframe(self, registry: Registry) -> None:
-        registry.register("1H")
-        registry.register("1H")
-        assert registry.register("4H").version == 1
-        assert registry.register("4H").model_name == "4H_trading_model"
+        self.new(registry, "1H")
+        self.new(registry, "1H")
+        assert self.new(registry, "4H").version == 1
+        assert self.new(registry, "4H").model_name == registry.model_name("4H")
 
     def test_registration_is_recorded_with_actor_and_reason(self, registry: Registry) -> None:
-        registry.register("1D", reason="nightly run", actor="ci-bot")
+        self.new(registry, "1D", reason="nightly run", actor="ci-bot")
         [change] = registry.history("1D")
         assert (change.from_stage, change.to_stage, change.cause) == (
             None,
@@ -89,7 +104,7 @@ class RegistryContract:
         assert (change.actor, change.reason, change.version) == ("ci-bot", "nightly run", 1)
 
     def test_times_are_timezone_aware_utc(self, registry: Registry) -> None:
-        version = registry.register("1H")
+        version = self.new(registry, "1H")
         [change] = registry.history("1H")
         for moment in (version.created_at, version.updated_at, change.at):
             assert moment.utcoffset() == timedelta(0)
@@ -99,27 +114,27 @@ class RegistryContract:
     def test_a_chosen_version_number_is_used(self, registry: Registry) -> None:
         if CHOOSES_VERSION_NUMBERS not in registry.store.capabilities:
             with pytest.raises(ValidationError):
-                registry.register("1H", version=7)
+                self.new(registry, "1H", version=7)
             assert registry.list() == []
             return
-        assert registry.register("1H", version=7).version == 7
-        assert registry.register("1H").version == 8
+        assert self.new(registry, "1H", version=7).version == 7
+        assert self.new(registry, "1H").version == 8
 
     def test_registering_a_taken_number_is_refused_and_changes_nothing(
         self, registry: Registry
     ) -> None:
         if CHOOSES_VERSION_NUMBERS not in registry.store.capabilities:
             pytest.skip("the store assigns version numbers itself")
-        registry.register("1H", version=3)
+        self.new(registry, "1H", version=3)
         before = _snapshot(registry)
         with pytest.raises(ConflictError):
-            registry.register("1H", version=3)
+            self.new(registry, "1H", version=3)
         assert _snapshot(registry) == before
 
     # -- promote ------------------------------------------------------------------------
 
     def test_promote_moves_the_version_and_records_who_and_why(self, registry: Registry) -> None:
-        registry.register("1H")
+        self.new(registry, "1H")
         [change] = registry.promote("1H", "1", "Beta", reason="Passed validation", actor="ana")
         assert registry.get("1H", 1).stage is Stage.BETA
         assert (change.from_stage, change.to_stage, change.cause) == (
@@ -131,7 +146,7 @@ class RegistryContract:
         assert registry.history("1H")[-1] == change
 
     def test_promoting_to_the_current_stage_is_a_no_op(self, registry: Registry) -> None:
-        registry.register("1H")
+        self.new(registry, "1H")
         registry.promote("1H", 1, Stage.BETA)
         before = _snapshot(registry)
         assert registry.promote("1H", 1, Stage.BETA) == []
@@ -140,14 +155,14 @@ class RegistryContract:
     def test_a_refused_move_names_the_allowed_targets_and_changes_nothing(
         self, registry: Registry
     ) -> None:
-        registry.register("1H")
+        self.new(registry, "1H")
         before = _snapshot(registry)
         with pytest.raises(TransitionError, match="allowed targets are beta, archived"):
             registry.promote("1H", 1, Stage.CHAMPION)
         assert _snapshot(registry) == before
 
     def test_promoting_an_unknown_version_is_not_found(self, registry: Registry) -> None:
-        registry.register("1H")
+        self.new(registry, "1H")
         with pytest.raises(NotFoundError):
             registry.promote("1H", 2, Stage.BETA)
         with pytest.raises(NotFoundError):
@@ -155,7 +170,7 @@ class RegistryContract:
 
     def test_a_new_champion_archives_the_old_one_in_one_operation(self, registry: Registry) -> None:
         old = self._with_champion(registry)
-        new = registry.register("1H")
+        new = self.new(registry, "1H")
         registry.promote("1H", new.version, Stage.BETA)
         demotion, promotion = registry.promote("1H", new.version, Stage.CHAMPION, reason="better")
         assert (demotion.version, demotion.from_stage, demotion.to_stage, demotion.cause) == (
@@ -177,7 +192,7 @@ class RegistryContract:
 
     def test_a_stale_plan_is_refused_and_changes_nothing(self, registry: Registry) -> None:
         champion = self._with_champion(registry)
-        challenger = registry.register("1H")
+        challenger = self.new(registry, "1H")
         registry.promote("1H", challenger.version, Stage.BETA)
         challenger = registry.get("1H", challenger.version)
         before = _snapshot(registry)
@@ -206,8 +221,8 @@ class RegistryContract:
 
     def test_list_filters_by_timeframe_and_stage_in_version_order(self, registry: Registry) -> None:
         for _ in range(3):
-            registry.register("1H")
-        registry.register("4H")
+            self.new(registry, "1H")
+        self.new(registry, "4H")
         registry.promote("1H", 3, Stage.BETA)
         registry.promote("1H", 1, Stage.BETA)
         assert [v.version for v in registry.list("1H", "beta")] == [1, 3]
@@ -221,9 +236,9 @@ class RegistryContract:
     def test_history_filters_and_limit_keeps_the_latest_oldest_first(
         self, registry: Registry
     ) -> None:
-        registry.register("1H")
-        registry.register("1H")
-        registry.register("4H")
+        self.new(registry, "1H")
+        self.new(registry, "1H")
+        self.new(registry, "4H")
         registry.promote("1H", 1, Stage.BETA)
         registry.promote("1H", 1, Stage.ARCHIVED)
         assert [c.to_stage for c in registry.history("1H", 1)] == [
@@ -240,8 +255,8 @@ class RegistryContract:
 
     def test_status_shows_each_champion_and_the_count_per_stage(self, registry: Registry) -> None:
         self._with_champion(registry, "1H")
-        registry.register("1H")
-        registry.register("4H")
+        self.new(registry, "1H")
+        self.new(registry, "4H")
         status = {s.timeframe: s for s in registry.status()}
         assert status["1H"].champion == 1
         assert status["1H"].counts == {
@@ -251,7 +266,7 @@ class RegistryContract:
             Stage.ARCHIVED: 0,
         }
         assert status["4H"].champion is None
-        assert status["4H"].model_name == "4H_trading_model"
+        assert status["4H"].model_name == registry.model_name("4H")
 
     # -- rollback -----------------------------------------------------------------------
 
@@ -290,7 +305,7 @@ class RegistryContract:
 
     def test_rollback_refuses_a_version_that_was_never_champion(self, registry: Registry) -> None:
         self._with_champion(registry)
-        never = registry.register("1H")
+        never = self.new(registry, "1H")
         registry.promote("1H", never.version, Stage.ARCHIVED)
         before = _snapshot(registry)
         with pytest.raises(TransitionError, match="never been champion before"):
@@ -312,7 +327,7 @@ class RegistryContract:
         writers = 4
         with registry_factory() as setup:
             for number in range(1, writers + 1):
-                setup.register("1H")
+                self.new(setup, "1H")
                 setup.promote("1H", number, Stage.BETA)
         errors: list[BaseException] = []
         start = threading.Barrier(writers)
@@ -342,7 +357,7 @@ class RegistryContract:
 
     def test_a_second_registry_sees_the_same_store(self, registry_factory: RegistryFactory) -> None:
         with registry_factory() as writer:
-            writer.register("1H")
+            self.new(writer, "1H")
             writer.promote("1H", 1, Stage.BETA)
         with registry_factory() as reader:
             assert reader.get("1H", 1).stage is Stage.BETA

@@ -1,0 +1,134 @@
+"""From a store URL to an MLflow registry client, with bounded retries, and MLflow's
+errors translated into stagekeeper's.
+
+MLflow's HTTP client retries for minutes by default, POSTs included. A promotion tool in a
+pipeline must fail in seconds instead, so stagekeeper lowers the defaults; MLflow's own
+``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` and
+``MLFLOW_HTTP_REQUEST_TIMEOUT`` still win when the user sets them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol, cast
+
+from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+from mlflow.exceptions import MlflowException
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.tracking._model_registry.client import ModelRegistryClient
+
+from stagekeeper.errors import (
+    BackendError,
+    ConflictError,
+    NotFoundError,
+    StagekeeperError,
+    ValidationError,
+)
+
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.2",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+def registry_uri(url: str) -> str:
+    """``mlflow://`` -> MLflow's own resolution; ``mlflow+X://...`` -> ``X://...``."""
+    scheme, _, rest = url.partition("://")
+    if scheme == "mlflow":
+        if rest:
+            raise ValidationError(
+                f"'mlflow://' takes nothing after the scheme, got {url!r}: "
+                "use mlflow+http://host:port or mlflow+sqlite:///path.db"
+            )
+        import mlflow
+
+        return str(mlflow.get_registry_uri())
+    return f"{scheme.removeprefix('mlflow+')}://{rest}"
+
+
+class RegistryClient(Protocol):
+    """The part of MLflow's (untyped) registry client that stagekeeper uses, typed.
+
+    Each call is one REST request through a server; the README counts them per operation.
+    """
+
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> RegisteredModel: ...
+    def delete_registered_model(self, name: str) -> None: ...
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+    def search_registered_models(
+        self, filter_string: str, max_results: int, order_by: None, page_token: str | None
+    ) -> PagedList[RegisteredModel]: ...
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None: ...
+    def delete_registered_model_alias(self, name: str, alias: str) -> None: ...
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        await_creation_for: int = 0,
+    ) -> ModelVersion: ...
+    def get_model_version(self, name: str, version: str) -> ModelVersion: ...
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+    def search_model_versions(
+        self, filter_string: str, max_results: int, order_by: None, page_token: str | None
+    ) -> PagedList[ModelVersion]: ...
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+
+def client_for(url: str) -> RegistryClient:
+    """A registry client that skips ``MlflowClient``'s extra prompt check on every write.
+
+    ``MlflowClient`` fetches the registered model before each write to check that it is
+    not a prompt; stagekeeper's models never are, and that doubles the REST calls.
+    """
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    uri = registry_uri(url)
+    client = ModelRegistryClient(registry_uri=uri, tracking_uri=uri)  # type: ignore[no-untyped-call]
+    return cast(RegistryClient, client)
+
+
+def error_code(exc: MlflowException) -> str:
+    return str(exc.error_code)
+
+
+def is_missing(exc: MlflowException) -> bool:
+    """Whether MLflow said "no such thing"; a missing alias comes as an invalid parameter."""
+    if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return error_code(exc) == "INVALID_PARAMETER_VALUE" and "not found" in str(exc.message)
+
+
+@contextmanager
+def translated_errors(where: str) -> Iterator[None]:
+    """Re-raise MLflow's errors as stagekeeper's: one line, the right exit code."""
+    try:
+        yield
+    except StagekeeperError:
+        raise
+    except MlflowException as exc:
+        message = f"MLflow at {where}: {_first_line(exc)}"
+        code = error_code(exc)
+        if code == "RESOURCE_DOES_NOT_EXIST":
+            raise NotFoundError(message) from exc
+        if code == "RESOURCE_ALREADY_EXISTS":
+            raise ConflictError(message) from exc
+        if code == "INVALID_PARAMETER_VALUE":
+            raise ValidationError(message) from exc
+        raise BackendError(message) from exc
+    except OSError as exc:  # connection refused, timeouts, DNS: the store is unreachable
+        raise BackendError(f"cannot reach MLflow at {where}: {exc}") from exc
+
+
+def _first_line(exc: MlflowException) -> str:
+    text = str(exc.message if hasattr(exc, "message") else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

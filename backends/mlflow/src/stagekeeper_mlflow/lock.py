@@ -1,0 +1,138 @@
+"""A per-timeframe write lock made of the one thing MLflow creates atomically.
+
+MLflow has no transactions and no compare-and-set, but creating a registered model whose
+name exists fails with RESOURCE_ALREADY_EXISTS. So a writer holds the lock while the
+registered model ``stagekeeper-lock.<model>`` exists. The lock carries the writer's
+intent (the history record it is about to write), so that when a writer dies holding it,
+the next writer (or ``doctor``) can finish or drop that operation and break the lock once
+its lease has run out.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mlflow.exceptions import MlflowException
+
+from stagekeeper.errors import ConcurrentUpdateError
+from stagekeeper_mlflow.connection import RegistryClient, error_code
+from stagekeeper_mlflow.mapping import INTENT_TAG, lock_name
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a lock holder is doing: the history record it writes first, under ``key``."""
+
+    key: str
+    record: str
+
+    def encode(self) -> str:
+        return json.dumps({"key": self.key, "record": self.record})
+
+    @classmethod
+    def decode(cls, value: str) -> Intent:
+        data = json.loads(value)
+        return cls(key=str(data["key"]), record=str(data["record"]))
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock found in the registry: whose intent, and since when (server time, ms)."""
+
+    name: str
+    intent: Intent | None
+    created_ms: int
+
+
+Recover = Callable[[HeldLock], object]
+
+
+class TimeframeLock:
+    """Mutual exclusion between stagekeeper writers of one registered model."""
+
+    def __init__(
+        self,
+        client: RegistryClient,
+        model_name: str,
+        *,
+        lease_seconds: float,
+        wait_seconds: float,
+        recover: Recover,
+    ) -> None:
+        self.client = client
+        self.name = lock_name(model_name)
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+        self.recover = recover
+
+    @contextmanager
+    def held(self, intent: Intent) -> Iterator[None]:
+        self._acquire(intent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self, intent: Intent) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        pause = 0.01
+        while True:
+            try:
+                self.client.create_registered_model(
+                    self.name,
+                    tags={INTENT_TAG: intent.encode()},
+                    description="stagekeeper write lock: exists only while a change is made",
+                )
+                return
+            except MlflowException as exc:
+                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            held = self.find()
+            if held is not None and self._expired(held):
+                self.recover(held)
+                self.break_lock(held)
+                continue
+            if time.monotonic() > deadline:
+                raise ConcurrentUpdateError(
+                    f"{self.name} is held by another writer; gave up after {self.wait_seconds:g} s",
+                    hint="if no other writer runs, `stagekeeper doctor --fix` clears it "
+                    "once its lease has expired",
+                )
+            time.sleep(pause * random.uniform(0.5, 1.5))
+            pause = min(pause * 2, 0.5)
+
+    def _release(self) -> None:
+        try:
+            self.client.delete_registered_model(self.name)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+
+    def _expired(self, held: HeldLock) -> bool:
+        return time.time() * 1000 - held.created_ms > self.lease_seconds * 1000
+
+    def find(self) -> HeldLock | None:
+        """The lock as it stands in the registry, or ``None`` when nobody holds it."""
+        try:
+            model = self.client.get_registered_model(self.name)
+        except MlflowException as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        raw = model.tags.get(INTENT_TAG)
+        try:
+            intent = Intent.decode(raw) if raw else None
+        except (ValueError, KeyError, TypeError):
+            intent = None
+        return HeldLock(self.name, intent, int(model.creation_timestamp or 0))
+
+    def break_lock(self, held: HeldLock) -> None:
+        """Delete an expired lock, unless another writer took a new one meanwhile."""
+        current = self.find()
+        if current is not None and current.created_ms == held.created_ms:
+            self._release()

@@ -1,0 +1,125 @@
+"""How stagekeeper's state is written into MLflow, as pure functions (no MLflow import).
+
+- The registered model is named by the template, one per timeframe.
+- The champion is the registered-model alias ``champion``: MLflow keeps an alias unique per
+  model, so it is the source of truth, and ``models:/<name>@champion`` loads it.
+- Every version mirrors its stage in the model-version tag ``stagekeeper.stage`` so that
+  ``search_model_versions`` can filter by it. No tag means development (a version that
+  MLflow registered by itself).
+- The history is one registered-model tag per operation, ``stagekeeper.history.<time>.<op>``,
+  holding a JSON record of its changes: visible in the MLflow UI, read back in one call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from stagekeeper.model import StageChange
+from stagekeeper.stages import Cause, Stage
+
+CHAMPION_ALIAS = "champion"
+STAGE_TAG = "stagekeeper.stage"
+HISTORY_PREFIX = "stagekeeper.history."
+LOCK_PREFIX = "stagekeeper-lock."
+INTENT_TAG = "stagekeeper.intent"
+
+
+def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:
+    """The stage stagekeeper reads: the alias decides champion, the tag the rest.
+
+    A version tagged champion that lost the alias (a crash between the alias move and the
+    tag update, or an alias deleted by hand) reads as archived: there is one champion,
+    the alias holder.
+    """
+    if CHAMPION_ALIAS in aliases:
+        return Stage.CHAMPION
+    tagged = tags.get(STAGE_TAG)
+    try:
+        stage = Stage(tagged) if tagged else Stage.DEVELOPMENT
+    except ValueError:
+        return Stage.DEVELOPMENT
+    return Stage.ARCHIVED if stage is Stage.CHAMPION else stage
+
+
+def history_key(changes: Sequence[StageChange]) -> str:
+    """Sortable by time, unique by operation: concurrent writers never overwrite."""
+    first = changes[0]
+    micros = int(first.at.timestamp() * 1_000_000)
+    return f"{HISTORY_PREFIX}{micros:017d}.{first.operation_id}"
+
+
+def encode_history(changes: Sequence[StageChange]) -> str:
+    """One operation's changes; what they share (who, when, why) is written once."""
+    first = changes[0]
+    return json.dumps(
+        {
+            "operation_id": first.operation_id,
+            "at": first.at.astimezone(UTC).isoformat(),
+            "actor": first.actor,
+            "reason": first.reason,
+            "changes": [
+                {
+                    "version": c.version,
+                    "from": None if c.from_stage is None else c.from_stage.value,
+                    "to": c.to_stage.value,
+                    "cause": c.cause.value,
+                }
+                for c in changes
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_history(timeframe: str, model_name: str, value: str) -> list[StageChange]:
+    """The changes of one history record; ``ValueError`` if it is not a whole record."""
+    try:
+        record: dict[str, Any] = json.loads(value)
+        at = datetime.fromisoformat(record["at"]).astimezone(UTC)
+        return [
+            StageChange(
+                operation_id=str(record["operation_id"]),
+                timeframe=timeframe,
+                model_name=model_name,
+                version=int(change["version"]),
+                from_stage=None if change["from"] is None else Stage(change["from"]),
+                to_stage=Stage(change["to"]),
+                reason=record["reason"],
+                actor=str(record["actor"]),
+                at=at,
+                cause=Cause(change["cause"]),
+            )
+            for change in record["changes"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"unreadable history record: {exc}") from exc
+
+
+def history_records(tags: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The model's history tags as (key, value), oldest first."""
+    return sorted((k, v) for k, v in tags.items() if k.startswith(HISTORY_PREFIX))
+
+
+def lock_name(model_name: str) -> str:
+    return f"{LOCK_PREFIX}{model_name}"
+
+
+def template_pattern(template: str) -> tuple[str, re.Pattern[str]]:
+    """A LIKE filter that finds the template's models, and a regex that reads their timeframe.
+
+    In LIKE, ``_`` matches any one character; the regex makes the exact check.
+    """
+    prefix, _, suffix = template.partition("{timeframe}")
+    regex = re.compile(
+        re.escape(prefix) + r"(?P<timeframe>[A-Za-z0-9_-]{1,32})" + re.escape(suffix)
+    )
+    return f"{prefix}%{suffix}", regex
+
+
+def quote(value: str) -> str:
+    """A string literal for an MLflow search filter; names with quotes are refused on open."""
+    return f"'{value}'"

@@ -1,0 +1,349 @@
+"""The MLflow store: the champion alias is the truth, stages are mirrored in tags, and the
+history lives in registered-model tags. See ``mapping`` for the layout.
+
+MLflow has no transaction across calls, so every write takes the timeframe's lock (see
+``lock``), checks the plan's preconditions, then writes in an order that any crash leaves
+readable: the history record first, then the alias (the commit point for a champion),
+then the stage tags. A dead writer's lock holds its intent; the next writer or ``doctor``
+finishes the operation if its record was written, and drops it otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.entities.model_registry import RegisteredModel
+from mlflow.exceptions import MlflowException
+
+from stagekeeper.errors import ConcurrentUpdateError, ValidationError
+from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.ports import StoreOptions
+from stagekeeper.stages import Stage
+from stagekeeper.stores import redact
+from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.connection import (
+    client_for,
+    error_code,
+    is_missing,
+    translated_errors,
+)
+from stagekeeper_mlflow.lock import HeldLock, Intent, TimeframeLock
+from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
+
+PAGE_SIZE = 1000
+
+
+class MlflowStore:
+    """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.ports.ModelStore``."""
+
+    capabilities: frozenset[str] = frozenset()  # MLflow numbers versions itself
+
+    def __init__(
+        self,
+        url: str,
+        options: StoreOptions,
+        *,
+        lease_seconds: float = 60.0,
+        wait_seconds: float = 30.0,
+    ) -> None:
+        if any(mark in options.model_name_template for mark in "'`\""):
+            raise ValidationError("an MLflow model name template cannot contain quotes")
+        self.options = options
+        self.where = redact(url)
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+        with translated_errors(self.where):
+            self.client = client_for(url)
+
+    # -- writes -------------------------------------------------------------------------
+
+    def register(self, registration: Registration) -> ModelVersion:
+        if registration.version is not None:
+            raise ValidationError(
+                "MLflow numbers model versions itself: register without --model-version"
+            )
+        if not registration.source:
+            raise ValidationError(
+                "MLflow needs to know where the model lives: register with --source "
+                "(a runs:/<run_id>/<path> or artifact URI)"
+            )
+        name = registration.model_name
+        with translated_errors(self.where):
+            created = self._create_version(name, registration.source)
+            number = int(created.version)
+            # The record carries MLflow's own creation time, so version and history agree.
+            change = dataclasses.replace(
+                registration.change_for(number), at=_time(created.creation_timestamp)
+            )
+            self.client.set_registered_model_tag(
+                name, mapping.history_key([change]), mapping.encode_history([change])
+            )
+        return self._version(registration.timeframe, created)
+
+    def _create_version(self, name: str, source: str) -> MlflowVersion:
+        tags = {STAGE_TAG: Stage.DEVELOPMENT.value}
+        run_id = _run_of(source)
+        try:
+            return self.client.create_model_version(
+                name, source, run_id=run_id, tags=tags, await_creation_for=0
+            )
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
+                raise
+        return self.client.create_model_version(
+            name, source, run_id=run_id, tags=tags, await_creation_for=0
+        )
+
+    def apply(self, plan: Plan) -> None:
+        name = self.options.model_name(plan.timeframe)
+        intent = Intent(mapping.history_key(plan.changes), mapping.encode_history(plan.changes))
+        with translated_errors(self.where), self.lock(name).held(intent):
+            self._check(name, plan)
+            self._write(name, plan.changes, intent)
+
+    def _check(self, name: str, plan: Plan) -> None:
+        found = {c.version: self._fetch(name, c.version) for c in plan.changes}
+        for change in plan.changes:
+            current = found[change.version]
+            if current is None or _stage(current) is not change.from_stage:
+                raise ConcurrentUpdateError(
+                    f"version {change.version} of {name} changed meanwhile; try again"
+                )
+        if plan.crowns_champion:
+            holders = [v for v, mv in found.items() if mv and CHAMPION_ALIAS in mv.aliases]
+            holder = holders[0] if holders else self._alias_holder(name)
+            if holder != plan.champion_before:
+                raise ConcurrentUpdateError(f"the champion of {name} changed meanwhile; try again")
+
+    def _write(self, name: str, changes: Sequence[StageChange], intent: Intent) -> None:
+        """Record, then move the alias, then mirror the tags. Safe to repeat."""
+        self.client.set_registered_model_tag(name, intent.key, intent.record)
+        crowned = [c.version for c in changes if c.to_stage is Stage.CHAMPION]
+        dethroned = any(c.from_stage is Stage.CHAMPION for c in changes)
+        if crowned:
+            self.client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
+        elif dethroned:
+            self._drop_alias(name)
+        for change in changes:
+            self.client.set_model_version_tag(
+                name, str(change.version), STAGE_TAG, change.to_stage.value
+            )
+
+    def _drop_alias(self, name: str) -> None:
+        try:
+            self.client.delete_registered_model_alias(name, CHAMPION_ALIAS)
+        except MlflowException as exc:
+            if not is_missing(exc):
+                raise
+
+    def lock(self, name: str) -> TimeframeLock:
+        return TimeframeLock(
+            self.client,
+            name,
+            lease_seconds=self.lease_seconds,
+            wait_seconds=self.wait_seconds,
+            recover=self.finish_interrupted,
+        )
+
+    def finish_interrupted(self, held: HeldLock) -> bool:
+        """Complete a dead writer's operation if its record was written; else drop it.
+
+        Returns whether the operation was completed.
+        """
+        if held.intent is None:
+            return False
+        name = held.name.removeprefix(mapping.LOCK_PREFIX)
+        if held.intent.key not in self._model(name).tags:
+            return False  # it died before writing anything
+        changes = mapping.decode_history("", name, held.intent.record)
+        self._write(name, changes, held.intent)
+        return True
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get(self, timeframe: str, version: int) -> ModelVersion | None:
+        with translated_errors(self.where):
+            found = self._fetch(self.options.model_name(timeframe), version)
+        return None if found is None else self._version(timeframe, found)
+
+    def champion(self, timeframe: str) -> ModelVersion | None:
+        name = self.options.model_name(timeframe)
+        with translated_errors(self.where):
+            try:
+                found = self.client.get_model_version_by_alias(name, CHAMPION_ALIAS)
+            except MlflowException as exc:
+                if is_missing(exc):
+                    return None
+                raise
+        return self._version(timeframe, found)
+
+    def versions(
+        self, timeframe: str | None = None, stage: Stage | None = None
+    ) -> list[ModelVersion]:
+        with translated_errors(self.where):
+            found = [
+                version
+                for tf, model in self._models(timeframe)
+                for version in self._model_versions(tf, model, stage)
+            ]
+        return sorted(found, key=lambda v: (v.timeframe, v.version))
+
+    def _model_versions(
+        self, timeframe: str, model: RegisteredModel, stage: Stage | None
+    ) -> Iterator[ModelVersion]:
+        holder = _champion_of(model)
+        if stage is Stage.CHAMPION:
+            found = self._fetch(model.name, int(holder)) if holder else None
+            yield from [] if found is None else [self._version(timeframe, found)]
+            return
+        for clause in _stage_clauses(stage):
+            for raw in self._search(f"name={mapping.quote(model.name)}{clause}"):
+                version = self._version(timeframe, raw, holder)
+                if stage is None or version.stage is stage:
+                    yield version
+
+    def history(
+        self,
+        timeframe: str | None = None,
+        version: int | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
+        with translated_errors(self.where):
+            records = sorted(
+                (key, tf, model.name, value)
+                for tf, model in self._models(timeframe)
+                for key, value in mapping.history_records(model.tags)
+            )
+        changes = [
+            change
+            for _key, tf, name, value in records
+            for change in _readable(tf, name, value)
+            if version is None or change.version == version
+        ]
+        return changes[-limit:] if limit else changes
+
+    def _models(self, timeframe: str | None) -> list[tuple[str, RegisteredModel]]:
+        """The registered models stagekeeper manages, with their timeframes."""
+        if timeframe is not None:
+            model = self._model(self.options.model_name(timeframe), missing_ok=True)
+            return [] if model is None else [(timeframe, model)]
+        like, pattern = mapping.template_pattern(self.options.model_name_template)
+        found = []
+        token = None
+        while True:
+            page = self.client.search_registered_models(
+                f"name LIKE {mapping.quote(like)}", 1000, None, token
+            )
+            for model in page:
+                matched = pattern.fullmatch(model.name)
+                if matched:
+                    found.append((matched["timeframe"], model))
+            token = page.token
+            if not token:
+                return found
+
+    def _model(self, name: str, missing_ok: bool = False) -> Any:  # RegisteredModel | None
+        try:
+            return self.client.get_registered_model(name)
+        except MlflowException as exc:
+            if missing_ok and error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    def _search(self, filter_string: str) -> Iterator[MlflowVersion]:
+        token = None
+        while True:
+            page = self.client.search_model_versions(filter_string, PAGE_SIZE, None, token)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def _fetch(self, name: str, version: int) -> MlflowVersion | None:
+        try:
+            found: MlflowVersion = self.client.get_model_version(name, str(version))
+        except MlflowException as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+        return found
+
+    def _alias_holder(self, name: str) -> int | None:
+        try:
+            return int(self.client.get_model_version_by_alias(name, CHAMPION_ALIAS).version)
+        except MlflowException as exc:
+            if is_missing(exc):
+                return None
+            raise
+
+    def _version(
+        self, timeframe: str, raw: MlflowVersion, holder: str | None = None
+    ) -> ModelVersion:
+        aliases = list(raw.aliases or [])
+        if holder is not None and str(raw.version) == holder:
+            aliases.append(CHAMPION_ALIAS)
+        return ModelVersion(
+            timeframe=timeframe,
+            model_name=raw.name,
+            version=int(raw.version),
+            stage=mapping.stage_of(raw.tags or {}, aliases),
+            created_at=_time(raw.creation_timestamp),
+            updated_at=_time(raw.last_updated_timestamp or raw.creation_timestamp),
+            source=raw.source or None,
+        )
+
+    def close(self) -> None:
+        """MLflow's clients hold no connection that needs closing."""
+
+
+def _run_of(source: str) -> str | None:
+    """MLflow wants the run of a ``runs:/<run_id>/<path>`` source named separately."""
+    if not source.startswith("runs:/"):
+        return None
+    run_id = source.removeprefix("runs:/").split("/", 1)[0]
+    if not run_id:
+        raise ValidationError(f"source {source!r} names no run: expected runs:/<run_id>/<path>")
+    return run_id
+
+
+def _stage(raw: MlflowVersion) -> Stage:
+    return mapping.stage_of(raw.tags or {}, raw.aliases or [])
+
+
+def _champion_of(model: RegisteredModel) -> str | None:
+    holder = (model.aliases or {}).get(CHAMPION_ALIAS)
+    return None if holder is None else str(holder)
+
+
+def _stage_clauses(stage: Stage | None) -> list[str]:
+    """Search clauses that find a stage's versions by their tag, one search each.
+
+    Development includes untagged versions, so it searches them all; archived includes
+    versions whose tag still says champion after they lost the alias.
+    """
+    tag = f"tags.`{STAGE_TAG}`"
+    if stage is None or stage is Stage.DEVELOPMENT:
+        return [""]
+    if stage is Stage.ARCHIVED:
+        return [f" AND {tag}='archived'", f" AND {tag}='champion'"]
+    return [f" AND {tag}={mapping.quote(stage.value)}"]
+
+
+def _readable(timeframe: str, name: str, value: str) -> list[StageChange]:
+    try:
+        return mapping.decode_history(timeframe, name, value)
+    except ValueError:
+        return []  # doctor reports it; one torn record must not hide the rest
+
+
+def _time(milliseconds: int | None) -> datetime:
+    return datetime.fromtimestamp((milliseconds or 0) / 1000, UTC)
