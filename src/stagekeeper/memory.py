@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 
 from stagekeeper.errors import ConcurrentUpdateError, ConflictError
 from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
@@ -77,6 +78,10 @@ class MemoryStore:
                     self._versions[key], stage=change.to_stage, updated_at=change.at
                 )
             self._history.extend(plan.changes)
+
+    def record(self, changes: Sequence[StageChange]) -> None:
+        with self._lock:
+            self._history.extend(changes)
 
     def _check(self, plan: Plan) -> None:
         for change in plan.changes:

@@ -102,3 +102,21 @@ class TimeframeStatus:
     model_name: str
     champion: int | None
     counts: dict[Stage, int]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A disagreement ``doctor`` found in a store, and what ``--fix`` does about it.
+
+    ``code`` is stable (for ``--json`` and callers); ``subject`` is the backend's own handle
+    on the problem (a tag key, a lock name), opaque to everyone else. An empty ``remedy``
+    means it cannot be fixed automatically.
+    """
+
+    timeframe: str
+    version: int | None
+    code: str
+    message: str
+    remedy: str
+    subject: str = ""
+    fixed: bool = False

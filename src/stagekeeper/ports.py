@@ -6,11 +6,11 @@ driver's errors into ``stagekeeper.errors``. Imports only the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.stages import Stage
 
 DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
@@ -71,6 +71,13 @@ class ModelStore(Protocol):
         """
         ...
 
+    def record(self, changes: Sequence[StageChange]) -> None:
+        """Append changes of one operation to the history without moving any version.
+
+        ``doctor --fix`` uses it to record a change that was made outside stagekeeper.
+        """
+        ...
+
     def history(
         self,
         timeframe: str | None = None,
@@ -91,6 +98,19 @@ class SchemaManaged(Protocol):
 
     def upgrade_schema(self) -> str:
         """Bring the schema to the code's version; return that version."""
+        ...
+
+
+@runtime_checkable
+class SelfRepairing(Protocol):
+    """A store whose own representation can disagree with itself (MLflow: alias vs tags)."""
+
+    def diagnose(self, timeframe: str | None = None) -> list[Finding]:
+        """Disagreements in the store's representation, without changing anything."""
+        ...
+
+    def repair(self, finding: Finding) -> None:
+        """Fix one finding from ``diagnose``; a no-op if it was fixed meanwhile."""
         ...
 
 

@@ -10,6 +10,7 @@ ports, never a backend.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import random
 import time
 import uuid
@@ -19,15 +20,24 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from stagekeeper import lifecycle, validation
+from stagekeeper.doctor import drift_finding, history_drift
 from stagekeeper.errors import ConcurrentUpdateError, NotFoundError, TransitionError
-from stagekeeper.model import ModelVersion, Plan, Registration, StageChange, TimeframeStatus
-from stagekeeper.ports import ModelStore, StoreOptions
+from stagekeeper.model import (
+    Finding,
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+)
+from stagekeeper.ports import ModelStore, SelfRepairing, StoreOptions
 from stagekeeper.stages import Cause, Stage
 
 Clock = Callable[[], datetime]
 # A plan that loses a race is re-planned from a fresh read, up to this many times in all.
 # Each loss means a rival's write landed, so n concurrent writers need at most n attempts.
 ATTEMPTS = 10
+DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
 
 
 def utc_now() -> datetime:
@@ -225,6 +235,40 @@ class Registry:
         for version in self.store.versions():
             by_timeframe.setdefault(version.timeframe, []).append(version)
         return [_status_of(timeframe, found) for timeframe, found in by_timeframe.items()]
+
+    # -- health -------------------------------------------------------------------------
+
+    def doctor(self, timeframe: str | None = None, *, fix: bool = False) -> builtins.list[Finding]:
+        """Report where the store disagrees with itself; with ``fix``, repair what can be.
+
+        The store's own checks run (and are repaired) first, since a repair there, such as
+        finishing an interrupted operation, can resolve a drift the generic check would
+        otherwise report. A drift is repaired by recording the move in the history.
+        """
+        timeframe = None if timeframe is None else validation.timeframe(timeframe)
+        findings = self._store_findings(timeframe, fix)
+        for version, latest in history_drift(
+            self.store.versions(timeframe), self.store.history(timeframe)
+        ):
+            finding = drift_finding(version, latest)
+            if fix:
+                stamp = _Stamp(DRIFT_REASON, self.actor, self._clock(), _operation_id())
+                as_recorded = dataclasses.replace(version, stage=latest.to_stage)
+                self.store.record([stamp.change(as_recorded, version.stage, Cause.REPAIR)])
+                finding = dataclasses.replace(finding, fixed=True)
+            findings.append(finding)
+        return findings
+
+    def _store_findings(self, timeframe: str | None, fix: bool) -> builtins.list[Finding]:
+        if not isinstance(self.store, SelfRepairing):
+            return []
+        findings = self.store.diagnose(timeframe)
+        if not fix:
+            return findings
+        for finding in findings:
+            if finding.remedy:
+                self.store.repair(finding)
+        return [dataclasses.replace(f, fixed=bool(f.remedy)) for f in findings]
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from stagekeeper.cli.commands.db import db_app
+from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
 from stagekeeper.cli.commands.lifecycle import lifecycle
 from stagekeeper.cli.commands.list_versions import list_versions
@@ -27,6 +28,7 @@ app.command("history")(history)
 app.command("rollback")(rollback)
 app.command("status")(status)
 app.command("lifecycle")(lifecycle)
+app.command("doctor")(doctor)
 app.add_typer(db_app, name="db")
 
 

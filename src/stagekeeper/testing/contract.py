@@ -319,6 +319,37 @@ class RegistryContract:
             registry.rollback("1H")
         assert _snapshot(registry) == before
 
+    # -- health -------------------------------------------------------------------------
+
+    def test_a_store_used_only_through_stagekeeper_is_healthy(self, registry: Registry) -> None:
+        self._with_champion(registry)
+        self._with_champion(registry)
+        registry.rollback("1H")
+        self.new(registry, "4H")
+        assert registry.doctor() == []
+        assert registry.doctor(fix=True) == []
+
+    def test_record_appends_to_the_history_without_moving_versions(
+        self, registry: Registry
+    ) -> None:
+        version = self.new(registry)
+        before = registry.list()
+        note = StageChange(
+            operation_id="recorded",
+            timeframe="1H",
+            model_name=version.model_name,
+            version=version.version,
+            from_stage=Stage.BETA,
+            to_stage=Stage.DEVELOPMENT,
+            reason="seen elsewhere",
+            actor="doctor",
+            at=version.created_at + timedelta(seconds=1),
+            cause=Cause.REPAIR,
+        )
+        registry.store.record([note])
+        assert registry.list() == before
+        assert registry.history("1H")[-1] == note
+
     # -- many writers -------------------------------------------------------------------
 
     def test_concurrent_promoters_leave_exactly_one_champion(

@@ -20,11 +20,11 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.errors import ConcurrentUpdateError, ValidationError
-from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.ports import StoreOptions
 from stagekeeper.stages import Stage
 from stagekeeper.stores import redact
-from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow import checks, mapping
 from stagekeeper_mlflow.connection import (
     client_for,
     error_code,
@@ -124,6 +124,13 @@ class MlflowStore:
             if holder != plan.champion_before:
                 raise ConcurrentUpdateError(f"the champion of {name} changed meanwhile; try again")
 
+    def record(self, changes: Sequence[StageChange]) -> None:
+        name = changes[0].model_name
+        with translated_errors(self.where):
+            self.client.set_registered_model_tag(
+                name, mapping.history_key(changes), mapping.encode_history(changes)
+            )
+
     def _write(self, name: str, changes: Sequence[StageChange], intent: Intent) -> None:
         """Record, then move the alias, then mirror the tags. Safe to repeat."""
         self.client.set_registered_model_tag(name, intent.key, intent.record)
@@ -206,7 +213,7 @@ class MlflowStore:
             yield from [] if found is None else [self._version(timeframe, found)]
             return
         for clause in _stage_clauses(stage):
-            for raw in self._search(f"name={mapping.quote(model.name)}{clause}"):
+            for raw in self.search(f"name={mapping.quote(model.name)}{clause}"):
                 version = self._version(timeframe, raw, holder)
                 if stage is None or version.stage is stage:
                     yield version
@@ -259,7 +266,8 @@ class MlflowStore:
                 return None
             raise
 
-    def _search(self, filter_string: str) -> Iterator[MlflowVersion]:
+    def search(self, filter_string: str) -> Iterator[MlflowVersion]:
+        """Every version matching the filter, a page per call."""
         token = None
         while True:
             page = self.client.search_model_versions(filter_string, PAGE_SIZE, None, token)
@@ -300,6 +308,20 @@ class MlflowStore:
             updated_at=_time(raw.last_updated_timestamp or raw.creation_timestamp),
             source=raw.source or None,
         )
+
+    # -- doctor -------------------------------------------------------------------------
+
+    def diagnose(self, timeframe: str | None = None) -> list[Finding]:
+        with translated_errors(self.where):
+            return [
+                finding
+                for tf, model in self._models(timeframe)
+                for finding in checks.diagnose(self, tf, model)
+            ]
+
+    def repair(self, finding: Finding) -> None:
+        with translated_errors(self.where):
+            checks.repair(self, finding)
 
     def close(self) -> None:
         """MLflow's clients hold no connection that needs closing."""

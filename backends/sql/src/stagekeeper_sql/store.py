@@ -9,7 +9,7 @@ objects, never rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +77,10 @@ class SqlStore:
                     .values(stage=change.to_stage.value, updated_at=change.at)
                 )
             connection.execute(changes.insert(), [_change_row(c) for c in plan.changes])
+
+    def record(self, recorded: Sequence[StageChange]) -> None:
+        with self._write() as connection:
+            connection.execute(changes.insert(), [_change_row(c) for c in recorded])
 
     def _check(self, connection: Connection, plan: Plan) -> None:
         numbers = [change.version for change in plan.changes]

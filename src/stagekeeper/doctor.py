@@ -1,0 +1,43 @@
+"""Checks that every store answers to: does each version's stage match its history?
+
+Pure functions over domain objects; the service runs them after the store's own checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stagekeeper.model import Finding, ModelVersion, StageChange
+
+HISTORY_DRIFT = "history-drift"
+
+
+def history_drift(
+    versions: Iterable[ModelVersion], history: Iterable[StageChange]
+) -> list[tuple[ModelVersion, StageChange]]:
+    """Versions whose stage is not where their last recorded change left them, each with
+    that change. A version with no history at all (registered outside stagekeeper) is
+    not drift.
+    """
+    last: dict[tuple[str, int], StageChange] = {}
+    for change in history:
+        last[(change.timeframe, change.version)] = change
+    drifted = []
+    for version in versions:
+        latest = last.get((version.timeframe, version.version))
+        if latest is not None and latest.to_stage is not version.stage:
+            drifted.append((version, latest))
+    return drifted
+
+
+def drift_finding(version: ModelVersion, latest: StageChange) -> Finding:
+    return Finding(
+        timeframe=version.timeframe,
+        version=version.version,
+        code=HISTORY_DRIFT,
+        message=(
+            f"{version.model_name} v{version.version} is {version.stage.value}, but its "
+            f"history last moved it to {latest.to_stage.value} (changed outside stagekeeper?)"
+        ),
+        remedy=f"record the move to {version.stage.value} in the history (cause repair)",
+    )
