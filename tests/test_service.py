@@ -134,3 +134,11 @@ def test_a_promotion_that_keeps_losing_gives_up_changing_nothing() -> None:
     with pytest.raises(ConcurrentUpdateError, match=f"after {ATTEMPTS} attempts"):
         registry.promote("1H", 1, "beta")
     assert registry.get("1H", 1).stage is Stage.DEVELOPMENT
+
+
+def test_the_model_name_template_can_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STAGEKEEPER_MODEL_NAME_TEMPLATE", "{timeframe}_btc")
+    with open_registry("memory://") as registry:
+        assert registry.register("1D").model_name == "1D_btc"

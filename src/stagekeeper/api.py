@@ -1,7 +1,7 @@
 """The Python entry point: ``open_registry(url)`` gives a ``Registry`` over a chosen store.
 
-This module reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``) so the
-service never has to.
+This module reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``,
+``STAGEKEEPER_MODEL_NAME_TEMPLATE``) so the service never has to.
 """
 
 from __future__ import annotations
@@ -35,18 +35,25 @@ def open_registry(
     url: str | None = None,
     *,
     actor: str | None = None,
-    model_name_template: str = DEFAULT_MODEL_NAME_TEMPLATE,
+    model_name_template: str | None = None,
     clock: Clock = utc_now,
     check_schema: bool = True,
 ) -> Registry:
     """Open the registry at ``url`` (``memory://``, ``sqlite:///…``, ``postgresql+psycopg://…``).
 
     ``url=None`` means ``STAGEKEEPER_STORE``, else ``sqlite:///stagekeeper.db``. Changes
-    are recorded as made by ``actor`` unless a call names another. Close the registry,
-    or use it as a context manager, to release the store's connections.
+    are recorded as made by ``actor`` unless a call names another. Model names come from
+    ``model_name_template``, else ``STAGEKEEPER_MODEL_NAME_TEMPLATE``, else
+    ``{timeframe}_trading_model``. Close the registry, or use it as a context manager, to
+    release the store's connections.
     """
+    template = (
+        model_name_template
+        or os.environ.get("STAGEKEEPER_MODEL_NAME_TEMPLATE")
+        or DEFAULT_MODEL_NAME_TEMPLATE
+    )
     options = StoreOptions(
-        model_name_template=validation.model_name_template(model_name_template),
+        model_name_template=validation.model_name_template(template),
         check_schema=check_schema,
     )
     store = open_store(url or default_store_url(), options)

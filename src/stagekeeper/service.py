@@ -170,8 +170,10 @@ class Registry:
             return self._existing(timeframe, wanted)
         current = _number(champion)
         for number in former:
+            if number == current:
+                continue
             candidate = self.store.get(timeframe, number)
-            if number != current and candidate and candidate.stage is Stage.ARCHIVED:
+            if candidate and candidate.stage is Stage.ARCHIVED:
                 return candidate
         raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
 

@@ -1,0 +1,132 @@
+"""MLflow's own tools see the same truth as stagekeeper: alias, stage tags, history tags."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from stagekeeper import Stage, ValidationError
+from stagekeeper.service import Registry
+from stagekeeper_mlflow.mapping import STAGE_TAG
+
+SOURCE = "s3://models/1h"
+
+
+class CountingClient:
+    """Wraps the store's registry client and counts its calls: one REST call each."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def counted(registry: Registry) -> Iterator[CountingClient]:
+    store: Any = registry.store
+    counter = CountingClient(store.client)
+    store.client = counter
+    yield counter
+    store.client = counter.inner
+
+
+def crown(registry: Registry, version: int, timeframe: str = "1H") -> None:
+    registry.promote(timeframe, version, "beta")
+    registry.promote(timeframe, version, "champion")
+
+
+def test_the_champion_is_the_alias_that_mlflow_resolves(
+    registry: Registry, client: MlflowClient
+) -> None:
+    for _ in range(2):
+        registry.register("1H", source=SOURCE)
+    crown(registry, 1)
+    crown(registry, 2)
+    name = registry.model_name("1H")
+    assert client.get_model_version_by_alias(name, "champion").version in (2, "2")
+    tagged = client.search_model_versions(f"name='{name}' AND tags.`{STAGE_TAG}`='champion'")
+    assert [int(v.version) for v in tagged] == [2]
+    assert client.get_model_version(name, "1").tags[STAGE_TAG] == "archived"
+
+
+def test_the_deprecated_stage_api_is_left_alone(registry: Registry, client: MlflowClient) -> None:
+    registry.register("1H", source=SOURCE)
+    crown(registry, 1)
+    version = client.get_model_version(registry.model_name("1H"), "1")
+    assert version.current_stage == "None"
+
+
+def test_a_version_mlflow_registered_by_itself_is_in_development(
+    registry: Registry, client: MlflowClient
+) -> None:
+    name = registry.model_name("4H")
+    client.create_registered_model(name)
+    client.create_model_version(name, SOURCE)
+    [version] = registry.list("4H")
+    assert (version.version, version.stage) == (1, Stage.DEVELOPMENT)
+    assert registry.history("4H") == []
+    registry.promote("4H", 1, "beta")
+    assert client.get_model_version(name, "1").tags[STAGE_TAG] == "beta"
+
+
+def test_the_history_is_kept_in_mlflow_tags(registry: Registry, client: MlflowClient) -> None:
+    registry.register("1H", source=SOURCE)
+    registry.promote("1H", 1, "beta", reason="validated", actor="ana")
+    tags = client.get_registered_model(registry.model_name("1H")).tags
+    records = [json.loads(v) for k, v in sorted(tags.items()) if k.startswith("stagekeeper.history.")]
+    assert [r["changes"][0]["to"] for r in records] == ["development", "beta"]
+    assert (records[1]["actor"], records[1]["reason"]) == ("ana", "validated")
+
+
+def test_registering_needs_a_source_and_takes_no_number(registry: Registry) -> None:
+    with pytest.raises(ValidationError, match="--source"):
+        registry.register("1H")
+    with pytest.raises(ValidationError, match="numbers model versions itself"):
+        registry.register("1H", version=5, source=SOURCE)
+    assert registry.list("1H") == []
+
+
+def test_listing_by_stage_costs_the_same_for_many_versions(
+    registry: Registry, counted: CountingClient
+) -> None:
+    for _ in range(30):
+        registry.register("1H", source=SOURCE)
+    for version in range(1, 21):
+        registry.promote("1H", version, "beta")
+    counted.calls.clear()
+    assert len(registry.list("1H", "beta")) == 20
+    assert counted.calls == {"get_registered_model": 1, "search_model_versions": 1}
+
+
+def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClient) -> None:
+    """The numbers the README promises."""
+    registry.register("1H", source=SOURCE)
+    assert sum(counted.calls.values()) == 4  # the first one also creates the model
+    counted.calls.clear()
+    registry.register("1H", source=SOURCE)
+    assert sum(counted.calls.values()) == 2  # create version, history record
+    counted.calls.clear()
+    registry.promote("1H", 1, "beta")
+    assert sum(counted.calls.values()) == 6
+    registry.promote("1H", 1, "champion")  # no champion yet: one alias lookup
+    registry.promote("1H", 2, "beta")
+    counted.calls.clear()
+    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1
+    assert sum(counted.calls.values()) == 10
+    assert counted.calls["set_registered_model_alias"] == 1
+    counted.calls.clear()
+    registry.rollback("1H")
+    assert sum(counted.calls.values()) == 11  # one more read: the history
