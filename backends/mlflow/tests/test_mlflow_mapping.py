@@ -86,7 +86,9 @@ def test_the_history_is_kept_in_mlflow_tags(registry: Registry, client: MlflowCl
     registry.register("1H", source=SOURCE)
     registry.promote("1H", 1, "beta", reason="validated", actor="ana")
     tags = client.get_registered_model(registry.model_name("1H")).tags
-    records = [json.loads(v) for k, v in sorted(tags.items()) if k.startswith("stagekeeper.history.")]
+    records = [
+        json.loads(v) for k, v in sorted(tags.items()) if k.startswith("stagekeeper.history.")
+    ]
     assert [r["changes"][0]["to"] for r in records] == ["development", "beta"]
     assert (records[1]["actor"], records[1]["reason"]) == ("ana", "validated")
 

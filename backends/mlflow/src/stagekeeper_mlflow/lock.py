@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.errors import ConcurrentUpdateError
+from stagekeeper.errors import ConflictError
 from stagekeeper_mlflow.connection import RegistryClient, error_code
 from stagekeeper_mlflow.mapping import INTENT_TAG, lock_name
 
@@ -98,7 +98,8 @@ class TimeframeLock:
                 self.break_lock(held)
                 continue
             if time.monotonic() > deadline:
-                raise ConcurrentUpdateError(
+                # Not a lost race to re-plan: a writer still holds the lock, or died with it.
+                raise ConflictError(
                     f"{self.name} is held by another writer; gave up after {self.wait_seconds:g} s",
                     hint="if no other writer runs, `stagekeeper doctor --fix` clears it "
                     "once its lease has expired",

@@ -1,0 +1,183 @@
+"""Broken states, made by hand through MlflowClient or by a writer dying mid-operation,
+are read with one champion and repaired by ``doctor --fix``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from stagekeeper import Stage
+from stagekeeper.cli.app import app
+from stagekeeper.ports import StoreOptions
+from stagekeeper.service import Registry
+from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.store import MlflowStore
+
+SOURCE = "s3://models/1h"
+WRITES = ("create_", "set_", "delete_")
+
+
+class Crash(BaseException):
+    """The process died: nothing after this call happens, not even cleanup."""
+
+
+class DyingClient:
+    """The store's real client, until its ``dies_at``-th write, which never happens."""
+
+    def __init__(self, inner: Any, dies_at: int) -> None:
+        self.inner, self.dies_at, self.writes, self.dead = inner, dies_at, 0, False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if name.startswith(WRITES):
+                self.writes += 1
+                self.dead = self.dead or self.writes == self.dies_at
+            if self.dead:
+                raise Crash(name)
+            return method(*args, **kwargs)
+
+        return call
+
+
+def fresh(mlflow_url: str, template: str, **store_args: Any) -> Registry:
+    """A new process's registry; ``lease_seconds=0`` treats any lock as abandoned."""
+    options = StoreOptions(model_name_template=template)
+    return Registry(MlflowStore(mlflow_url, options, **store_args), options=options, actor="doctor")
+
+
+def with_two_champions_in_history(registry: Registry) -> None:
+    for version in (1, 2):
+        registry.register("1H", source=SOURCE)
+        registry.promote("1H", version, "beta")
+    registry.promote("1H", 1, "champion")
+
+
+def champions(registry: Registry) -> list[int]:
+    return [v.version for v in registry.list("1H", Stage.CHAMPION)]
+
+
+def test_a_champion_tag_without_the_alias_is_read_as_archived_and_fixed(
+    registry: Registry, client: MlflowClient
+) -> None:
+    with_two_champions_in_history(registry)
+    name = registry.model_name("1H")
+    client.set_model_version_tag(name, "2", STAGE_TAG, "champion")
+    assert champions(registry) == [1]
+    assert registry.get("1H", 2).stage is Stage.ARCHIVED
+    found = {(f.code, f.version) for f in registry.doctor()}
+    assert ("stale-champion-tag", 2) in found
+    assert all(f.fixed for f in registry.doctor(fix=True))
+    assert client.get_model_version(name, "2").tags[STAGE_TAG] == "archived"
+    assert registry.doctor() == []
+
+
+def test_an_alias_moved_by_hand_wins_and_doctor_records_it(
+    registry: Registry, client: MlflowClient
+) -> None:
+    with_two_champions_in_history(registry)
+    name = registry.model_name("1H")
+    client.set_registered_model_alias(name, "champion", "2")
+    assert champions(registry) == [2]
+    codes = sorted((f.code, f.version) for f in registry.doctor())
+    assert codes == [
+        ("champion-tag-missing", 2),
+        ("history-drift", 1),
+        ("history-drift", 2),
+        ("stale-champion-tag", 1),
+    ]
+    registry.doctor(fix=True)
+    assert registry.doctor() == []
+    assert client.get_model_version(name, "2").tags[STAGE_TAG] == "champion"
+    repairs = [c for c in registry.history("1H") if c.cause.value == "repair"]
+    assert {(c.version, c.to_stage) for c in repairs} == {(1, Stage.ARCHIVED), (2, Stage.CHAMPION)}
+
+
+def test_an_unreadable_history_record_is_set_aside(
+    registry: Registry, client: MlflowClient
+) -> None:
+    registry.register("1H", source=SOURCE)
+    name = registry.model_name("1H")
+    client.set_registered_model_tag(name, "stagekeeper.history.00000000000000001.torn", '{"op')
+    assert len(registry.history("1H")) == 1  # the torn record hides nothing else
+    [finding] = registry.doctor()
+    assert finding.code == "unreadable-history"
+    registry.doctor(fix=True)
+    tags = client.get_registered_model(name).tags
+    assert "stagekeeper.unreadable-history.00000000000000001.torn" in tags
+    assert registry.doctor() == []
+
+
+@pytest.mark.parametrize("dies_at", range(1, 7))
+def test_a_writer_dying_at_any_write_leaves_one_champion_and_a_repairable_state(
+    registry: Registry, client: MlflowClient, mlflow_url: str, template: str, dies_at: int
+) -> None:
+    with_two_champions_in_history(registry)
+    before = registry.list("1H")
+    store: Any = registry.store
+    store.client = DyingClient(store.client, dies_at)
+    with pytest.raises(Crash):
+        registry.promote("1H", 2, "champion")  # writes: lock, record, alias, 2 tags, unlock
+
+    survivor = fresh(mlflow_url, template, lease_seconds=0)
+    assert len(champions(survivor)) == 1
+    assert client.get_model_version_by_alias(registry.model_name("1H"), "champion")
+    survivor.doctor(fix=True)
+    assert survivor.doctor() == []
+    recorded = any(c.version == 2 and c.to_stage is Stage.CHAMPION for c in survivor.history())
+    assert champions(survivor) == ([2] if recorded else [1])
+    assert recorded == (dies_at >= 3)  # the record is written before anything moves
+    if not recorded:
+        assert survivor.list("1H") == before
+
+
+def test_the_next_writer_finishes_an_interrupted_operation(
+    registry: Registry, mlflow_url: str, template: str
+) -> None:
+    with_two_champions_in_history(registry)
+    store: Any = registry.store
+    store.client = DyingClient(store.client, dies_at=4)  # after the alias moved
+    with pytest.raises(Crash):
+        registry.promote("1H", 2, "champion")
+    survivor = fresh(mlflow_url, template, lease_seconds=0)
+    survivor.register("1H", source=SOURCE)
+    survivor.promote("1H", 3, "beta")
+    assert champions(survivor) == [2]
+    assert survivor.doctor() == []
+
+
+def test_a_live_lock_makes_writers_wait_then_give_up(
+    registry: Registry, mlflow_url: str, template: str
+) -> None:
+    with_two_champions_in_history(registry)
+    store: Any = registry.store
+    store.client = DyingClient(store.client, dies_at=2)  # holds the lock, then dies
+    with pytest.raises(Crash):
+        registry.promote("1H", 2, "champion")
+    impatient = fresh(mlflow_url, template, lease_seconds=3600, wait_seconds=0.3)
+    with pytest.raises(Exception, match="held by another writer"):
+        impatient.promote("1H", 2, "champion")
+    [finding] = impatient.doctor()
+    assert (finding.code, finding.fixed) == ("operation-in-progress", False)
+
+
+def test_the_doctor_command_exits_1_until_repaired(
+    registry: Registry, client: MlflowClient, cli_env: dict[str, str]
+) -> None:
+    with_two_champions_in_history(registry)
+    client.set_model_version_tag(registry.model_name("1H"), "2", STAGE_TAG, "champion")
+    runner = CliRunner()
+    found = runner.invoke(app, ["doctor", "--json"])
+    assert found.exit_code == 1
+    assert json.loads(found.stdout)["data"]["healthy"] is False
+    assert runner.invoke(app, ["doctor", "--fix"]).exit_code == 0
+    healthy = runner.invoke(app, ["doctor", "--json"])
+    assert (healthy.exit_code, json.loads(healthy.stdout)["data"]) == (
+        0,
+        {"healthy": True, "findings": []},
+    )
