@@ -114,4 +114,13 @@ class SelfRepairing(Protocol):
         ...
 
 
+@runtime_checkable
+class LegacyStages(Protocol):
+    """A store that still carries MLflow's deprecated stages."""
+
+    def legacy_stages(self, timeframe: str) -> dict[int, str]:
+        """Versions stagekeeper does not manage yet, with their legacy stage names."""
+        ...
+
+
 StoreFactory = Callable[[str, StoreOptions], ModelStore]

@@ -19,9 +19,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import TracebackType
 
-from stagekeeper import lifecycle, validation
+from stagekeeper import legacy, lifecycle, validation
 from stagekeeper.doctor import drift_finding, history_drift
-from stagekeeper.errors import ConcurrentUpdateError, NotFoundError, TransitionError
+from stagekeeper.errors import (
+    ConcurrentUpdateError,
+    NotFoundError,
+    TransitionError,
+    ValidationError,
+)
 from stagekeeper.model import (
     Finding,
     ModelVersion,
@@ -30,7 +35,7 @@ from stagekeeper.model import (
     StageChange,
     TimeframeStatus,
 )
-from stagekeeper.ports import ModelStore, SelfRepairing, StoreOptions
+from stagekeeper.ports import LegacyStages, ModelStore, SelfRepairing, StoreOptions
 from stagekeeper.stages import Cause, Stage
 
 Clock = Callable[[], datetime]
@@ -237,6 +242,49 @@ class Registry:
         for version in self.store.versions():
             by_timeframe.setdefault(version.timeframe, []).append(version)
         return [_status_of(timeframe, found) for timeframe, found in by_timeframe.items()]
+
+    def migrate_legacy_stages(
+        self,
+        timeframe: str | None = None,
+        *,
+        winner: int | str | None = None,
+        dry_run: bool = False,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> builtins.list[StageChange]:
+        """Map MLflow's deprecated stages into stagekeeper's; see ``stagekeeper.legacy``.
+
+        Returns the changes made, or with ``dry_run`` the changes that would be made.
+        Every timeframe is planned before any is changed, so a refusal changes nothing.
+        """
+        if not isinstance(self.store, LegacyStages):
+            raise ValidationError("this store has no legacy stages: migration is for MLflow stores")
+        timeframes = self._timeframes(timeframe)
+        if winner is not None and len(timeframes) != 1:
+            raise ValidationError("--winner needs --timeframe: it names one version of one model")
+        stamp = _Stamp(
+            validation.reason(reason), actor or self.actor, self._clock(), _operation_id()
+        )
+        plans = [
+            legacy.plan_migration(
+                tf,
+                {v.version: v for v in self.store.versions(tf)},
+                self.store.legacy_stages(tf),
+                validation.optional_version(winner),
+                stamp.change,
+            )
+            for tf in timeframes
+        ]
+        if not dry_run:
+            for plan in plans:
+                if plan.changes:
+                    self.store.apply(plan)
+        return [change for plan in plans for change in plan.changes]
+
+    def _timeframes(self, timeframe: str | None) -> builtins.list[str]:
+        if timeframe is not None:
+            return [validation.timeframe(timeframe)]
+        return sorted({version.timeframe for version in self.store.versions()})
 
     # -- health -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
 from stagekeeper.cli.commands.lifecycle import lifecycle
 from stagekeeper.cli.commands.list_versions import list_versions
+from stagekeeper.cli.commands.mlflow import mlflow_app
 from stagekeeper.cli.commands.promote import promote
 from stagekeeper.cli.commands.register import register
 from stagekeeper.cli.commands.rollback import rollback
@@ -30,6 +31,7 @@ app.command("status")(status)
 app.command("lifecycle")(lifecycle)
 app.command("doctor")(doctor)
 app.add_typer(db_app, name="db")
+app.add_typer(mlflow_app, name="mlflow")
 
 
 def main() -> None:

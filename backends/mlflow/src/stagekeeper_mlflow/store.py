@@ -309,6 +309,17 @@ class MlflowStore:
             source=raw.source or None,
         )
 
+    # -- legacy stages ------------------------------------------------------------------
+
+    def legacy_stages(self, timeframe: str) -> dict[int, str]:
+        name = self.options.model_name(timeframe)
+        with translated_errors(self.where):
+            return {
+                int(raw.version): raw.current_stage or "None"
+                for raw in self.search(f"name={mapping.quote(name)}")
+                if STAGE_TAG not in (raw.tags or {})
+            }
+
     # -- doctor -------------------------------------------------------------------------
 
     def diagnose(self, timeframe: str | None = None) -> list[Finding]:

@@ -1,0 +1,53 @@
+"""``stagekeeper mlflow migrate-stages``: bring MLflow's deprecated stages into stagekeeper.
+
+Lives in the core CLI but imports nothing of MLflow: the store it opens does.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import command_session
+
+mlflow_app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True)
+
+
+@mlflow_app.command("migrate-stages")
+def migrate_stages(
+    timeframe: options.OptionalTimeframe = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+    ] = False,
+    winner: Annotated[
+        int | None,
+        typer.Option(
+            "--winner",
+            help="With --timeframe: the version that stays champion when several are "
+            "Production; the others are archived.",
+        ),
+    ] = None,
+    reason: options.Reason = None,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Map legacy stages (Production, Staging, None, Archived) to stagekeeper's."""
+    with command_session(json_output) as session:
+        changes = session.open(store, actor).migrate_legacy_stages(
+            timeframe, winner=winner, dry_run=dry_run, reason=reason
+        )
+        headline = "Plan (dry run, nothing changed):" if dry_run else "Migrated:"
+        nothing = "Nothing to migrate." if not dry_run else "Nothing would change."
+
+        def show(console: Console) -> None:
+            if changes:
+                console.print(headline)
+            render.show_empty_or(console, render.changes_table(changes), nothing)
+
+        session.emit(
+            {"dry_run": dry_run, "changes": [render.change_data(c) for c in changes]}, show
+        )
