@@ -1,0 +1,111 @@
+"""MLflow failures become one line and the right exit code, and fail fast."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos import databricks_pb2
+from typer.testing import CliRunner
+
+from stagekeeper import BackendError, NotFoundError
+from stagekeeper.cli.app import app
+from stagekeeper.service import Registry
+from stagekeeper_mlflow.connection import translated_errors
+
+COMMAND = str(Path(sys.executable).parent / "stagekeeper")
+runner = CliRunner()
+
+
+def run_cli(store: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # The timeout is a hang guard: MLflow's own defaults would retry for about 4 minutes.
+    return subprocess.run(
+        [COMMAND, *args, "--store", store, "--json"],
+        capture_output=True, text=True, timeout=90, env=os.environ.copy(),
+    )  # fmt: skip
+
+
+class _AlwaysFails(http.server.BaseHTTPRequestHandler):
+    def _fail(self) -> None:
+        self.send_response(500)
+        self.end_headers()
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _fail
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def failing_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AlwaysFails)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"mlflow+http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_unreachable_server_exits_3_in_one_line() -> None:
+    failed = run_cli("mlflow+http://127.0.0.1:9", "status")
+    assert failed.returncode == 3
+    assert json.loads(failed.stdout)["error"]["code"] == "store_unavailable"
+    assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+
+
+def test_a_server_answering_500_exits_3_and_is_not_retried_for_minutes(
+    failing_server: str,
+) -> None:
+    failed = run_cli(failing_server, "promote", "--timeframe", "1H", "--model-version", "1",
+                     "--target-stage", "beta")  # fmt: skip
+    assert failed.returncode == 3
+    assert failed.stderr.startswith("error: ")
+
+
+def test_a_missing_model_or_version_exits_1(registry: Registry, cli_env: dict[str, str]) -> None:
+    missing = runner.invoke(app, ["promote", "--timeframe", "9H", "--model-version", "1",
+                                  "--target-stage", "beta", "--json"])  # fmt: skip
+    assert missing.exit_code == 1
+    assert json.loads(missing.stdout)["error"]["code"] == "not_found"
+
+
+def test_choosing_a_version_number_is_bad_input(cli_env: dict[str, str]) -> None:
+    refused = runner.invoke(app, ["register", "--timeframe", "1H", "--model-version", "4",
+                                  "--source", "s3://m/1"])  # fmt: skip
+    assert refused.exit_code == 2
+    assert "numbers model versions itself" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("PERMISSION_DENIED", BackendError),
+        ("UNAUTHENTICATED", BackendError),
+        ("RESOURCE_DOES_NOT_EXIST", NotFoundError),
+        ("INTERNAL_ERROR", BackendError),
+    ],
+)
+def test_mlflow_error_codes_map_to_stagekeeper_errors(code: str, error: type) -> None:
+    with (
+        pytest.raises(error, match="MLflow at mlflow\\+http://h: denied"),
+        translated_errors("mlflow+http://h"),
+    ):
+        raise MlflowException("denied\nsecond line", error_code=getattr(databricks_pb2, code))
+
+
+def test_opening_other_stores_never_imports_mlflow(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from stagekeeper import open_registry;"
+        f"open_registry('sqlite:///{tmp_path / 'x.db'}').close();"
+        "print('mlflow' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.stdout.strip() == "False"
