@@ -90,7 +90,10 @@ class TimeframeLock:
                 )
                 return
             except MlflowException as exc:
-                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                # After a name clash MLflow re-reads the model; if its holder released it
+                # in that instant, the clash is reported as "does not exist". Both mean:
+                # taken a moment ago, try again.
+                if error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                     raise
             held = self.find()
             if held is not None and self._expired(held):
