@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.servic
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 
-import mlflow.utils.rest_utils as rest_utils  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+import mlflow.utils.rest_utils as rest_utils
+from mlflow.tracking import MlflowClient
+from tests.services import mlflow_server
 
-from stagekeeper import open_registry  # noqa: E402
-from tests.services import mlflow_server  # noqa: E402
+from stagekeeper import open_registry
 
 STAGE_TAG = "stagekeeper.stage"
 

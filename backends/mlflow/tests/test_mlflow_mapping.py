@@ -123,7 +123,9 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     counted.calls.clear()
     registry.promote("1H", 1, "beta")
     assert sum(counted.calls.values()) == 6
-    registry.promote("1H", 1, "champion")  # no champion yet: one alias lookup
+    counted.calls.clear()
+    registry.promote("1H", 1, "champion")  # no champion yet: one more alias lookup
+    assert sum(counted.calls.values()) == 9
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
     registry.promote("1H", 2, "champion")  # crowns 2 and archives 1
@@ -132,3 +134,9 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     counted.calls.clear()
     registry.rollback("1H")
     assert sum(counted.calls.values()) == 11  # one more read: the history
+    counted.calls.clear()
+    registry.history("1H")
+    assert sum(counted.calls.values()) == 1
+    counted.calls.clear()
+    registry.list("1H", "archived")
+    assert sum(counted.calls.values()) == 3
