@@ -8,7 +8,10 @@ from pathlib import Path
 import stagekeeper
 
 PACKAGE = Path(stagekeeper.__file__).parent
-DOMAIN = ["errors", "stages", "model", "validation", "lifecycle", "ports", "service", "memory"]
+DOMAIN = [
+    "errors", "stages", "model", "validation", "lifecycle", "ports", "stamp", "legacy", "doctor",
+    "maintenance", "service", "memory",
+]  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

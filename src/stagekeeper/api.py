@@ -11,7 +11,8 @@ import os
 
 from stagekeeper import validation
 from stagekeeper.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
-from stagekeeper.service import Clock, Registry, utc_now
+from stagekeeper.service import Clock, Registry
+from stagekeeper.stamp import utc_now
 from stagekeeper.stores import DEFAULT_STORE, open_store
 
 

@@ -10,23 +10,15 @@ ports, never a backend.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 
-from stagekeeper import legacy, lifecycle, validation
-from stagekeeper.doctor import drift_finding, history_drift
-from stagekeeper.errors import (
-    ConcurrentUpdateError,
-    NotFoundError,
-    TransitionError,
-    ValidationError,
-)
+from stagekeeper import lifecycle, maintenance, validation
+from stagekeeper.errors import ConcurrentUpdateError, NotFoundError, TransitionError
 from stagekeeper.model import (
     Finding,
     ModelVersion,
@@ -35,18 +27,14 @@ from stagekeeper.model import (
     StageChange,
     TimeframeStatus,
 )
-from stagekeeper.ports import LegacyStages, ModelStore, SelfRepairing, StoreOptions
+from stagekeeper.ports import ModelStore, StoreOptions
 from stagekeeper.stages import Cause, Stage
+from stagekeeper.stamp import Stamp, new_operation_id, utc_now
 
 Clock = Callable[[], datetime]
 # A plan that loses a race is re-planned from a fresh read, up to this many times in all.
 # Each loss means a rival's write landed, so n concurrent writers need at most n attempts.
 ATTEMPTS = 10
-DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Registry:
@@ -89,7 +77,7 @@ class Registry:
             reason=validation.reason(reason),
             actor=actor or self.actor,
             at=self._clock(),
-            operation_id=_operation_id(),
+            operation_id=new_operation_id(),
         )
         return self.store.register(registration)
 
@@ -116,7 +104,7 @@ class Registry:
             if current.stage is target:
                 return []
             lifecycle.check_move(current.stage, target, subject=_subject(current))
-            stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
+            stamp = self._stamp(reason, actor)
             changes = []
             champion = self.store.champion(timeframe) if target is Stage.CHAMPION else None
             if champion is not None:
@@ -155,7 +143,7 @@ class Registry:
                 was_champion=target.version in former,
                 subject=_subject(target),
             )
-            stamp = _Stamp(reason, actor or self.actor, self._clock(), _operation_id())
+            stamp = self._stamp(reason, actor)
             changes = []
             if champion is not None:
                 changes.append(stamp.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
@@ -257,68 +245,30 @@ class Registry:
         Returns the changes made, or with ``dry_run`` the changes that would be made.
         Every timeframe is planned before any is changed, so a refusal changes nothing.
         """
-        if not isinstance(self.store, LegacyStages):
-            raise ValidationError("this store has no legacy stages: migration is for MLflow stores")
-        timeframes = self._timeframes(timeframe)
-        if winner is not None and len(timeframes) != 1:
-            raise ValidationError("--winner needs --timeframe: it names one version of one model")
-        stamp = _Stamp(
-            validation.reason(reason), actor or self.actor, self._clock(), _operation_id()
+        return maintenance.migrate(
+            self.store,
+            None if timeframe is None else validation.timeframe(timeframe),
+            validation.optional_version(winner),
+            self._stamp(validation.reason(reason), actor),
+            dry_run=dry_run,
         )
-        plans = [
-            legacy.plan_migration(
-                tf,
-                {v.version: v for v in self.store.versions(tf)},
-                self.store.legacy_stages(tf),
-                validation.optional_version(winner),
-                stamp.change,
-            )
-            for tf in timeframes
-        ]
-        if not dry_run:
-            for plan in plans:
-                if plan.changes:
-                    self.store.apply(plan)
-        return [change for plan in plans for change in plan.changes]
-
-    def _timeframes(self, timeframe: str | None) -> builtins.list[str]:
-        if timeframe is not None:
-            return [validation.timeframe(timeframe)]
-        return sorted({version.timeframe for version in self.store.versions()})
 
     # -- health -------------------------------------------------------------------------
 
     def doctor(self, timeframe: str | None = None, *, fix: bool = False) -> builtins.list[Finding]:
         """Report where the store disagrees with itself; with ``fix``, repair what can be.
 
-        The store's own checks run (and are repaired) first, since a repair there, such as
-        finishing an interrupted operation, can resolve a drift the generic check would
-        otherwise report. A drift is repaired by recording the move in the history.
+        See ``stagekeeper.maintenance.examine``.
         """
-        timeframe = None if timeframe is None else validation.timeframe(timeframe)
-        findings = self._store_findings(timeframe, fix)
-        for version, latest in history_drift(
-            self.store.versions(timeframe), self.store.history(timeframe)
-        ):
-            finding = drift_finding(version, latest)
-            if fix:
-                stamp = _Stamp(DRIFT_REASON, self.actor, self._clock(), _operation_id())
-                as_recorded = dataclasses.replace(version, stage=latest.to_stage)
-                self.store.record([stamp.change(as_recorded, version.stage, Cause.REPAIR)])
-                finding = dataclasses.replace(finding, fixed=True)
-            findings.append(finding)
-        return findings
+        return maintenance.examine(
+            self.store,
+            None if timeframe is None else validation.timeframe(timeframe),
+            self._stamp(maintenance.DRIFT_REASON, None),
+            fix=fix,
+        )
 
-    def _store_findings(self, timeframe: str | None, fix: bool) -> builtins.list[Finding]:
-        if not isinstance(self.store, SelfRepairing):
-            return []
-        findings = self.store.diagnose(timeframe)
-        if not fix:
-            return findings
-        for finding in findings:
-            if finding.remedy:
-                self.store.repair(finding)
-        return [dataclasses.replace(f, fixed=bool(f.remedy)) for f in findings]
+    def _stamp(self, reason: str | None, actor: str | None) -> Stamp:
+        return Stamp(reason, actor or self.actor, self._clock(), new_operation_id())
 
     # -- lifetime -----------------------------------------------------------------------
 
@@ -335,27 +285,6 @@ class Registry:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class _Stamp:
-    """What every change of one operation shares: reason, actor, time and operation id."""
-
-    def __init__(self, reason: str | None, actor: str, at: datetime, operation_id: str) -> None:
-        self.reason, self.actor, self.at, self.operation_id = reason, actor, at, operation_id
-
-    def change(self, version: ModelVersion, target: Stage, cause: Cause) -> StageChange:
-        return StageChange(
-            operation_id=self.operation_id,
-            timeframe=version.timeframe,
-            model_name=version.model_name,
-            version=version.version,
-            from_stage=version.stage,
-            to_stage=target,
-            reason=self.reason,
-            actor=self.actor,
-            at=self.at,
-            cause=cause,
-        )
 
 
 def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
@@ -382,10 +311,6 @@ def _number(version: ModelVersion | None) -> int | None:
 
 def _subject(version: ModelVersion) -> str:
     return f"version {version.version} of {version.model_name}"
-
-
-def _operation_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _gave_up(timeframe: str) -> ConcurrentUpdateError:
