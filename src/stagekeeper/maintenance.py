@@ -22,16 +22,21 @@ DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
 def examine(store: ModelStore, timeframe: str | None, stamp: Stamp, *, fix: bool) -> list[Finding]:
     """The store's own checks first (repaired first too, since finishing an interrupted
     operation can resolve a drift), then the history drift that every store can show.
-    A drift is repaired by recording the move in the history, cause ``repair``.
+    A drift is repaired by recording the move in the history, cause ``repair``: one
+    operation, recorded once per timeframe.
     """
     findings = _store_findings(store, timeframe, fix)
+    repairs: dict[str, list[StageChange]] = {}
     for version, latest in history_drift(store.versions(timeframe), store.history(timeframe)):
         finding = drift_finding(version, latest)
         if fix:
             as_recorded = dataclasses.replace(version, stage=latest.to_stage)
-            store.record([stamp.change(as_recorded, version.stage, Cause.REPAIR)])
+            move = stamp.change(as_recorded, version.stage, Cause.REPAIR)
+            repairs.setdefault(version.timeframe, []).append(move)
             finding = dataclasses.replace(finding, fixed=True)
         findings.append(finding)
+    for moves in repairs.values():
+        store.record(moves)
     return findings
 
 

@@ -72,7 +72,7 @@ class ModelStore(Protocol):
         ...
 
     def record(self, changes: Sequence[StageChange]) -> None:
-        """Append changes of one operation to the history without moving any version.
+        """Append changes of one operation on one timeframe to the history, moving nothing.
 
         ``doctor --fix`` uses it to record a change that was made outside stagekeeper.
         """

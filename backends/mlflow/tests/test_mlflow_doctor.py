@@ -120,7 +120,7 @@ def test_a_writer_dying_at_any_write_leaves_one_champion_and_a_repairable_state(
     with_two_champions_in_history(registry)
     before = registry.list("1H")
     store: Any = registry.store
-    store.client = DyingClient(store.client, dies_at)
+    store.lookups.client = DyingClient(store.lookups.client, dies_at)
     with pytest.raises(Crash):
         registry.promote("1H", 2, "champion")  # writes: lock, record, alias, 2 tags, unlock
 
@@ -141,7 +141,7 @@ def test_the_next_writer_finishes_an_interrupted_operation(
 ) -> None:
     with_two_champions_in_history(registry)
     store: Any = registry.store
-    store.client = DyingClient(store.client, dies_at=4)  # after the alias moved
+    store.lookups.client = DyingClient(store.lookups.client, dies_at=4)  # after the alias moved
     with pytest.raises(Crash):
         registry.promote("1H", 2, "champion")
     survivor = fresh(mlflow_url, template, lease_seconds=0)
@@ -156,7 +156,7 @@ def test_a_live_lock_makes_writers_wait_then_give_up(
 ) -> None:
     with_two_champions_in_history(registry)
     store: Any = registry.store
-    store.client = DyingClient(store.client, dies_at=2)  # holds the lock, then dies
+    store.lookups.client = DyingClient(store.lookups.client, dies_at=2)  # holds the lock, then dies
     with pytest.raises(Crash):
         registry.promote("1H", 2, "champion")
     impatient = fresh(mlflow_url, template, lease_seconds=3600, wait_seconds=0.3)

@@ -37,10 +37,10 @@ class CountingClient:
 @pytest.fixture
 def counted(registry: Registry) -> Iterator[CountingClient]:
     store: Any = registry.store
-    counter = CountingClient(store.client)
-    store.client = counter
+    counter = CountingClient(store.lookups.client)
+    store.lookups.client = counter
     yield counter
-    store.client = counter.inner
+    store.lookups.client = counter.inner
 
 
 def crown(registry: Registry, version: int, timeframe: str = "1H") -> None:

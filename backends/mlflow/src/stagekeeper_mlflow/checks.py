@@ -84,7 +84,9 @@ def _lock_findings(store: MlflowStore, timeframe: str, name: str) -> list[Findin
 def _tag_findings(store: MlflowStore, timeframe: str, model: RegisteredModel) -> list[Finding]:
     holder = (model.aliases or {}).get(CHAMPION_ALIAS)
     findings = []
-    tagged = store.search(f"name={mapping.quote(model.name)} AND tags.`{STAGE_TAG}`='champion'")
+    tagged = store.lookups.search(
+        f"name={mapping.quote(model.name)} AND tags.`{STAGE_TAG}`='champion'"
+    )
     for version in tagged:
         if str(version.version) != str(holder):
             findings.append(

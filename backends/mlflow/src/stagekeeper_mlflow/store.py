@@ -11,12 +11,9 @@ finishes the operation if its record was written, and drops it otherwise.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Sequence
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
-from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.errors import ConcurrentUpdateError, ValidationError
@@ -26,12 +23,20 @@ from stagekeeper.stages import Stage
 from stagekeeper.stores import redact
 from stagekeeper_mlflow import checks, mapping
 from stagekeeper_mlflow.connection import (
+    RegistryClient,
     client_for,
     error_code,
-    is_missing,
     translated_errors,
 )
 from stagekeeper_mlflow.lock import HeldLock, Intent, TimeframeLock
+from stagekeeper_mlflow.lookups import (
+    Lookups,
+    or_none,
+    readable_history,
+    stage_of,
+    to_time,
+    to_version,
+)
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 PAGE_SIZE = 1000
@@ -57,7 +62,12 @@ class MlflowStore:
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
         with translated_errors(self.where):
-            self.client = client_for(url)
+            self.lookups = Lookups(client_for(url), options)
+
+    @property
+    def client(self) -> RegistryClient:
+        """The one registry client, shared with the lookups."""
+        return self.lookups.client
 
     # -- writes -------------------------------------------------------------------------
 
@@ -77,12 +87,12 @@ class MlflowStore:
             number = int(created.version)
             # The record carries MLflow's own creation time, so version and history agree.
             change = dataclasses.replace(
-                registration.change_for(number), at=_time(created.creation_timestamp)
+                registration.change_for(number), at=to_time(created.creation_timestamp)
             )
             self.client.set_registered_model_tag(
                 name, mapping.history_key([change]), mapping.encode_history([change])
             )
-        return self._version(registration.timeframe, created)
+        return to_version(registration.timeframe, created)
 
     def _create_version(self, name: str, source: str) -> MlflowVersion:
         tags = {STAGE_TAG: Stage.DEVELOPMENT.value}
@@ -111,16 +121,16 @@ class MlflowStore:
             self._write(name, plan.changes, intent)
 
     def _check(self, name: str, plan: Plan) -> None:
-        found = {c.version: self._fetch(name, c.version) for c in plan.changes}
+        found = {c.version: self.lookups.fetch(name, c.version) for c in plan.changes}
         for change in plan.changes:
             current = found[change.version]
-            if current is None or _stage(current) is not change.from_stage:
+            if current is None or stage_of(current) is not change.from_stage:
                 raise ConcurrentUpdateError(
                     f"version {change.version} of {name} changed meanwhile; try again"
                 )
         if plan.crowns_champion:
             holders = [v for v, mv in found.items() if mv and CHAMPION_ALIAS in mv.aliases]
-            holder = holders[0] if holders else self._alias_holder(name)
+            holder = holders[0] if holders else _number(self.lookups.champion(name))
             if holder != plan.champion_before:
                 raise ConcurrentUpdateError(f"the champion of {name} changed meanwhile; try again")
 
@@ -146,11 +156,7 @@ class MlflowStore:
             )
 
     def _drop_alias(self, name: str) -> None:
-        try:
-            self.client.delete_registered_model_alias(name, CHAMPION_ALIAS)
-        except MlflowException as exc:
-            if not is_missing(exc):
-                raise
+        or_none(lambda: self.client.delete_registered_model_alias(name, CHAMPION_ALIAS))
 
     def lock(self, name: str) -> TimeframeLock:
         return TimeframeLock(
@@ -169,7 +175,7 @@ class MlflowStore:
         if held.intent is None:
             return False
         name = held.name.removeprefix(mapping.LOCK_PREFIX)
-        if held.intent.key not in self._model(name).tags:
+        if held.intent.key not in self.client.get_registered_model(name).tags:
             return False  # it died before writing anything
         changes = mapping.decode_history("", name, held.intent.record)
         self._write(name, changes, held.intent)
@@ -179,19 +185,13 @@ class MlflowStore:
 
     def get(self, timeframe: str, version: int) -> ModelVersion | None:
         with translated_errors(self.where):
-            found = self._fetch(self.options.model_name(timeframe), version)
-        return None if found is None else self._version(timeframe, found)
+            found = self.lookups.fetch(self.options.model_name(timeframe), version)
+        return None if found is None else to_version(timeframe, found)
 
     def champion(self, timeframe: str) -> ModelVersion | None:
-        name = self.options.model_name(timeframe)
         with translated_errors(self.where):
-            try:
-                found = self.client.get_model_version_by_alias(name, CHAMPION_ALIAS)
-            except MlflowException as exc:
-                if is_missing(exc):
-                    return None
-                raise
-        return self._version(timeframe, found)
+            found = self.lookups.champion(self.options.model_name(timeframe))
+        return None if found is None else to_version(timeframe, found)
 
     def versions(
         self, timeframe: str | None = None, stage: Stage | None = None
@@ -199,24 +199,10 @@ class MlflowStore:
         with translated_errors(self.where):
             found = [
                 version
-                for tf, model in self._models(timeframe)
-                for version in self._model_versions(tf, model, stage)
+                for tf, model in self.lookups.models(timeframe)
+                for version in self.lookups.versions(tf, model, stage)
             ]
         return sorted(found, key=lambda v: (v.timeframe, v.version))
-
-    def _model_versions(
-        self, timeframe: str, model: RegisteredModel, stage: Stage | None
-    ) -> Iterator[ModelVersion]:
-        holder = _champion_of(model)
-        if stage is Stage.CHAMPION:
-            found = self._fetch(model.name, int(holder)) if holder else None
-            yield from [] if found is None else [self._version(timeframe, found)]
-            return
-        for clause in _stage_clauses(stage):
-            for raw in self.search(f"name={mapping.quote(model.name)}{clause}"):
-                version = self._version(timeframe, raw, holder)
-                if stage is None or version.stage is stage:
-                    yield version
 
     def history(
         self,
@@ -227,87 +213,16 @@ class MlflowStore:
         with translated_errors(self.where):
             records = sorted(
                 (key, tf, model.name, value)
-                for tf, model in self._models(timeframe)
+                for tf, model in self.lookups.models(timeframe)
                 for key, value in mapping.history_records(model.tags)
             )
         changes = [
             change
             for _key, tf, name, value in records
-            for change in _readable(tf, name, value)
+            for change in readable_history(tf, name, value)
             if version is None or change.version == version
         ]
         return changes[-limit:] if limit else changes
-
-    def _models(self, timeframe: str | None) -> list[tuple[str, RegisteredModel]]:
-        """The registered models stagekeeper manages, with their timeframes."""
-        if timeframe is not None:
-            model = self._model(self.options.model_name(timeframe), missing_ok=True)
-            return [] if model is None else [(timeframe, model)]
-        like, pattern = mapping.template_pattern(self.options.model_name_template)
-        found = []
-        token = None
-        while True:
-            page = self.client.search_registered_models(
-                f"name LIKE {mapping.quote(like)}", 1000, None, token
-            )
-            for model in page:
-                matched = pattern.fullmatch(model.name)
-                if matched:
-                    found.append((matched["timeframe"], model))
-            token = page.token
-            if not token:
-                return found
-
-    def _model(self, name: str, missing_ok: bool = False) -> Any:  # RegisteredModel | None
-        try:
-            return self.client.get_registered_model(name)
-        except MlflowException as exc:
-            if missing_ok and error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-
-    def search(self, filter_string: str) -> Iterator[MlflowVersion]:
-        """Every version matching the filter, a page per call."""
-        token = None
-        while True:
-            page = self.client.search_model_versions(filter_string, PAGE_SIZE, None, token)
-            yield from page
-            token = page.token
-            if not token:
-                return
-
-    def _fetch(self, name: str, version: int) -> MlflowVersion | None:
-        try:
-            found: MlflowVersion = self.client.get_model_version(name, str(version))
-        except MlflowException as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        return found
-
-    def _alias_holder(self, name: str) -> int | None:
-        try:
-            return int(self.client.get_model_version_by_alias(name, CHAMPION_ALIAS).version)
-        except MlflowException as exc:
-            if is_missing(exc):
-                return None
-            raise
-
-    def _version(
-        self, timeframe: str, raw: MlflowVersion, holder: str | None = None
-    ) -> ModelVersion:
-        aliases = list(raw.aliases or [])
-        if holder is not None and str(raw.version) == holder:
-            aliases.append(CHAMPION_ALIAS)
-        return ModelVersion(
-            timeframe=timeframe,
-            model_name=raw.name,
-            version=int(raw.version),
-            stage=mapping.stage_of(raw.tags or {}, aliases),
-            created_at=_time(raw.creation_timestamp),
-            updated_at=_time(raw.last_updated_timestamp or raw.creation_timestamp),
-            source=raw.source or None,
-        )
 
     # -- legacy stages ------------------------------------------------------------------
 
@@ -316,7 +231,7 @@ class MlflowStore:
         with translated_errors(self.where):
             return {
                 int(raw.version): raw.current_stage or "None"
-                for raw in self.search(f"name={mapping.quote(name)}")
+                for raw in self.lookups.search(f"name={mapping.quote(name)}")
                 if STAGE_TAG not in (raw.tags or {})
             }
 
@@ -326,7 +241,7 @@ class MlflowStore:
         with translated_errors(self.where):
             return [
                 finding
-                for tf, model in self._models(timeframe)
+                for tf, model in self.lookups.models(timeframe)
                 for finding in checks.diagnose(self, tf, model)
             ]
 
@@ -348,35 +263,5 @@ def _run_of(source: str) -> str | None:
     return run_id
 
 
-def _stage(raw: MlflowVersion) -> Stage:
-    return mapping.stage_of(raw.tags or {}, raw.aliases or [])
-
-
-def _champion_of(model: RegisteredModel) -> str | None:
-    holder = (model.aliases or {}).get(CHAMPION_ALIAS)
-    return None if holder is None else str(holder)
-
-
-def _stage_clauses(stage: Stage | None) -> list[str]:
-    """Search clauses that find a stage's versions by their tag, one search each.
-
-    Development includes untagged versions, so it searches them all; archived includes
-    versions whose tag still says champion after they lost the alias.
-    """
-    tag = f"tags.`{STAGE_TAG}`"
-    if stage is None or stage is Stage.DEVELOPMENT:
-        return [""]
-    if stage is Stage.ARCHIVED:
-        return [f" AND {tag}='archived'", f" AND {tag}='champion'"]
-    return [f" AND {tag}={mapping.quote(stage.value)}"]
-
-
-def _readable(timeframe: str, name: str, value: str) -> list[StageChange]:
-    try:
-        return mapping.decode_history(timeframe, name, value)
-    except ValueError:
-        return []  # doctor reports it; one torn record must not hide the rest
-
-
-def _time(milliseconds: int | None) -> datetime:
-    return datetime.fromtimestamp((milliseconds or 0) / 1000, UTC)
+def _number(version: MlflowVersion | None) -> int | None:
+    return None if version is None else int(version.version)

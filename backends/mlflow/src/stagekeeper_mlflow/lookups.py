@@ -1,0 +1,144 @@
+"""Reading the registry: finding stagekeeper's models and versions, and turning MLflow's
+entities into domain objects. Raises MLflow's errors; the store translates them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.entities.model_registry import RegisteredModel
+from mlflow.exceptions import MlflowException
+
+from stagekeeper.model import ModelVersion, StageChange
+from stagekeeper.ports import StoreOptions
+from stagekeeper.stages import Stage
+from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.connection import RegistryClient, is_missing
+from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
+
+PAGE_SIZE = 1000
+Found = TypeVar("Found")
+
+
+class Lookups:
+    """Read-only access to the registered models named by the template."""
+
+    def __init__(self, client: RegistryClient, options: StoreOptions) -> None:
+        self.client = client
+        self.options = options
+
+    def models(self, timeframe: str | None) -> list[tuple[str, RegisteredModel]]:
+        """The registered models stagekeeper manages, with their timeframes."""
+        if timeframe is not None:
+            name = self.options.model_name(timeframe)
+            model = or_none(lambda: self.client.get_registered_model(name))
+            return [] if model is None else [(timeframe, model)]
+        like, pattern = mapping.template_pattern(self.options.model_name_template)
+        found = []
+        token = None
+        while True:
+            page = self.client.search_registered_models(
+                f"name LIKE {mapping.quote(like)}", PAGE_SIZE, None, token
+            )
+            for model in page:
+                matched = pattern.fullmatch(model.name)
+                if matched:
+                    found.append((matched["timeframe"], model))
+            token = page.token
+            if not token:
+                return found
+
+    def versions(
+        self, timeframe: str, model: RegisteredModel, stage: Stage | None
+    ) -> Iterator[ModelVersion]:
+        """A model's versions in ``stage``: the alias for a champion, a tag search else."""
+        holder = champion_of(model)
+        if stage is Stage.CHAMPION:
+            found = self.fetch(model.name, int(holder)) if holder else None
+            yield from [] if found is None else [to_version(timeframe, found)]
+            return
+        for clause in _stage_clauses(stage):
+            for raw in self.search(f"name={mapping.quote(model.name)}{clause}"):
+                version = to_version(timeframe, raw, holder)
+                if stage is None or version.stage is stage:
+                    yield version
+
+    def search(self, filter_string: str) -> Iterator[MlflowVersion]:
+        """Every version matching the filter, a page per call."""
+        token = None
+        while True:
+            page = self.client.search_model_versions(filter_string, PAGE_SIZE, None, token)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def fetch(self, name: str, version: int) -> MlflowVersion | None:
+        return or_none(lambda: self.client.get_model_version(name, str(version)))
+
+    def champion(self, name: str) -> MlflowVersion | None:
+        return or_none(lambda: self.client.get_model_version_by_alias(name, CHAMPION_ALIAS))
+
+
+def or_none(call: Callable[[], Found]) -> Found | None:
+    """The call's answer, or ``None`` where MLflow says there is no such thing."""
+    try:
+        return call()
+    except MlflowException as exc:
+        if is_missing(exc):
+            return None
+        raise
+
+
+def to_version(timeframe: str, raw: MlflowVersion, holder: str | None = None) -> ModelVersion:
+    """The domain's view of an MLflow version; ``holder`` is the alias holder, for search
+    results, which carry no aliases."""
+    aliases = list(raw.aliases or [])
+    if holder is not None and str(raw.version) == holder:
+        aliases.append(CHAMPION_ALIAS)
+    return ModelVersion(
+        timeframe=timeframe,
+        model_name=raw.name,
+        version=int(raw.version),
+        stage=mapping.stage_of(raw.tags or {}, aliases),
+        created_at=to_time(raw.creation_timestamp),
+        updated_at=to_time(raw.last_updated_timestamp or raw.creation_timestamp),
+        source=raw.source or None,
+    )
+
+
+def stage_of(raw: MlflowVersion) -> Stage:
+    return mapping.stage_of(raw.tags or {}, raw.aliases or [])
+
+
+def champion_of(model: RegisteredModel) -> str | None:
+    holder = (model.aliases or {}).get(CHAMPION_ALIAS)
+    return None if holder is None else str(holder)
+
+
+def readable_history(timeframe: str, name: str, value: str) -> list[StageChange]:
+    try:
+        return mapping.decode_history(timeframe, name, value)
+    except ValueError:
+        return []  # doctor reports it; one torn record must not hide the rest
+
+
+def to_time(milliseconds: int | None) -> datetime:
+    return datetime.fromtimestamp((milliseconds or 0) / 1000, UTC)
+
+
+def _stage_clauses(stage: Stage | None) -> list[str]:
+    """Search clauses that find a stage's versions by their tag, one search each.
+
+    Development includes untagged versions, so it searches them all; archived includes
+    versions whose tag still says champion after they lost the alias.
+    """
+    tag = f"tags.`{STAGE_TAG}`"
+    if stage is None or stage is Stage.DEVELOPMENT:
+        return [""]
+    if stage is Stage.ARCHIVED:
+        return [f" AND {tag}='archived'", f" AND {tag}='champion'"]
+    return [f" AND {tag}={mapping.quote(stage.value)}"]
