@@ -16,7 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 from typer.testing import CliRunner
 
-from stagekeeper import BackendError, NotFoundError
+from stagekeeper import BackendError, NotFoundError, ValidationError
 from stagekeeper.cli.app import app
 from stagekeeper.service import Registry
 from stagekeeper_mlflow.connection import translated_errors
@@ -109,3 +109,23 @@ def test_opening_other_stores_never_imports_mlflow(tmp_path: Path) -> None:
     )
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert shown.stdout.strip() == "False"
+
+
+def test_mlflow_scheme_uses_mlflows_own_uri_resolution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stagekeeper import open_registry
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'own.db'}")
+    with open_registry("mlflow://") as registry:
+        registry.register("1H", source="s3://models/1")
+        assert [v.version for v in registry.list("1H")] == [1]
+    with pytest.raises(ValidationError, match="takes nothing after the scheme"):
+        open_registry("mlflow://somewhere")
+
+
+def test_a_model_name_template_with_quotes_is_refused(mlflow_sqlite_url: str) -> None:
+    from stagekeeper import open_registry
+
+    with pytest.raises(ValidationError, match="cannot contain quotes"):
+        open_registry(mlflow_sqlite_url, model_name_template="it's_{timeframe}")
