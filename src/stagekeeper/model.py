@@ -45,6 +45,21 @@ class StageChange:
     at: datetime
     cause: Cause
 
+    def as_record(self) -> dict[str, object]:
+        """Plain values, field by field: stages and cause as their names, ``at`` as is."""
+        return {
+            "operation_id": self.operation_id,
+            "timeframe": self.timeframe,
+            "model_name": self.model_name,
+            "version": self.version,
+            "from_stage": None if self.from_stage is None else self.from_stage.value,
+            "to_stage": self.to_stage.value,
+            "reason": self.reason,
+            "actor": self.actor,
+            "at": self.at,
+            "cause": self.cause.value,
+        }
+
 
 @dataclass(frozen=True)
 class Registration:

@@ -35,18 +35,7 @@ def version_data(version: ModelVersion) -> Data:
 
 
 def change_data(change: StageChange) -> Data:
-    return {
-        "operation_id": change.operation_id,
-        "timeframe": change.timeframe,
-        "model_name": change.model_name,
-        "version": change.version,
-        "from_stage": None if change.from_stage is None else change.from_stage.value,
-        "to_stage": change.to_stage.value,
-        "reason": change.reason,
-        "actor": change.actor,
-        "at": timestamp(change.at),
-        "cause": change.cause.value,
-    }
+    return {**change.as_record(), "at": timestamp(change.at)}
 
 
 def status_data(status: TimeframeStatus) -> Data:

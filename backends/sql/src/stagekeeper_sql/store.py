@@ -62,7 +62,7 @@ class SqlStore:
                 raise ConflictError(
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
-            connection.execute(changes.insert(), [_change_row(registration.change_for(number))])
+            connection.execute(changes.insert(), [registration.change_for(number).as_record()])
         return _version(row, registration.model_name)
 
     def apply(self, plan: Plan) -> None:
@@ -76,11 +76,11 @@ class SqlStore:
                     .where(versions.c.version == change.version)
                     .values(stage=change.to_stage.value, updated_at=change.at)
                 )
-            connection.execute(changes.insert(), [_change_row(c) for c in plan.changes])
+            connection.execute(changes.insert(), [c.as_record() for c in plan.changes])
 
     def record(self, recorded: Sequence[StageChange]) -> None:
         with self._write() as connection:
-            connection.execute(changes.insert(), [_change_row(c) for c in recorded])
+            connection.execute(changes.insert(), [c.as_record() for c in recorded])
 
     def _check(self, connection: Connection, plan: Plan) -> None:
         numbers = [change.version for change in plan.changes]
@@ -240,21 +240,6 @@ def _change(row: Row[Any]) -> StageChange:
         at=_utc(row.at),
         cause=Cause(row.cause),
     )
-
-
-def _change_row(change: StageChange) -> dict[str, Any]:
-    return {
-        "operation_id": change.operation_id,
-        "timeframe": change.timeframe,
-        "model_name": change.model_name,
-        "version": change.version,
-        "from_stage": None if change.from_stage is None else change.from_stage.value,
-        "to_stage": change.to_stage.value,
-        "reason": change.reason,
-        "actor": change.actor,
-        "at": change.at,
-        "cause": change.cause.value,
-    }
 
 
 def _utc(moment: datetime) -> datetime:
