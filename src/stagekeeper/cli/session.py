@@ -53,6 +53,8 @@ def command_session(json_output: bool) -> Iterator[Session]:
     session = Session(json_output)
     try:
         yield session
+    except typer.Exit:  # a command's own exit code; click's Exit is a RuntimeError
+        raise
     except StagekeeperError as exc:
         _fail(session, exc.code, exc.message, exc.hint, exc.exit_code, exc)
     except Exception as exc:  # a bug must still not print a traceback at users
