@@ -15,6 +15,7 @@ capabilities (``stagekeeper.ports``), never by asking which backend runs.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
@@ -33,6 +34,7 @@ from stagekeeper.model import ModelVersion, Plan, StageChange
 from stagekeeper.ports import CHOOSES_VERSION_NUMBERS
 from stagekeeper.service import Registry
 from stagekeeper.stages import Cause, Stage
+from stagekeeper.stamp import Stamp
 
 RegistryFactory = Callable[[], Registry]
 
@@ -191,23 +193,13 @@ class RegistryContract:
         registry.promote("1H", challenger.version, Stage.BETA)
         challenger = registry.get("1H", challenger.version)
         before = _snapshot(registry)
-        stale = StageChange(
-            operation_id="stale",
-            timeframe="1H",
-            model_name=challenger.model_name,
-            version=challenger.version,
-            from_stage=Stage.BETA,
-            to_stage=Stage.CHAMPION,
-            reason=None,
-            actor="test",
-            at=challenger.updated_at,
-            cause=Cause.PROMOTION,
-        )
+        stamp = Stamp(None, "test", challenger.updated_at, "stale")
+        stale = stamp.change(challenger, Stage.CHAMPION, Cause.PROMOTION)
         # Planned as if there were no champion: applying it would make two.
         with pytest.raises(ConcurrentUpdateError):
             registry.store.apply(Plan("1H", None, (stale,)))
         # Planned from a stage the version has left.
-        moved = StageChange(**{**stale.__dict__, "from_stage": Stage.DEVELOPMENT})
+        moved = dataclasses.replace(stale, from_stage=Stage.DEVELOPMENT)
         with pytest.raises(ConcurrentUpdateError):
             registry.store.apply(Plan("1H", champion.version, (moved,)))
         assert _snapshot(registry) == before
@@ -329,18 +321,9 @@ class RegistryContract:
     ) -> None:
         version = self.new(registry)
         before = registry.list()
-        note = StageChange(
-            operation_id="recorded",
-            timeframe="1H",
-            model_name=version.model_name,
-            version=version.version,
-            from_stage=Stage.BETA,
-            to_stage=Stage.DEVELOPMENT,
-            reason="seen elsewhere",
-            actor="doctor",
-            at=version.created_at + timedelta(seconds=1),
-            cause=Cause.REPAIR,
-        )
+        stamp = Stamp("seen elsewhere", "doctor", version.created_at + timedelta(seconds=1), "rec")
+        seen_in_beta = dataclasses.replace(version, stage=Stage.BETA)
+        note = stamp.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
         registry.store.record([note])
         assert registry.list() == before
         assert registry.history("1H")[-1] == note
