@@ -7,7 +7,6 @@ written and dropped if not. An unreadable history record is moved aside, not del
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import RegisteredModel
@@ -47,8 +46,7 @@ def repair(store: MlflowStore, finding: Finding) -> None:
         lock = store.lock(name)
         held = lock.find()
         if held is not None:
-            store.finish_interrupted(held)
-            lock.break_lock(held)
+            lock.clear(held)
     elif finding.code == UNREADABLE:
         value = client.get_registered_model(name).tags.get(finding.subject)
         if value is not None:
@@ -58,11 +56,12 @@ def repair(store: MlflowStore, finding: Finding) -> None:
 
 
 def _lock_findings(store: MlflowStore, timeframe: str, name: str) -> list[Finding]:
-    held = store.lock(name).find()
+    lock = store.lock(name)
+    held = lock.find()
     if held is None:
         return []
-    age = time.time() - held.created_ms / 1000
-    if age <= store.lease_seconds:
+    age = held.age_seconds()
+    if not lock.expired(held):
         return [
             Finding(timeframe, None, LOCK_HELD,
                     f"{name} is being changed right now (lock held for {age:.0f} s)",

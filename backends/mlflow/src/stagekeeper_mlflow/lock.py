@@ -48,6 +48,9 @@ class HeldLock:
     intent: Intent | None
     created_ms: int
 
+    def age_seconds(self) -> float:
+        return time.time() - self.created_ms / 1000
+
 
 Recover = Callable[[HeldLock], object]
 
@@ -96,9 +99,8 @@ class TimeframeLock:
                 if error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                     raise
             held = self.find()
-            if held is not None and self._expired(held):
-                self.recover(held)
-                self.break_lock(held)
+            if held is not None and self.expired(held):
+                self.clear(held)
                 continue
             if time.monotonic() > deadline:
                 # Not a lost race to re-plan: a writer still holds the lock, or died with it.
@@ -117,8 +119,14 @@ class TimeframeLock:
             if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
                 raise
 
-    def _expired(self, held: HeldLock) -> bool:
-        return time.time() * 1000 - held.created_ms > self.lease_seconds * 1000
+    def expired(self, held: HeldLock) -> bool:
+        """Whether its holder has had longer than the lease: presumed dead."""
+        return held.age_seconds() > self.lease_seconds
+
+    def clear(self, held: HeldLock) -> None:
+        """Finish or drop a dead holder's operation, then break its lock."""
+        self.recover(held)
+        self.break_lock(held)
 
     def find(self) -> HeldLock | None:
         """The lock as it stands in the registry, or ``None`` when nobody holds it."""

@@ -39,8 +39,6 @@ from stagekeeper_mlflow.lookups import (
 )
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
-PAGE_SIZE = 1000
-
 
 class MlflowStore:
     """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.ports.ModelStore``."""
