@@ -200,11 +200,16 @@ def test_the_store_defaults_to_stagekeeper_store(
     assert (tmp_path / "env.db").exists()
 
 
-def test_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    quiet = runner.invoke(app, ["status", "--store", "nosuch://x"])
     monkeypatch.setenv("STAGEKEEPER_DEBUG", "1")
-    result = runner.invoke(app, ["status", "--store", "nosuch://x"])
-    assert result.exit_code != 0
-    assert result.exception is not None and "nosuch" in str(result.exception)
+    debug = runner.invoke(app, ["status", "--store", "nosuch://x"])
+    assert quiet.exit_code == debug.exit_code == 3
+    assert "Traceback" not in quiet.stderr
+    assert "Traceback" in debug.stderr and "nosuch" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1] == quiet.stderr.rstrip()
 
 
 def test_lifecycle_draws_the_machine_as_mermaid() -> None:

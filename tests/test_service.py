@@ -66,7 +66,7 @@ def test_an_unknown_stage_is_refused_naming_the_stages(registry: Registry, stage
 def test_a_reason_longer_than_2000_characters_is_refused(registry: Registry) -> None:
     registry.register("1H")
     before = _unchanged(registry)
-    with pytest.raises(ValidationError, match="at most 2000"):
+    with pytest.raises(ValidationError, match="at most 2,000"):
         registry.promote("1H", 1, "beta", reason="x" * 2001)
     assert _unchanged(registry) == before
     assert registry.promote("1H", 1, "beta", reason="x" * 2000)[0].reason == "x" * 2000

@@ -39,6 +39,7 @@ def open_registry(
     model_name_template: str | None = None,
     clock: Clock = utc_now,
     check_schema: bool = True,
+    create: bool = True,
 ) -> Registry:
     """Open the registry at ``url`` (``memory://``, ``sqlite:///…``, ``postgresql+psycopg://…``).
 
@@ -46,7 +47,8 @@ def open_registry(
     are recorded as made by ``actor`` unless a call names another. Model names come from
     ``model_name_template``, else ``STAGEKEEPER_MODEL_NAME_TEMPLATE``, else
     ``{timeframe}_trading_model``. Close the registry, or use it as a context manager, to
-    release the store's connections.
+    release the store's connections. With ``create=False`` a store that does not exist yet
+    is refused (``StoreUnreachable``) instead of created.
     """
     template = (
         model_name_template
@@ -56,6 +58,8 @@ def open_registry(
     options = StoreOptions(
         model_name_template=validation.model_name_template(template),
         check_schema=check_schema,
+        create=create,
     )
+    who = validation.actor(actor or default_actor())
     store = open_store(url or default_store_url(), options)
-    return Registry(store, options=options, actor=actor or default_actor(), clock=clock)
+    return Registry(store, options=options, actor=who, clock=clock)

@@ -1,18 +1,29 @@
 """The one error hierarchy of stagekeeper.
 
-Every error carries a stable ``code`` (for ``--json`` output and for callers) and an
-``exit_code`` (for the CLI). Backends translate their driver errors into these, chained
-with ``from exc``. Imports only the standard library.
+Every error carries a stable ``code`` (for ``--json`` output and for callers); the CLI
+alone maps codes to exit codes. Backends translate their driver errors into these,
+chained with ``from exc``. Imports only the standard library.
 """
 
 from __future__ import annotations
+
+from typing import Literal
+
+ErrorCode = Literal[
+    "error",
+    "not_found",
+    "conflict",
+    "concurrent_update",
+    "transition_not_allowed",
+    "invalid_input",
+    "store_unavailable",
+]
 
 
 class StagekeeperError(Exception):
     """Base class of every error stagekeeper raises on purpose."""
 
-    code = "error"
-    exit_code = 1
+    code: ErrorCode = "error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -23,36 +34,47 @@ class StagekeeperError(Exception):
 class NotFoundError(StagekeeperError):
     """A timeframe or model version does not exist."""
 
-    code = "not_found"
+    code: ErrorCode = "not_found"
 
 
 class ConflictError(StagekeeperError):
     """The version exists already, or another writer changed the state first."""
 
-    code = "conflict"
+    code: ErrorCode = "conflict"
 
 
 class ConcurrentUpdateError(ConflictError):
     """Another writer changed the state between our read and our write; safe to retry."""
 
-    code = "concurrent_update"
+    code: ErrorCode = "concurrent_update"
 
 
 class TransitionError(StagekeeperError):
     """The lifecycle does not allow the requested move."""
 
-    code = "transition_not_allowed"
+    code: ErrorCode = "transition_not_allowed"
 
 
 class ValidationError(StagekeeperError):
-    """An input is malformed: timeframe, version, stage, reason or option."""
+    """An input is malformed or past a limit: timeframe, version, stage, text, template."""
 
-    code = "invalid_input"
-    exit_code = 2
+    code: ErrorCode = "invalid_input"
 
 
 class BackendError(StagekeeperError):
-    """The store cannot be used: unknown scheme, unreachable, or wrong schema version."""
+    """The store cannot be used. Raised as one of the subclasses below where the cause
+    is known, so that callers need not parse messages."""
 
-    code = "store_unavailable"
-    exit_code = 3
+    code: ErrorCode = "store_unavailable"
+
+
+class UnsupportedStore(BackendError):
+    """No installed backend handles the URL, or the URL itself is unusable."""
+
+
+class StoreUnreachable(BackendError):
+    """The store does not exist, cannot be reached, or refused access."""
+
+
+class SchemaMismatch(BackendError):
+    """The store's schema is at another revision than this stagekeeper needs."""

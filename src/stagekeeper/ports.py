@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from stagekeeper import validation
 from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.stages import Stage
 
@@ -28,9 +29,12 @@ class StoreOptions:
     # Stores with a versioned schema refuse to open a mismatched one unless this is off
     # (``stagekeeper db upgrade`` turns it off to do the upgrade).
     check_schema: bool = True
+    # Only a command that writes may create a store that does not exist yet; a read of a
+    # mistyped path must say so instead of leaving an empty database behind.
+    create: bool = True
 
     def model_name(self, timeframe: str) -> str:
-        return self.model_name_template.format(timeframe=timeframe)
+        return validation.model_name(self.model_name_template, timeframe)
 
 
 class ModelStore(Protocol):

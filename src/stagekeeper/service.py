@@ -50,7 +50,7 @@ class Registry:
     ) -> None:
         self.store = store
         self.options = options or StoreOptions()
-        self.actor = actor
+        self.actor = validation.actor(actor)
         self._clock = clock
 
     def model_name(self, timeframe: str) -> str:
@@ -73,9 +73,9 @@ class Registry:
             timeframe=validation.timeframe(timeframe),
             model_name=self.model_name(timeframe),
             version=validation.optional_version(version),
-            source=source,
+            source=validation.source(source),
             reason=validation.reason(reason),
-            actor=actor or self.actor,
+            actor=self._actor(actor),
             at=self._clock(),
             operation_id=new_operation_id(),
         )
@@ -215,7 +215,7 @@ class Registry:
         self,
         timeframe: str | None = None,
         version: int | str | None = None,
-        limit: int | None = None,
+        limit: int | str | None = None,
     ) -> builtins.list[StageChange]:
         """Recorded changes, oldest first; ``limit`` keeps only the most recent ones."""
         return self.store.history(
@@ -268,7 +268,10 @@ class Registry:
         )
 
     def _stamp(self, reason: str | None, actor: str | None) -> Stamp:
-        return Stamp(reason, actor or self.actor, self._clock(), new_operation_id())
+        return Stamp(reason, self._actor(actor), self._clock(), new_operation_id())
+
+    def _actor(self, actor: str | None) -> str:
+        return self.actor if actor is None else validation.actor(actor)
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ class Stage(StrEnum):
 
     @classmethod
     def parse(cls, value: Stage | str) -> Stage:
-        """Accept a member or its value in any case; refuse anything else."""
+        """Accept a member or its value in any case, surrounding white space ignored;
+        refuse anything else. The CLI and the Python API share this one rule."""
         if isinstance(value, Stage):
             return value
         if isinstance(value, str):
@@ -29,7 +30,8 @@ class Stage(StrEnum):
             except ValueError:
                 pass
         names = ", ".join(stage.value for stage in cls)
-        raise ValidationError(f"unknown stage {value!r}: expected one of {names}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise ValidationError(f"unknown stage {shown}: expected one of {names}")
 
 
 class Cause(StrEnum):

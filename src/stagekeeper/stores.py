@@ -10,20 +10,26 @@ from __future__ import annotations
 import warnings
 from importlib.metadata import EntryPoint, entry_points
 
-from stagekeeper.errors import BackendError, StagekeeperError
+from stagekeeper.errors import StagekeeperError, StoreUnreachable, UnsupportedStore
 from stagekeeper.ports import ModelStore, StoreFactory, StoreOptions
+from stagekeeper.redaction import redact_url
 
 GROUP = "stagekeeper.backends"
 DEFAULT_STORE = "sqlite:///stagekeeper.db"
 
 
-def scheme_of(url: str) -> str:
-    scheme, separator, _ = url.partition("://")
+def normalized(url: str) -> str:
+    """The URL with its scheme in lower case (``SQLITE:///x.db`` works like ``sqlite:///``)."""
+    scheme, separator, rest = url.partition("://")
     if not separator or not scheme:
-        raise BackendError(
-            f"store URL {redact(url)!r} has no scheme: expected e.g. {DEFAULT_STORE}"
+        raise UnsupportedStore(
+            f"store URL {redact_url(url)!r} has no scheme: expected e.g. {DEFAULT_STORE}"
         )
-    return scheme.lower()
+    return f"{scheme.lower()}://{rest}"
+
+
+def scheme_of(url: str) -> str:
+    return normalized(url).partition("://")[0]
 
 
 def installed_schemes() -> list[str]:
@@ -32,13 +38,14 @@ def installed_schemes() -> list[str]:
 
 def open_store(url: str, options: StoreOptions | None = None) -> ModelStore:
     """Open the store that ``url`` names, with the backend its scheme selects."""
+    url = normalized(url)
     factory = _factory(scheme_of(url), url)
     try:
         return factory(url, options or StoreOptions())
     except StagekeeperError:
         raise
     except Exception as exc:  # a backend's own failure must still read as one line
-        raise BackendError(f"cannot open store {redact(url)}: {exc}") from exc
+        raise StoreUnreachable(f"cannot open store {redact_url(url)}: {exc}") from exc
 
 
 def _factory(scheme: str, url: str) -> StoreFactory:
@@ -51,19 +58,8 @@ def _factory(scheme: str, url: str) -> StoreFactory:
             continue
         return loaded
     schemes = ", ".join(installed_schemes()) or "none"
-    raise BackendError(
-        f"no installed backend handles {redact(url)!r} (scheme {scheme!r}); "
+    raise UnsupportedStore(
+        f"no installed backend handles {redact_url(url)!r} (scheme {scheme!r}); "
         f"installed schemes: {schemes}",
         hint="install stagekeeper-sql for sqlite:// and postgresql://, stagekeeper-mlflow for mlflow://",
     )
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, safe to print."""
-    scheme, separator, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    credentials, at, host = authority.rpartition("@")
-    if not (separator and at) or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{path}"

@@ -1,6 +1,9 @@
 """Checks for user-supplied values, each refusing with a one-line ``ValidationError``.
 
-Imports only the standard library and the domain errors.
+Every limit is checked here, before any store sees the value, so that every backend
+agrees: SQLite would accept a 300-character actor that PostgreSQL refuses, and a version
+past PostgreSQL's ``integer`` would overflow SQLite's driver. Imports only the standard
+library and the domain errors.
 """
 
 from __future__ import annotations
@@ -10,8 +13,16 @@ import re
 from stagekeeper.errors import ValidationError
 
 MAX_REASON_LENGTH = 2000
+MAX_ACTOR_LENGTH = 255
+MAX_SOURCE_LENGTH = 2000
+MAX_MODEL_NAME_LENGTH = 255
+# PostgreSQL's ``integer``: the narrowest version column of any backend.
+MAX_VERSION = 2_147_483_647
+PLACEHOLDER = "{timeframe}"
+MAX_TIMEFRAME_LENGTH = 32
 _TIMEFRAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _DIGITS = re.compile(r"[0-9]+")
+_TEMPLATE_TEXT = re.compile(r"[A-Za-z0-9_.-]*")
 
 
 def timeframe(value: object) -> str:
@@ -19,50 +30,107 @@ def timeframe(value: object) -> str:
     if isinstance(value, str) and _TIMEFRAME.fullmatch(value):
         return value
     raise ValidationError(
-        f"invalid timeframe {value!r}: use 1 to 32 letters, digits, '_' or '-' (e.g. 1H, 4H, 1D)"
+        f"invalid timeframe {_shown(value)}: use 1 to 32 letters, digits, '_' or '-' "
+        "(e.g. 1H, 4H, 1D)"
     )
 
 
-def version(value: object) -> int:
-    """A version is a positive integer, or a string of digits (the seed passes "1")."""
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise ValidationError(f"invalid model version {value!r}: expected a positive integer")
+def version(value: object, *, what: str = "model version") -> int:
+    """A version is a whole number from 1 to 2,147,483,647, or a string of its digits
+    (surrounding white space is ignored, as for stages)."""
+    number = _whole_number(value)
+    if number is None or not 1 <= number <= MAX_VERSION:
+        raise ValidationError(
+            f"invalid {what} {_shown(value)}: expected a whole number from 1 to {MAX_VERSION:,}"
+        )
+    return number
 
 
-def optional_version(value: object | None) -> int | None:
-    return None if value is None else version(value)
+def optional_version(value: object | None, *, what: str = "model version") -> int | None:
+    return None if value is None else version(value, what=what)
+
+
+def limit(value: object | None) -> int | None:
+    """How many of the most recent changes to show: a whole number from 1 up."""
+    return optional_version(value, what="limit")
 
 
 def reason(value: object | None) -> str | None:
     """A reason is optional text of at most 2,000 characters."""
-    if value is None:
-        return None
+    return None if value is None else text(value, "reason", MAX_REASON_LENGTH)
+
+
+def source(value: object | None) -> str | None:
+    """Where a model lives (``runs:/…`` or any URI): optional text, at most 2,000 characters."""
+    return None if value is None else text(value, "source", MAX_SOURCE_LENGTH)
+
+
+def actor(value: object) -> str:
+    """Who makes a change: 1 to 255 characters."""
+    found = text(value, "actor", MAX_ACTOR_LENGTH)
+    if not found.strip():
+        raise ValidationError("invalid actor: it is empty; name who makes the change")
+    return found
+
+
+def text(value: object, what: str, longest: int) -> str:
+    """Text that every store can keep as it is: no NUL, valid Unicode, at most ``longest``."""
     if not isinstance(value, str):
-        raise ValidationError(f"invalid reason {value!r}: expected text")
-    if len(value) > MAX_REASON_LENGTH:
+        raise ValidationError(f"invalid {what} {_shown(value)}: expected text")
+    if len(value) > longest:
         raise ValidationError(
-            f"reason is {len(value)} characters long: at most {MAX_REASON_LENGTH} are allowed"
+            f"{what} is {len(value):,} characters long: at most {longest:,} are allowed"
         )
+    if "\x00" in value:
+        raise ValidationError(f"invalid {what}: it contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from bytes that are not UTF-8
+        raise ValidationError(
+            f"invalid {what}: it contains bytes that are not valid UTF-8 text"
+        ) from None
     return value
 
 
-def limit(value: object | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise ValidationError(f"invalid limit {value!r}: expected a positive integer")
+def model_name_template(template: object) -> str:
+    """``{timeframe}`` exactly once, around letters, digits, ``_``, ``-`` and ``.`` only.
 
-
-def model_name_template(template: str) -> str:
-    """The template must name the timeframe, so that every timeframe gets its own model."""
-    if "{timeframe}" not in template:
-        raise ValidationError(f"model name template {template!r} must contain '{{timeframe}}'")
-    try:
-        template.format(timeframe="1H")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValidationError(f"invalid model name template {template!r}: {exc}") from exc
+    No other placeholder and no format spec is accepted (``{timeframe:>9999}`` would make
+    every name a huge string), and the name it makes for the longest timeframe must fit
+    every store's 255-character limit.
+    """
+    if not isinstance(template, str):
+        raise ValidationError(f"invalid model name template {_shown(template)}: expected text")
+    prefix, found, suffix = template.partition(PLACEHOLDER)
+    if not found or not _TEMPLATE_TEXT.fullmatch(prefix + suffix):
+        raise ValidationError(
+            f"invalid model name template {_shown(template)}: it must contain {PLACEHOLDER} "
+            "exactly once and otherwise only letters, digits, '_', '-' or '.'",
+            hint="e.g. {timeframe}_trading_model",
+        )
+    longest = len(prefix) + MAX_TIMEFRAME_LENGTH + len(suffix)
+    if longest > MAX_MODEL_NAME_LENGTH:
+        raise ValidationError(
+            f"model name template is too long: names could reach {longest} characters, "
+            f"at most {MAX_MODEL_NAME_LENGTH} are allowed"
+        )
     return template
+
+
+def model_name(template: str, timeframe: str) -> str:
+    """The model name for ``timeframe``: plain substitution, never ``str.format``."""
+    return template.replace(PLACEHOLDER, timeframe, 1)
+
+
+def _whole_number(value: object) -> int | None:
+    if isinstance(value, str) and len(value) <= 40 and _DIGITS.fullmatch(value.strip()):
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _shown(value: object) -> str:
+    """The value quoted for a message, cut short: an error line stays one readable line."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else f"{shown[:57]}..."

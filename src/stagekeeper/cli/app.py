@@ -1,9 +1,15 @@
-"""The Typer application: every command registered in one place."""
+"""The Typer application: every command registered in one place, every run through the funnel."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from collections.abc import Sequence
+from typing import Annotated, Any
 
+import typer
+from typer.core import TyperGroup
+
+from stagekeeper.cli import funnel
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
@@ -15,13 +21,71 @@ from stagekeeper.cli.commands.register import register
 from stagekeeper.cli.commands.rollback import rollback
 from stagekeeper.cli.commands.status import status
 
+
+class FunneledGroup(TyperGroup):
+    """The root command: parses and runs with the parser's own error display switched off,
+    so that usage errors reach the funnel like every other failure."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = funnel.hoist_json(sys.argv[1:] if args is None else args)
+        code = funnel.guarded(
+            argv,
+            lambda: super(FunneledGroup, self).main(
+                args=argv,
+                prog_name=prog_name or "stagekeeper",
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            ),
+        )
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"stagekeeper {version('stagekeeper')}\n")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     name="stagekeeper",
+    cls=FunneledGroup,
     help="Move model versions safely: development -> beta -> champion -> archived.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            metavar="",
+            help="Show stagekeeper's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Move model versions safely: development -> beta -> champion -> archived.
+
+    --json may stand before the command too: stagekeeper --json status.
+    """
+
+
 app.command("register")(register)
 app.command("promote")(promote)
 app.command("list")(list_versions)

@@ -1,18 +1,33 @@
-"""Options shared by the commands, declared once so every command spells them alike."""
+"""Options shared by the commands, declared once so every command spells them alike.
+
+Values arrive as text and are checked by ``stagekeeper.validation`` and ``Stage.parse``,
+the same checks the Python API makes, so that the CLI and the library accept and refuse
+exactly the same values with the same words.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from stagekeeper.stages import Stage
 
+STAGES = "|".join(stage.value for stage in Stage)
+
+
+def flag(name: str, help_text: str) -> Any:
+    """An on/off option, shown without a value in ``--help`` (it takes none)."""
+    return typer.Option(name, metavar="", help=help_text)
+
+
 Store = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL (sqlite:///file.db, postgresql+psycopg://..., memory://). "
+        metavar="URL",
+        help="Store URL: sqlite:///file.db, postgresql+psycopg://user@host/db, "
+        "mlflow+http://host:5000, mlflow+sqlite:///mlflow.db, mlflow:// or memory://. "
         "Default: $STAGEKEEPER_STORE, else sqlite:///stagekeeper.db.",
         show_default=False,
     ),
@@ -21,42 +36,68 @@ Actor = Annotated[
     str | None,
     typer.Option(
         "--actor",
-        help="Who makes the change. Default: $STAGEKEEPER_ACTOR, else the OS user name.",
+        metavar="NAME",
+        help="Who runs the command, recorded with every change it makes. "
+        "Default: $STAGEKEEPER_ACTOR, else the OS user name.",
         show_default=False,
     ),
 ]
-Json = Annotated[
-    bool,
-    typer.Option("--json", help='Print one JSON document: {"data": ...} or {"error": ...}.'),
-]
+Json = Annotated[bool, flag("--json", 'Print one JSON document: {"data": ...} or {"error": ...}.')]
 Timeframe = Annotated[
-    str, typer.Option("--timeframe", help="Timeframe, e.g. 1H, 4H or 1D.", show_default=False)
+    str,
+    typer.Option(
+        "--timeframe", metavar="TF", help="Timeframe, e.g. 1H, 4H or 1D.", show_default=False
+    ),
 ]
 OptionalTimeframe = Annotated[
     str | None,
-    typer.Option("--timeframe", help="Only this timeframe, e.g. 1H.", show_default=False),
+    typer.Option(
+        "--timeframe", metavar="TF", help="Only this timeframe, e.g. 1H.", show_default=False
+    ),
 ]
 Version = Annotated[
-    int, typer.Option("--model-version", help="Model version number.", show_default=False)
+    str,
+    typer.Option("--model-version", metavar="N", help="Model version number.", show_default=False),
+]
+NewVersion = Annotated[
+    str | None,
+    typer.Option(
+        "--model-version",
+        metavar="N",
+        help="Version number to register. Default: the timeframe's next number.",
+        show_default=False,
+    ),
 ]
 OptionalVersion = Annotated[
-    int | None,
-    typer.Option("--model-version", help="Only this model version.", show_default=False),
+    str | None,
+    typer.Option(
+        "--model-version", metavar="N", help="Only this model version.", show_default=False
+    ),
 ]
 TargetStage = Annotated[
-    Stage,
+    str,
     typer.Option(
         "--target-stage",
-        help="Stage to move the version to.",
-        case_sensitive=False,
+        metavar=STAGES,
+        help="Stage to move the version to (any case).",
         show_default=False,
     ),
 ]
 OptionalStage = Annotated[
-    Stage | None,
-    typer.Option("--stage", help="Only versions in this stage.", case_sensitive=False),
+    str | None,
+    typer.Option(
+        "--stage",
+        metavar=STAGES,
+        help="Only versions in this stage (any case).",
+        show_default=False,
+    ),
 ]
 Reason = Annotated[
     str | None,
-    typer.Option("--reason", help="Why (at most 2,000 characters); kept in the history."),
+    typer.Option(
+        "--reason",
+        metavar="TEXT",
+        help="Why (at most 2,000 characters); kept in the history.",
+        show_default=False,
+    ),
 ]

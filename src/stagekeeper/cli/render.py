@@ -78,10 +78,12 @@ def changes_table(changes: Iterable[StageChange]) -> Table:
 
 
 def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
-    table = Table("timeframe", "model", "champion", *(stage.value for stage in Stage))
+    # The champion column names the version; the other stages are counted.
+    counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
+    table = Table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
     for s in statuses:
-        champion = "-" if s.champion is None else str(s.champion)
-        table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in Stage))
+        champion = "-" if s.champion is None else f"v{s.champion}"
+        table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
     return table
 
 

@@ -1,24 +1,22 @@
-"""What every command shares: opening the registry, printing results, and the error funnel.
+"""What every command shares: opening the registry and printing its result.
 
-A command runs inside ``command_session``; any ``StagekeeperError`` becomes a one-line
-message on stderr (and a JSON error envelope on stdout with ``--json``) and the error's
-exit code. ``STAGEKEEPER_DEBUG=1`` lets the traceback through instead.
+A command runs inside ``command_session``. Failures are not handled here: they travel to
+the funnel (``stagekeeper.cli.funnel``), which reports every kind alike. User text is data,
+never markup: the console interprets no ``[tags]``, emoji codes or highlighting.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import typer
 from rich.console import Console
 
 from stagekeeper.api import open_registry
-from stagekeeper.errors import StagekeeperError
+from stagekeeper.cli.funnel import json_requested
 from stagekeeper.service import Registry
 
 
@@ -27,20 +25,33 @@ class Session:
 
     def __init__(self, json_output: bool) -> None:
         self.json_output = json_output
-        # Piped output gets room for whole rows; a terminal keeps its own width.
-        self.console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+        self.emitted = False
         self._registry: Registry | None = None
 
-    def open(self, store: str | None, actor: str | None, *, check_schema: bool = True) -> Registry:
-        self._registry = open_registry(store, actor=actor, check_schema=check_schema)
+    def open(
+        self,
+        store: str | None,
+        actor: str | None,
+        *,
+        writes: bool,
+        check_schema: bool = True,
+    ) -> Registry:
+        """Open the store; only a command that ``writes`` may create one that is missing."""
+        self._registry = open_registry(store, actor=actor, check_schema=check_schema, create=writes)
         return self._registry
 
     def emit(self, data: Any, show: Callable[[Console], None]) -> None:
         """Print ``{"data": data}`` with ``--json``, else let ``show`` draw it for people."""
         if self.json_output:
-            typer.echo(json.dumps({"data": data}, indent=2))
+            sys.stdout.write(json.dumps({"data": data}, indent=2) + "\n")
         else:
-            show(self.console)
+            show(_console())
+        self.emitted = True
+
+    def say(self, text: str) -> None:
+        """Print plain text as it is (a diagram, a message), unless ``--json`` is on."""
+        if not self.json_output:
+            sys.stdout.write(text)
 
     def close(self) -> None:
         if self._registry is not None:
@@ -49,30 +60,21 @@ class Session:
 
 @contextmanager
 def command_session(json_output: bool) -> Iterator[Session]:
-    """Run a command body; turn failures into one line and an exit code."""
+    """Run a command body with a session, and close its registry afterwards."""
+    json_requested.set(json_output)
     session = Session(json_output)
     try:
         yield session
-    except typer.Exit:  # a command's own exit code; click's Exit is a RuntimeError
-        raise
-    except StagekeeperError as exc:
-        _fail(session, exc.code, exc.message, exc.hint, exc.exit_code, exc)
-    except Exception as exc:  # a bug must still not print a traceback at users
-        _fail(session, "internal", f"unexpected {type(exc).__name__}: {exc}", None, 1, exc)
     finally:
         session.close()
 
 
-def _fail(
-    session: Session, code: str, message: str, hint: str | None, exit_code: int, exc: Exception
-) -> None:
-    if os.environ.get("STAGEKEEPER_DEBUG") == "1":
-        raise exc
-    if session.json_output:
-        error: dict[str, str] = {"code": code, "message": message}
-        if hint:
-            error["hint"] = hint
-        typer.echo(json.dumps({"error": error}, indent=2))
-    one_line = " ".join(message.split())
-    print(f"error: {one_line}" + (f" (hint: {hint})" if hint else ""), file=sys.stderr)
-    raise typer.Exit(exit_code) from None
+def _console() -> Console:
+    # Piped output gets room for whole rows; a terminal keeps its own width.
+    return Console(
+        soft_wrap=False,
+        width=None if sys.stdout.isatty() else 200,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )

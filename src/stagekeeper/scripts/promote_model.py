@@ -14,9 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import typer
-
-from stagekeeper.cli import render
+from stagekeeper.cli import funnel, render
 from stagekeeper.cli.session import command_session
 from stagekeeper.compat import MLflowManager
 
@@ -47,10 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             if args.list_models:
                 versions = manager.find_models_by_stage(args.stage, timeframe=args.timeframe)
-                render.show_empty_or(
-                    session.console,
-                    render.versions_table(versions),
-                    f"No {args.stage} models for {args.timeframe}.",
+                empty = f"No {args.stage} models for {args.timeframe}."
+                session.emit(
+                    None, lambda c: render.show_empty_or(c, render.versions_table(versions), empty)
                 )
                 return
             changes = manager.promote_model(
@@ -59,21 +56,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                 args.target_stage,
                 reason=args.reason,
             )
-            render.show_empty_or(
-                session.console,
-                render.changes_table(changes),
-                "Already in that stage; nothing changed.",
+            already = "Already in that stage; nothing changed."
+            session.emit(
+                None, lambda c: render.show_empty_or(c, render.changes_table(changes), already)
             )
         finally:
             manager.close()
 
 
 def run() -> None:
-    """Run ``main`` as a process: the CLI's error funnel ends in ``typer.Exit``."""
-    try:
-        main()
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+    """Run ``main`` as a process, failures through the CLI's funnel."""
+    argv = sys.argv[1:]
+    sys.exit(funnel.guarded(argv, lambda: main(argv)))
 
 
 if __name__ == "__main__":

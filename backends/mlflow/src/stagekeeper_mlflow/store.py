@@ -19,8 +19,8 @@ from mlflow.exceptions import MlflowException
 from stagekeeper.errors import ConcurrentUpdateError, ValidationError
 from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.ports import StoreOptions
+from stagekeeper.redaction import redact_url
 from stagekeeper.stages import Stage
-from stagekeeper.stores import redact
 from stagekeeper_mlflow import checks, mapping
 from stagekeeper_mlflow.connection import (
     RegistryClient,
@@ -53,10 +53,8 @@ class MlflowStore:
         lease_seconds: float = 60.0,
         wait_seconds: float = 30.0,
     ) -> None:
-        if any(mark in options.model_name_template for mark in "'`\""):
-            raise ValidationError("an MLflow model name template cannot contain quotes")
         self.options = options
-        self.where = redact(url)
+        self.where = redact_url(url)
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
         with translated_errors(self.where):

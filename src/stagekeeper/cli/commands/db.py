@@ -19,7 +19,7 @@ def upgrade(
 ) -> None:
     """Upgrade the store's schema to the version this stagekeeper expects."""
     with command_session(json_output) as session:
-        backend = session.open(store, actor, check_schema=False).store
+        backend = session.open(store, actor, writes=True, check_schema=False).store
         revision = backend.upgrade_schema() if isinstance(backend, SchemaManaged) else None
         message = (
             f"Schema is at revision {revision}."

@@ -15,14 +15,14 @@ from stagekeeper.model import Finding
 
 def doctor(
     timeframe: options.OptionalTimeframe = None,
-    fix: Annotated[bool, typer.Option("--fix", help="Repair what can be repaired.")] = False,
+    fix: Annotated[bool, options.flag("--fix", "Repair what can be repaired.")] = False,
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
     """Check the store for disagreements; exit 1 while any remains unrepaired."""
     with command_session(json_output) as session:
-        findings = session.open(store, actor).doctor(timeframe, fix=fix)
+        findings = session.open(store, actor, writes=fix).doctor(timeframe, fix=fix)
         session.emit(
             {"healthy": _healthy(findings), "findings": [_data(f) for f in findings]},
             lambda console: _show(console, findings),

@@ -14,7 +14,10 @@ def history(
     timeframe: options.OptionalTimeframe = None,
     model_version: options.OptionalVersion = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", help="Show only the N most recent changes.")
+        str | None,
+        typer.Option(
+            "--limit", metavar="N", help="Show only the N most recent changes.", show_default=False
+        ),
     ] = None,
     store: options.Store = None,
     actor: options.Actor = None,
@@ -22,7 +25,7 @@ def history(
 ) -> None:
     """Show who moved which version, when and why."""
     with command_session(json_output) as session:
-        changes = session.open(store, actor).history(timeframe, model_version, limit)
+        changes = session.open(store, actor, writes=False).history(timeframe, model_version, limit)
         session.emit(
             [render.change_data(c) for c in changes],
             lambda console: render.show_empty_or(

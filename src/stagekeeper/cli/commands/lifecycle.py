@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -11,26 +10,31 @@ from rich.table import Table
 from stagekeeper import lifecycle as machine
 from stagekeeper.cli import options
 from stagekeeper.cli.session import command_session
+from stagekeeper.errors import ValidationError
 
-
-class Format(StrEnum):
-    TABLE = "table"
-    MERMAID = "mermaid"
+FORMATS = ("table", "mermaid")
 
 
 def lifecycle(
     output_format: Annotated[
-        Format, typer.Option("--format", help="table for people, mermaid for diagrams.")
-    ] = Format.TABLE,
+        str,
+        typer.Option(
+            "--format", metavar="table|mermaid", help="table for people, mermaid for diagrams."
+        ),
+    ] = "table",
     store: options.Store = None,  # noqa: ARG001 - every command takes them; this one needs none
     actor: options.Actor = None,  # noqa: ARG001
     json_output: options.Json = False,
 ) -> None:
     """Show which stage moves are allowed (the store and actor are not used)."""
     with command_session(json_output) as session:
+        if output_format.lower() not in FORMATS:
+            raise ValidationError(
+                f"unknown format {output_format[:40]!r}: expected {' or '.join(FORMATS)}"
+            )
         edges = machine.edges()
-        if output_format is Format.MERMAID and not json_output:
-            print(machine.mermaid(), end="")
+        if output_format.lower() == "mermaid" and not json_output:
+            session.say(machine.mermaid())
             return
         table = Table("from", "to", "how")
         for source, target, rollback_only in edges:

@@ -15,7 +15,7 @@ def list_versions(
 ) -> None:
     """List model versions, optionally of one timeframe and one stage."""
     with command_session(json_output) as session:
-        versions = session.open(store, actor).list(timeframe, stage)
+        versions = session.open(store, actor, writes=False).list(timeframe, stage)
         session.emit(
             [render.version_data(v) for v in versions],
             lambda console: render.show_empty_or(

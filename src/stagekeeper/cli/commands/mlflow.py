@@ -20,12 +20,14 @@ mlflow_app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True)
 def migrate_stages(
     timeframe: options.OptionalTimeframe = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
+        bool, options.flag("--dry-run", "Print the plan and change nothing.")
     ] = False,
     winner: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--winner",
+            metavar="N",
+            show_default=False,
             help="With --timeframe: the version that stays champion when several are "
             "Production; the others are archived.",
         ),
@@ -37,7 +39,7 @@ def migrate_stages(
 ) -> None:
     """Map legacy stages (Production, Staging, None, Archived) to stagekeeper's."""
     with command_session(json_output) as session:
-        changes = session.open(store, actor).migrate_legacy_stages(
+        changes = session.open(store, actor, writes=not dry_run).migrate_legacy_stages(
             timeframe, winner=winner, dry_run=dry_run, reason=reason
         )
         headline = "Plan (dry run, nothing changed):" if dry_run else "Migrated:"

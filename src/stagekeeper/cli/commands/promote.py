@@ -17,11 +17,11 @@ def promote(
 ) -> None:
     """Move a version to a stage; a new champion archives the old one in the same step."""
     with command_session(json_output) as session:
-        registry = session.open(store, actor)
+        registry = session.open(store, actor, writes=True)
         changes = registry.promote(timeframe, model_version, target_stage, reason=reason)
         already = (
             f"Version {model_version} of {registry.model_name(timeframe)} is already "
-            f"{target_stage.value}; nothing changed."
+            f"{target_stage.lower()}; nothing changed."
         )
         session.emit(
             {"changes": [render.change_data(c) for c in changes]},

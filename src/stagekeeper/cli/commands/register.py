@@ -12,9 +12,12 @@ from stagekeeper.cli.session import command_session
 
 def register(
     timeframe: options.Timeframe,
-    model_version: options.OptionalVersion = None,
+    model_version: options.NewVersion = None,
     source: Annotated[
-        str | None, typer.Option("--source", help="Where the model lives, e.g. runs:/<id>/model.")
+        str | None,
+        typer.Option(
+            "--source", metavar="URI", help="Where the model lives, e.g. runs:/<id>/model."
+        ),
     ] = None,
     reason: options.Reason = None,
     store: options.Store = None,
@@ -23,12 +26,12 @@ def register(
 ) -> None:
     """Register a new model version (the next number unless --model-version is given)."""
     with command_session(json_output) as session:
-        registry = session.open(store, actor)
+        registry = session.open(store, actor, writes=True)
         version = registry.register(timeframe, model_version, source=source, reason=reason)
         session.emit(
             render.version_data(version),
             lambda console: console.print(
-                f"Registered [bold]{version.model_name}[/] version {version.version} "
+                f"Registered {version.model_name} version {version.version} "
                 f"in {version.stage.value}."
             ),
         )

@@ -13,9 +13,12 @@ from stagekeeper.cli.session import command_session
 def rollback(
     timeframe: options.Timeframe,
     to_version: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            "--to-version", help="Former champion to restore. Default: the most recent one."
+            "--to-version",
+            metavar="N",
+            help="Former champion to restore. Default: the most recent one.",
+            show_default=False,
         ),
     ] = None,
     reason: options.Reason = None,
@@ -25,7 +28,7 @@ def rollback(
 ) -> None:
     """Archive the champion and restore the previous champion (or --to-version)."""
     with command_session(json_output) as session:
-        registry = session.open(store, actor)
+        registry = session.open(store, actor, writes=True)
         changes = registry.rollback(timeframe, to_version, reason=reason)
         already = f"Version {to_version} of {timeframe} is already champion; nothing changed."
         session.emit(

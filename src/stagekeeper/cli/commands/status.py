@@ -13,7 +13,7 @@ def status(
 ) -> None:
     """Show each timeframe's champion and how many versions are in each stage."""
     with command_session(json_output) as session:
-        statuses = session.open(store, actor).status()
+        statuses = session.open(store, actor, writes=False).status()
         session.emit(
             [render.status_data(s) for s in statuses],
             lambda console: render.show_empty_or(

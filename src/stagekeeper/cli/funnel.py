@@ -1,0 +1,167 @@
+"""The CLI's one error funnel and its one output choke point.
+
+Everything a command writes to stdout or stderr passes through a ``ScrubbedStream`` that
+masks credentials (``stagekeeper.redaction``), and every failure, whether a stagekeeper
+error, a usage error from the parser, or a bug, ends here as:
+
+- one line on stderr: ``error: <message> (hint: <hint>)``;
+- with ``--json``, one ``{"error": {"code", "message", "hint"}}`` document on stdout;
+- the exit code of its error code (``EXIT_CODES``).
+
+``STAGEKEEPER_DEBUG=1`` adds the (scrubbed) traceback on stderr and keeps the exit code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr, redirect_stdout
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import typer
+
+from stagekeeper.errors import StagekeeperError
+from stagekeeper.redaction import Redactor, from_environment
+
+JSON_FLAG = "--json"
+USAGE_EXIT = 2
+INTERNAL_EXIT = 4
+EXIT_CODES: dict[str, int] = {
+    "error": 1,
+    "not_found": 1,
+    "conflict": 1,
+    "concurrent_update": 1,
+    "transition_not_allowed": 1,
+    "invalid_input": USAGE_EXIT,
+    "usage": USAGE_EXIT,
+    "store_unavailable": 3,
+    "internal": INTERNAL_EXIT,
+}
+BUG_HINT = "this is a bug in stagekeeper: STAGEKEEPER_DEBUG=1 shows the traceback"
+
+# Whether the running command asked for JSON, once its own options have been parsed;
+# before that (a usage error) the funnel reads the raw arguments.
+json_requested: ContextVar[bool | None] = ContextVar("json_requested", default=None)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the user is told about an error, whatever raised it."""
+
+    code: str
+    message: str
+    hint: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.code]
+
+    def line(self) -> str:
+        text = " ".join(self.message.split())
+        return f"error: {text}" + (f" (hint: {' '.join(self.hint.split())})" if self.hint else "")
+
+    def document(self) -> str:
+        error = {"code": self.code, "message": self.message}
+        if self.hint:
+            error["hint"] = self.hint
+        return json.dumps({"error": error}, indent=2)
+
+
+class ScrubbedStream(io.TextIOBase):
+    """A text stream that masks credentials in everything written through it, and never
+    fails on a character its terminal cannot encode."""
+
+    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
+        self._inner = inner
+        self._redactor = redactor
+
+    def write(self, text: str) -> int:
+        clean = self._redactor(text)
+        try:
+            self._inner.write(clean)
+        except UnicodeEncodeError:
+            encoding = self.encoding
+            self._inner.write(clean.encode(encoding, "backslashreplace").decode(encoding))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", None) or "utf-8"
+
+
+def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
+    """Run a command with scrubbed output; return its exit code, failures reported."""
+    redactor = from_environment(extra=argv)
+    stdout = ScrubbedStream(sys.stdout, redactor)
+    stderr = ScrubbedStream(sys.stderr, redactor)
+    token = json_requested.set(None)
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                result = run()
+            except Exception as exc:  # the funnel: every failure ends here
+                return report(exc, wants_json(argv))
+        return result if isinstance(result, int) else 0
+    finally:
+        json_requested.reset(token)
+
+
+def report(exc: Exception, json_output: bool) -> int:
+    """Tell the user about ``exc`` in the error contract's form; return the exit code."""
+    failure = failure_of(exc)
+    if os.environ.get("STAGEKEEPER_DEBUG") == "1":
+        sys.stderr.write("".join(traceback.format_exception(exc)))
+    if json_output:
+        sys.stdout.write(failure.document() + "\n")
+    sys.stderr.write(failure.line() + "\n")
+    return failure.exit_code
+
+
+def failure_of(exc: Exception) -> Failure:
+    if isinstance(exc, StagekeeperError):
+        return Failure(exc.code, exc.message, exc.hint)
+    if isinstance(exc, typer.TyperException):
+        return _usage(exc)
+    if isinstance(exc, typer.Abort):
+        return Failure("error", "aborted")
+    return Failure("internal", f"unexpected {type(exc).__name__}: {exc}", BUG_HINT)
+
+
+def _usage(exc: typer.TyperException) -> Failure:
+    """A parser error in stagekeeper's form, keeping its suggestion as the hint."""
+    possibilities = getattr(exc, "possibilities", None)
+    context = getattr(exc, "ctx", None)
+    if possibilities:  # the parser's own suggestion, e.g. for --model-vrsion
+        return Failure("usage", exc.message, f"did you mean {' or '.join(sorted(possibilities))}?")
+    hint = None if context is None else f"see '{context.command_path} --help'"
+    return Failure("usage", exc.format_message() or "usage error", hint)
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command asked for JSON: as parsed if it got that far, else as written."""
+    parsed = json_requested.get()
+    if parsed is not None:
+        return parsed
+    options = argv[: list(argv).index("--")] if "--" in argv else argv
+    return JSON_FLAG in options
+
+
+def hoist_json(argv: Sequence[str]) -> list[str]:
+    """``stagekeeper --json status`` means ``stagekeeper status --json``."""
+    args = list(argv)
+    leading = 0
+    while leading < len(args) and args[leading] == JSON_FLAG:
+        leading += 1
+    return args[leading:] + args[:leading]

@@ -1,0 +1,82 @@
+"""Keeping credentials out of everything stagekeeper prints or raises.
+
+Two nets, applied together by ``Redactor``:
+
+- **Patterns**, for any text: the password of any ``scheme://user:password@host`` (up to the
+  *last* ``@`` of the URL, so a password holding ``@`` or ``/`` is masked whole) and the value
+  of secret-looking query or conninfo keys (``password=``, ``token=``, ...).
+- **Known secrets**, for text that repeats a password without its URL (a driver's message,
+  a decoded form): the passwords of the URLs the command was given are replaced wherever
+  they appear. Secrets shorter than ``MIN_SCRUBBED`` characters are left to the patterns,
+  since replacing "pw" everywhere would garble the output.
+
+Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from urllib.parse import unquote
+
+MASK = "***"
+MIN_SCRUBBED = 4
+# Environment variables that can carry a URL with credentials, or a bare secret.
+URL_VARIABLES = ("STAGEKEEPER_STORE", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "PGPASSWORD")
+
+_SECRET_KEYS = r"password|passwd|pwd|pass|secret|token|access_token|api_key|apikey|sslpassword"
+# scheme://user:password@ ... greedy up to the last '@' before white space.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>\S*)@")
+_KEY_VALUE = re.compile(
+    rf"(?P<head>(?:^|[?&;\s(,'\"])(?:{_SECRET_KEYS})\s*=\s*)(?P<secret>'[^']*'|[^\s&;,)'\"]+)",
+    re.IGNORECASE,
+)
+
+
+def url_secrets(url: str) -> set[str]:
+    """The secrets ``url`` carries: its password and secret query values, raw and decoded."""
+    found: set[str] = set()
+    for pattern in (_USERINFO, _KEY_VALUE):
+        for match in pattern.finditer(url):
+            secret = match["secret"].strip("'")
+            found |= {secret, unquote(secret)}
+    return {secret for secret in found if secret}
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password and secret query values masked, safe to print."""
+    return Redactor()(url)
+
+
+class Redactor:
+    """Masks credentials in text; see the module docstring for what it catches."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted(
+            {secret for secret in secrets if len(secret) >= MIN_SCRUBBED}, key=len, reverse=True
+        )
+
+    @classmethod
+    def for_texts(cls, texts: Iterable[str], bare_secrets: Iterable[str] = ()) -> Redactor:
+        """A redactor that knows the secrets of every URL found in ``texts`` (argv, env),
+        and ``bare_secrets`` as they are."""
+        secrets = set(bare_secrets)
+        for text in texts:
+            secrets |= url_secrets(text)
+        return cls(secrets)
+
+    def __call__(self, text: str) -> str:
+        text = _USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
+        text = _KEY_VALUE.sub(lambda m: f"{m['head']}{MASK}", text)
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+def from_environment(extra: Iterable[str] = ()) -> Redactor:
+    """A redactor for the store URLs and secrets in the environment, plus ``extra`` texts."""
+    urls = [os.environ.get(name, "") for name in URL_VARIABLES]
+    bare = [os.environ.get(name, "") for name in SECRET_VARIABLES]
+    return Redactor.for_texts([*urls, *extra], bare)
