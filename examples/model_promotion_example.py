@@ -28,9 +28,12 @@ def step(title: str) -> None:
     print(f"\n== {title}")
 
 
-def promote(registry: Registry, version: ModelVersion, stage: Stage, reason: str) -> None:
+def promote(registry: Registry, version: ModelVersion, stage: Stage, reason: str) -> str:
+    """Promote and show the changes; return the operation id they share."""
     print(f"  promote v{version.version} to {stage.value}: {reason}")
-    show_changes(registry.promote(TIMEFRAME, version.version, stage, reason=reason))
+    changes = registry.promote(TIMEFRAME, version.version, stage, reason=reason)
+    show_changes(changes)
+    return changes[0].operation_id
 
 
 def run(registry: Registry) -> None:
@@ -41,15 +44,17 @@ def run(registry: Registry) -> None:
     print(f"  registered v{first.version}, v{second.version}, v{third.version} in development")
 
     step("2. Promote the first version to beta")
-    promote(registry, first, Stage.BETA, "Passed initial validation")
+    operations = {promote(registry, first, Stage.BETA, "Passed initial validation")}
 
     step("3. Promote the second version to beta, then to champion")
-    promote(registry, second, Stage.BETA, "Passed initial validation")
-    promote(registry, second, Stage.CHAMPION, "Best performance in backtesting")
+    operations.add(promote(registry, second, Stage.BETA, "Passed initial validation"))
+    operations.add(promote(registry, second, Stage.CHAMPION, "Best performance in backtesting"))
 
     step("4. Promote the third version to champion: the second is archived automatically")
-    promote(registry, third, Stage.BETA, "Passed initial validation")
-    promote(registry, third, Stage.CHAMPION, "Beat the champion on last month's data")
+    operations.add(promote(registry, third, Stage.BETA, "Passed initial validation"))
+    operations.add(
+        promote(registry, third, Stage.CHAMPION, "Beat the champion on last month's data")
+    )
 
     step(f"5. Versions of {TIMEFRAME} by stage")
     for stage in Stage:
@@ -57,7 +62,14 @@ def run(registry: Registry) -> None:
         print(f"  {stage.value:<12} {', '.join(found) or '-'}")
 
     step("   History of this run (who, what, why)")
-    for change in registry.history(TIMEFRAME, limit=9):
+    registered = {first.version, second.version, third.version}
+    this_run = [
+        change
+        for change in registry.history(TIMEFRAME)
+        # this run's versions, and an earlier run's champion that this run demoted
+        if change.version in registered or change.operation_id in operations
+    ]
+    for change in this_run:
         source = change.from_stage.value if change.from_stage else "(new)"
         print(
             f"  {change.at:%H:%M:%S} v{change.version} {source} -> {change.to_stage.value}"

@@ -69,3 +69,15 @@ def test_the_example_walks_through_the_seed_workflow(tmp_path: Path, store: str 
     assert "v3: beta -> champion" in shown
     assert "champion of 1H is now v2" in shown
     assert (tmp_path / "stagekeeper.db").exists() == (store is None)
+
+
+def test_a_second_run_of_the_example_shows_every_change_of_that_run(tmp_path: Path) -> None:
+    example = [sys.executable, str(ROOT / "examples" / "model_promotion_example.py")]
+    run(tmp_path, *example)
+    shown = run(tmp_path, *example).stdout
+    history = shown.split("History of this run")[1].split("Roll back")[0]
+    moves = [line for line in history.splitlines() if " -> " in line]
+    # 3 registrations, 5 promotions and 2 auto-demotions, one of them of the first run's champion
+    assert len(moves) == 10
+    assert sum("(registration)" in line for line in moves) == 3
+    assert sum("(auto-demotion)" in line for line in moves) == 2

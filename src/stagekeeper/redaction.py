@@ -29,6 +29,7 @@ SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "PGPASS
 _SECRET_KEYS = r"password|passwd|pwd|pass|secret|token|access_token|api_key|apikey|sslpassword"
 # scheme://user:password@ ... greedy up to the last '@' before white space.
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>\S*)@")
+_FRAGMENT_SEPARATORS = re.compile(r"[@/:]")
 _KEY_VALUE = re.compile(
     rf"(?P<head>(?:^|[?&;\s(,'\"])(?:{_SECRET_KEYS})\s*=\s*)(?P<secret>'[^']*'|[^\s&;,)'\"]+)",
     re.IGNORECASE,
@@ -42,7 +43,10 @@ def url_secrets(url: str) -> set[str]:
         for match in pattern.finditer(url):
             secret = match["secret"].strip("'")
             found |= {secret, unquote(secret)}
-    return {secret for secret in found if secret}
+    # A driver that splits the URL at another '@', '/' or ':' than we do may print a
+    # fragment of the password on its own (as a host name, say); know the fragments too.
+    fragments = {part for secret in found for part in _FRAGMENT_SEPARATORS.split(secret)}
+    return {secret for secret in found | fragments if secret}
 
 
 def redact_url(url: str) -> str:

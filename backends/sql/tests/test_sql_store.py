@@ -124,10 +124,13 @@ def test_processes_promoting_at_once_leave_one_champion_on_postgres(postgres_url
 
 @pytest.mark.postgres
 def test_postgres_opens_a_fresh_database_from_many_processes_at_once(postgres_url: str) -> None:
-    def status(_: int) -> int:
+    def register(_: int) -> int:
         return subprocess.run(
-            [COMMAND, "status", "--store", postgres_url], capture_output=True
+            [COMMAND, "register", "--timeframe", "1H", "--store", postgres_url],
+            capture_output=True,
         ).returncode
 
     with ThreadPoolExecutor(4) as pool:
-        assert list(pool.map(status, range(4))) == [0] * 4
+        assert list(pool.map(register, range(4))) == [0] * 4
+    with open_registry(postgres_url) as registry:
+        assert [v.version for v in registry.list("1H")] == [1, 2, 3, 4]

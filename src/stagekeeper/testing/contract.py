@@ -113,6 +113,13 @@ class RegistryContract:
             assert moment.tzinfo is not None
         assert version.created_at.astimezone(UTC) == change.at.astimezone(UTC)
 
+    def test_updated_at_is_the_time_of_the_last_stage_change(self, registry: Registry) -> None:
+        version = self.new(registry, "1H")
+        [promotion] = registry.promote("1H", version.version, "beta")
+        assert registry.get("1H", version.version).updated_at == promotion.at
+        assert [v.updated_at for v in registry.list("1H")] == [promotion.at]
+        assert version.updated_at == version.created_at
+
     def test_a_chosen_version_number_is_used_and_a_taken_one_refused(
         self, registry: Registry
     ) -> None:
@@ -320,12 +327,12 @@ class RegistryContract:
         self, registry: Registry
     ) -> None:
         version = self.new(registry)
-        before = registry.list()
+        before = [(v.version, v.stage) for v in registry.list()]
         stamp = Stamp("seen elsewhere", "doctor", version.created_at + timedelta(seconds=1), "rec")
         seen_in_beta = dataclasses.replace(version, stage=Stage.BETA)
         note = stamp.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
         registry.store.record([note])
-        assert registry.list() == before
+        assert [(v.version, v.stage) for v in registry.list()] == before
         assert registry.history("1H")[-1] == note
 
     # -- many writers -------------------------------------------------------------------

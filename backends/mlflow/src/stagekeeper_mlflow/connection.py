@@ -9,9 +9,11 @@ pipeline must fail in seconds instead, so stagekeeper lowers the defaults; MLflo
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Protocol, cast
 
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
@@ -24,9 +26,12 @@ from stagekeeper.errors import (
     ConflictError,
     NotFoundError,
     StagekeeperError,
+    StoreUnreachable,
     ValidationError,
 )
+from stagekeeper.redaction import from_environment
 
+QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic")
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
@@ -84,7 +89,7 @@ class RegistryClient(Protocol):
     def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
 
 
-def client_for(url: str) -> RegistryClient:
+def client_for(url: str, *, create: bool = True) -> RegistryClient:
     """A registry client that skips ``MlflowClient``'s extra prompt check on every write.
 
     ``MlflowClient`` fetches the registered model before each write to check that it is
@@ -93,8 +98,26 @@ def client_for(url: str) -> RegistryClient:
     for name, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
     uri = registry_uri(url)
+    if not create:
+        _require_existing(uri)
+    # MLflow reports creating and migrating its own database at INFO, on stderr: on a
+    # successful command that is noise, and it would break the one-line error contract.
+    for logger in QUIET_LOGGERS:
+        logging.getLogger(logger).setLevel(logging.WARNING)
     client = ModelRegistryClient(registry_uri=uri, tracking_uri=uri)  # type: ignore[no-untyped-call]
     return cast(RegistryClient, client)
+
+
+def _require_existing(uri: str) -> None:
+    """Refuse an embedded registry file that does not exist, instead of creating it."""
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri.removeprefix("sqlite:///").partition("?")[0])
+    if not path.exists():
+        raise StoreUnreachable(
+            f"MLflow registry {path} does not exist",
+            hint="check the path; a command that writes (e.g. register) creates it",
+        )
 
 
 def error_code(exc: MlflowException) -> str:
@@ -109,14 +132,15 @@ def is_missing(exc: MlflowException) -> bool:
 
 
 @contextmanager
-def translated_errors(where: str) -> Iterator[None]:
-    """Re-raise MLflow's errors as stagekeeper's: one line, the right exit code."""
+def translated_errors(url: str) -> Iterator[None]:
+    """Re-raise MLflow's errors as stagekeeper's: one line, the right error code, and no
+    credential of ``url`` (or of MLflow's own environment) in the message."""
     try:
         yield
     except StagekeeperError:
         raise
     except MlflowException as exc:
-        message = f"MLflow at {where}: {_first_line(exc)}"
+        message = _scrubbed(url, f"MLflow at {url}: {_first_line(exc)}")
         code = error_code(exc)
         if code == "RESOURCE_DOES_NOT_EXIST":
             raise NotFoundError(message) from exc
@@ -124,9 +148,15 @@ def translated_errors(where: str) -> Iterator[None]:
             raise ConflictError(message) from exc
         if code == "INVALID_PARAMETER_VALUE":
             raise ValidationError(message) from exc
+        if code == "PERMISSION_DENIED":
+            raise StoreUnreachable(message) from exc
         raise BackendError(message) from exc
     except OSError as exc:  # connection refused, timeouts, DNS: the store is unreachable
-        raise BackendError(f"cannot reach MLflow at {where}: {exc}") from exc
+        raise StoreUnreachable(_scrubbed(url, f"cannot reach MLflow at {url}: {exc}")) from exc
+
+
+def _scrubbed(url: str, message: str) -> str:
+    return from_environment(extra=[url])(message)
 
 
 def _first_line(exc: MlflowException) -> str:

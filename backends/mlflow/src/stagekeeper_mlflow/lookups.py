@@ -4,7 +4,7 @@ entities into domain objects. Raises MLflow's errors; the store translates them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -56,13 +56,14 @@ class Lookups:
     ) -> Iterator[ModelVersion]:
         """A model's versions in ``stage``: the alias for a champion, a tag search else."""
         holder = champion_of(model)
+        changed = mapping.last_changed(model.tags or {})
         if stage is Stage.CHAMPION:
             found = self.fetch(model.name, int(holder)) if holder else None
-            yield from [] if found is None else [to_version(timeframe, found)]
+            yield from [] if found is None else [to_version(timeframe, found, changed=changed)]
             return
         for clause in _stage_clauses(stage):
             for raw in self.search(f"name={mapping.quote(model.name)}{clause}"):
-                version = to_version(timeframe, raw, holder)
+                version = to_version(timeframe, raw, holder, changed)
                 if stage is None or version.stage is stage:
                     yield version
 
@@ -82,6 +83,13 @@ class Lookups:
     def champion(self, name: str) -> MlflowVersion | None:
         return or_none(lambda: self.client.get_model_version_by_alias(name, CHAMPION_ALIAS))
 
+    def described(self, timeframe: str, raw: MlflowVersion | None) -> ModelVersion | None:
+        """One version as the domain sees it, its ``updated_at`` read from the history."""
+        if raw is None:
+            return None
+        model = self.client.get_registered_model(raw.name)
+        return to_version(timeframe, raw, changed=mapping.last_changed(model.tags or {}))
+
 
 def or_none(call: Callable[[], Found]) -> Found | None:
     """The call's answer, or ``None`` where MLflow says there is no such thing."""
@@ -93,19 +101,26 @@ def or_none(call: Callable[[], Found]) -> Found | None:
         raise
 
 
-def to_version(timeframe: str, raw: MlflowVersion, holder: str | None = None) -> ModelVersion:
-    """The domain's view of an MLflow version; ``holder`` is the alias holder, for search
-    results, which carry no aliases."""
+def to_version(
+    timeframe: str,
+    raw: MlflowVersion,
+    holder: str | None = None,
+    changed: Mapping[int, datetime] | None = None,
+) -> ModelVersion:
+    """The domain's view of an MLflow version. ``holder`` is the alias holder, for search
+    results, which carry no aliases; ``changed`` maps versions to their last stage change
+    (``mapping.last_changed``), which is their ``updated_at``."""
     aliases = list(raw.aliases or [])
     if holder is not None and str(raw.version) == holder:
         aliases.append(CHAMPION_ALIAS)
+    created_at = to_time(raw.creation_timestamp)
     return ModelVersion(
         timeframe=timeframe,
         model_name=raw.name,
         version=int(raw.version),
         stage=mapping.stage_of(raw.tags or {}, aliases),
-        created_at=to_time(raw.creation_timestamp),
-        updated_at=to_time(raw.last_updated_timestamp or raw.creation_timestamp),
+        created_at=created_at,
+        updated_at=(changed or {}).get(int(raw.version), created_at),
         source=raw.source or None,
     )
 

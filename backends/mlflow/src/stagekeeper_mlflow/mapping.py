@@ -104,6 +104,24 @@ def history_records(tags: Mapping[str, str]) -> list[tuple[str, str]]:
     return sorted((k, v) for k, v in tags.items() if k.startswith(HISTORY_PREFIX))
 
 
+def last_changed(tags: Mapping[str, str]) -> dict[int, datetime]:
+    """When each version last changed stage, from the history records among ``tags``.
+
+    MLflow does not move a version's ``last_updated_timestamp`` for tags or aliases, so
+    this is where a version's ``updated_at`` comes from. Unreadable records are skipped
+    (``doctor`` reports them).
+    """
+    changed: dict[int, datetime] = {}
+    for _key, value in history_records(tags):
+        try:
+            changes = decode_history("", "", value)
+        except ValueError:
+            continue
+        for change in changes:
+            changed[change.version] = change.at
+    return changed
+
+
 def lock_name(model_name: str) -> str:
     return f"{LOCK_PREFIX}{model_name}"
 

@@ -19,7 +19,6 @@ from mlflow.exceptions import MlflowException
 from stagekeeper.errors import ConcurrentUpdateError, ValidationError
 from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.ports import StoreOptions
-from stagekeeper.redaction import redact_url
 from stagekeeper.stages import Stage
 from stagekeeper_mlflow import checks, mapping
 from stagekeeper_mlflow.connection import (
@@ -54,11 +53,11 @@ class MlflowStore:
         wait_seconds: float = 30.0,
     ) -> None:
         self.options = options
-        self.where = redact_url(url)
+        self.url = url
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
-        with translated_errors(self.where):
-            self.lookups = Lookups(client_for(url), options)
+        with translated_errors(self.url):
+            self.lookups = Lookups(client_for(url, create=options.create), options)
 
     @property
     def client(self) -> RegistryClient:
@@ -78,7 +77,7 @@ class MlflowStore:
                 "(a runs:/<run_id>/<path> or artifact URI)"
             )
         name = registration.model_name
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             created = self._create_version(name, registration.source)
             number = int(created.version)
             # The record carries MLflow's own creation time, so version and history agree.
@@ -112,7 +111,7 @@ class MlflowStore:
     def apply(self, plan: Plan) -> None:
         name = self.options.model_name(plan.timeframe)
         intent = Intent(mapping.history_key(plan.changes), mapping.encode_history(plan.changes))
-        with translated_errors(self.where), self.lock(name).held(intent):
+        with translated_errors(self.url), self.lock(name).held(intent):
             self._check(name, plan)
             self._write(name, plan.changes, intent)
 
@@ -132,7 +131,7 @@ class MlflowStore:
 
     def record(self, changes: Sequence[StageChange]) -> None:
         name = changes[0].model_name
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             self.client.set_registered_model_tag(
                 name, mapping.history_key(changes), mapping.encode_history(changes)
             )
@@ -180,19 +179,19 @@ class MlflowStore:
     # -- reads --------------------------------------------------------------------------
 
     def get(self, timeframe: str, version: int) -> ModelVersion | None:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             found = self.lookups.fetch(self.options.model_name(timeframe), version)
-        return None if found is None else to_version(timeframe, found)
+            return self.lookups.described(timeframe, found)
 
     def champion(self, timeframe: str) -> ModelVersion | None:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             found = self.lookups.champion(self.options.model_name(timeframe))
-        return None if found is None else to_version(timeframe, found)
+            return self.lookups.described(timeframe, found)
 
     def versions(
         self, timeframe: str | None = None, stage: Stage | None = None
     ) -> list[ModelVersion]:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             found = [
                 version
                 for tf, model in self.lookups.models(timeframe)
@@ -206,7 +205,7 @@ class MlflowStore:
         version: int | None = None,
         limit: int | None = None,
     ) -> list[StageChange]:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             records = sorted(
                 (key, tf, model.name, value)
                 for tf, model in self.lookups.models(timeframe)
@@ -224,7 +223,7 @@ class MlflowStore:
 
     def legacy_stages(self, timeframe: str) -> dict[int, str]:
         name = self.options.model_name(timeframe)
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             return {
                 int(raw.version): raw.current_stage or "None"
                 for raw in self.lookups.search(f"name={mapping.quote(name)}")
@@ -234,7 +233,7 @@ class MlflowStore:
     # -- doctor -------------------------------------------------------------------------
 
     def diagnose(self, timeframe: str | None = None) -> list[Finding]:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             return [
                 finding
                 for tf, model in self.lookups.models(timeframe)
@@ -242,7 +241,7 @@ class MlflowStore:
             ]
 
     def repair(self, finding: Finding) -> None:
-        with translated_errors(self.where):
+        with translated_errors(self.url):
             checks.repair(self, finding)
 
     def close(self) -> None:

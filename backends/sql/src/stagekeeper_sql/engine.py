@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from stagekeeper.errors import BackendError, ConcurrentUpdateError
+from stagekeeper.errors import (
+    BackendError,
+    ConcurrentUpdateError,
+    StoreUnreachable,
+    UnsupportedStore,
+)
 
 WRITE = "stagekeeper_write"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
@@ -26,19 +32,53 @@ def parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise BackendError(f"invalid store URL: {exc}") from exc
+        raise UnsupportedStore(f"invalid store URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite" and _in_memory(parsed):
+        raise UnsupportedStore(
+            f"{url} is an in-memory SQLite database: it would be gone when this command ends",
+            hint="use memory:// in a Python process, or sqlite:///path/to/file.db",
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         return parsed.set(drivername="postgresql+psycopg")
     return parsed
 
 
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases and ``file:`` URIs)."""
+    if url.get_backend_name() != "sqlite" or url.query.get("uri") or not url.database:
+        return None
+    return Path(url.database)
+
+
+def require_existing(url: URL) -> None:
+    """Refuse a SQLite file that does not exist, instead of creating an empty one."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise StoreUnreachable(
+            f"SQLite database {path} does not exist",
+            hint="check the path; a command that writes (e.g. register) creates it",
+        )
+
+
 def build_engine(url: URL) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            event.listen(engine, "connect", _sqlite_connect)
+            event.listen(engine, "begin", _sqlite_begin)
+            return engine
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except ImportError as exc:
+        raise UnsupportedStore(
+            f"the driver for {url.drivername} is not installed ({exc.name or exc})",
+            hint="pip install 'stagekeeper-sql[postgresql]'"
+            if url.get_backend_name() == "postgresql"
+            else None,
+        ) from exc
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -65,8 +105,33 @@ def translated_errors(url: URL) -> Iterator[None]:
             f"the store refused a concurrent change: {_first_line(exc, url)}"
         ) from exc
     except DBAPIError as exc:
-        where = url.render_as_string(hide_password=True)
-        raise BackendError(f"store {where} failed: {_first_line(exc, url)}") from exc
+        raise _translated(exc, url) from exc
+
+
+# SQLite's own words for conditions a user can fix, and what to tell them instead.
+_SQLITE_CONDITIONS = (
+    ("unable to open database file", "cannot open SQLite database {path}",
+     "check that its folder exists and that you may write there"),
+    ("readonly database", "SQLite database {path} is read-only",
+     "check the file's and its folder's permissions"),
+    ("database or disk is full", "the disk holding SQLite database {path} is full",
+     "free some space, then try again; nothing was changed"),
+    ("file is not a database", "{path} is not a SQLite database",
+     "check the path: it names some other file"),
+    ("database is locked", "SQLite database {path} stayed locked by another writer",
+     "try again when the other writer has finished"),
+)  # fmt: skip
+
+
+def _translated(exc: DBAPIError, url: URL) -> BackendError:
+    text = _first_line(exc, url)
+    path = sqlite_file(url)
+    if path is not None:
+        for words, message, hint in _SQLITE_CONDITIONS:
+            if words in text:
+                return StoreUnreachable(f"{message.format(path=path)} ({text})", hint=hint)
+    where = url.render_as_string(hide_password=True)
+    return StoreUnreachable(f"store {where} failed: {text}")
 
 
 def _first_line(exc: DBAPIError, url: URL) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
-from stagekeeper.errors import BackendError
+from stagekeeper.errors import BackendError, SchemaMismatch, StoreUnreachable
 from stagekeeper_sql.engine import WRITE
 from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
 
@@ -28,14 +28,20 @@ def current_revision(connection: Connection) -> str | None:
     return connection.execute(select(revision_table.c.version_num)).scalar()
 
 
-def ensure_schema(engine: Engine, where: str) -> None:
-    """Create the schema in an empty database; refuse one at another revision."""
+def ensure_schema(engine: Engine, where: str, *, create: bool) -> None:
+    """Create the schema in an empty database (if ``create``); refuse one at another
+    revision."""
     with engine.connect() as connection:
         revision = current_revision(connection)
+    if revision is None and not create:
+        raise StoreUnreachable(
+            f"store {where} holds no stagekeeper data yet",
+            hint="check the URL; a command that writes (e.g. register) creates the schema",
+        )
     if revision is None:
         upgrade(engine)
     elif revision != HEAD_REVISION:
-        raise BackendError(
+        raise SchemaMismatch(
             f"store {where} has schema revision {revision}, this stagekeeper needs {HEAD_REVISION}",
             hint="run `stagekeeper db upgrade` (back up the database first)",
         )

@@ -23,7 +23,13 @@ from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
 from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
 from stagekeeper.stages import Cause, Stage
 from stagekeeper_sql import migrate
-from stagekeeper_sql.engine import WRITE, build_engine, parse_url, translated_errors
+from stagekeeper_sql.engine import (
+    WRITE,
+    build_engine,
+    parse_url,
+    require_existing,
+    translated_errors,
+)
 from stagekeeper_sql.schema import changes, timeframes, versions
 
 
@@ -34,11 +40,14 @@ class SqlStore:
 
     def __init__(self, url: str, options: StoreOptions) -> None:
         self.url = parse_url(url)
+        if not options.create:
+            require_existing(self.url)
         self.engine = build_engine(self.url)
         self.options = options
         if options.check_schema:
+            where = self.url.render_as_string(hide_password=True)
             with translated_errors(self.url):
-                migrate.ensure_schema(self.engine, self.url.render_as_string(hide_password=True))
+                migrate.ensure_schema(self.engine, where, create=options.create)
 
     # -- writes -------------------------------------------------------------------------
 
