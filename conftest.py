@@ -79,3 +79,13 @@ def mlflow_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def model_prefix() -> str:
     """A model-name prefix of the test's own, so tests sharing one registry never meet."""
     return f"t{uuid.uuid4().hex[:10]}_"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many fuzzed inputs each fuzz test tried (docs/RELIABILITY.md quotes these)."""
+    from tests.fuzzing import TALLY
+
+    if TALLY:
+        terminalreporter.section("fuzzed inputs")
+        for name, count in sorted(TALLY.items()):
+            terminalreporter.write_line(f"{count:>7,}  {name}")

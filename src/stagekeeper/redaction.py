@@ -22,13 +22,18 @@ from urllib.parse import unquote
 
 MASK = "***"
 MIN_SCRUBBED = 4
+MAX_URL_LENGTH = 8192
 # Environment variables that can carry a URL with credentials, or a bare secret.
 URL_VARIABLES = ("STAGEKEEPER_STORE", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "PGPASSWORD")
 
 _SECRET_KEYS = r"password|passwd|pwd|pass|secret|token|access_token|api_key|apikey|sslpassword"
 # scheme://user:password@ ... greedy up to the last '@' before white space.
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>\S*)@")
+# Schemes and user names are bounded so that scanning a megabyte of text stays linear.
+_USERINFO = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s:/@]{0,256}:)"
+    r"(?P<secret>\S*)@"
+)
 _FRAGMENT_SEPARATORS = re.compile(r"[@/:]")
 _KEY_VALUE = re.compile(
     rf"(?P<head>(?:^|[?&;\s(,'\"])(?:{_SECRET_KEYS})\s*=\s*)(?P<secret>'[^']*'|[^\s&;,)'\"]+)",
@@ -68,7 +73,8 @@ class Redactor:
         and ``bare_secrets`` as they are."""
         secrets = set(bare_secrets)
         for text in texts:
-            secrets |= url_secrets(text)
+            if len(text) <= MAX_URL_LENGTH:  # longer text is no store URL
+                secrets |= url_secrets(text)
         return cls(secrets)
 
     def __call__(self, text: str) -> str:

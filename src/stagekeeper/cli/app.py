@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from stagekeeper.cli import funnel
+from stagekeeper.cli import funnel, options
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
@@ -34,7 +34,7 @@ class FunneledGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        argv = funnel.hoist_json(sys.argv[1:] if args is None else args)
+        argv = list(sys.argv[1:] if args is None else args)
         code = funnel.guarded(
             argv,
             lambda: super(FunneledGroup, self).main(
@@ -79,11 +79,14 @@ def root(
             help="Show stagekeeper's version and exit.",
         ),
     ] = False,
+    json_output: options.Json = False,
 ) -> None:
     """Move model versions safely: development -> beta -> champion -> archived.
 
     --json may stand before the command too: stagekeeper --json status.
     """
+    if json_output:
+        funnel.json_requested.set(True)
 
 
 app.command("register")(register)

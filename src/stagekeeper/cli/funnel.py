@@ -96,6 +96,9 @@ class ScrubbedStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self._inner.isatty()
 
+    def fileno(self) -> int:  # terminal size look-ups ask for it
+        return self._inner.fileno()
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._inner, "encoding", None) or "utf-8"
@@ -156,12 +159,3 @@ def wants_json(argv: Sequence[str]) -> bool:
         return parsed
     options = argv[: list(argv).index("--")] if "--" in argv else argv
     return JSON_FLAG in options
-
-
-def hoist_json(argv: Sequence[str]) -> list[str]:
-    """``stagekeeper --json status`` means ``stagekeeper status --json``."""
-    args = list(argv)
-    leading = 0
-    while leading < len(args) and args[leading] == JSON_FLAG:
-        leading += 1
-    return args[leading:] + args[:leading]

@@ -61,6 +61,7 @@ class Session:
 @contextmanager
 def command_session(json_output: bool) -> Iterator[Session]:
     """Run a command body with a session, and close its registry afterwards."""
+    json_output = json_output or bool(json_requested.get())  # or the root's --json
     json_requested.set(json_output)
     session = Session(json_output)
     try:
