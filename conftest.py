@@ -76,6 +76,13 @@ def mlflow_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a throwaway folder, so that relative paths (fuzzed URLs) land there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
 def model_prefix() -> str:
     """A model-name prefix of the test's own, so tests sharing one registry never meet."""
     return f"t{uuid.uuid4().hex[:10]}_"

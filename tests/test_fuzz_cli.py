@@ -23,13 +23,6 @@ def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return seeded(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
 
 
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Fuzzed URLs that name files land in a throwaway folder."""
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
-
-
 @pytest.mark.slow
 @fuzz_settings(400)
 @given(args=argument_lists())

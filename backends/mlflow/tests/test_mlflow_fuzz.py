@@ -3,24 +3,16 @@ since every MLflow command pays for MLflow's own start-up."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
-
 from tests.fuzzing import argument_lists, fuzz_settings, run_and_check, seeded
 
 
 @pytest.fixture(scope="module")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return seeded(f"mlflow+sqlite:///{tmp_path_factory.mktemp('fuzz') / 'mlflow.db'}")
-
-
-@pytest.fixture
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.chdir(tmp_path)
-    yield tmp_path
 
 
 @pytest.mark.slow
