@@ -12,8 +12,11 @@ from stagekeeper.errors import (
     ConcurrentUpdateError,
     ConflictError,
     NotFoundError,
+    SchemaMismatch,
     StagekeeperError,
+    StoreUnreachable,
     TransitionError,
+    UnsupportedStore,
     ValidationError,
 )
 from stagekeeper.model import ModelVersion, StageChange, TimeframeStatus
@@ -28,11 +31,14 @@ __all__ = [
     "ModelVersion",
     "NotFoundError",
     "Registry",
+    "SchemaMismatch",
     "Stage",
     "StageChange",
     "StagekeeperError",
+    "StoreUnreachable",
     "TimeframeStatus",
     "TransitionError",
+    "UnsupportedStore",
     "ValidationError",
     "open_registry",
 ]
