@@ -129,3 +129,23 @@ def test_a_model_name_template_with_quotes_is_refused(mlflow_sqlite_url: str) ->
 
     with pytest.raises(ValidationError, match="only letters, digits"):
         open_registry(mlflow_sqlite_url, model_name_template="it's_{timeframe}")
+
+
+def test_a_successful_embedded_command_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    """MLflow logs creating its database at INFO; a successful command stays quiet."""
+    command = Path(sys.executable).parent / "stagekeeper"
+    store = f"mlflow+sqlite:///{tmp_path / 'fresh.db'}"
+    args = [command, "register", "--timeframe", "1H", "--source", "s3://b/m", "--store", store]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "Registered 1H_trading_model version 1" in result.stdout
+
+
+def test_reading_an_embedded_registry_that_does_not_exist_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    store = f"mlflow+sqlite:///{tmp_path / 'typo.db'}"
+    result = CliRunner().invoke(app, ["list", "--store", store, "--json"])
+    assert result.exit_code == 3
+    assert "does not exist" in json.loads(result.stdout)["error"]["message"]
+    assert not (tmp_path / "typo.db").exists()
