@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stagekeeper.memory import MemoryStore
-from stagekeeper.service import Registry
+from stagekeeper.adapters.memory import MemoryStore
+from stagekeeper.service.registry import Registry
 from stagekeeper.testing.contract import RegistryContract, RegistryFactory
 
 

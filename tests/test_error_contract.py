@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from stagekeeper import StoreUnreachable, UnsupportedStore, ValidationError, open_registry
 from stagekeeper.cli.app import app
-from stagekeeper.redaction import Redactor
+from stagekeeper.domain.redaction import Redactor
 from tests.fuzzing import check_contract, dump
 
 COMMAND = Path(sys.executable).parent / "stagekeeper"
@@ -286,7 +286,7 @@ def test_the_python_api_raises_validation_error_for_the_same_values(
 
 
 def test_a_bug_exits_4_with_code_internal(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from stagekeeper.service import Registry
+    from stagekeeper.service.registry import Registry
 
     def broken(*_: object, **__: object) -> None:
         raise KeyError("a bug")

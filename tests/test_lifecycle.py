@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from stagekeeper import lifecycle
-from stagekeeper.errors import TransitionError
-from stagekeeper.stages import Stage
+from stagekeeper.domain import lifecycle
+from stagekeeper.domain.errors import TransitionError
+from stagekeeper.domain.stages import Stage
 
 D, B, C, A = Stage.DEVELOPMENT, Stage.BETA, Stage.CHAMPION, Stage.ARCHIVED
 PROMOTABLE = {(D, B), (D, A), (B, C), (B, D), (B, A), (C, A), (A, B)}

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from stagekeeper import Stage, StagekeeperError, open_registry
-from stagekeeper.errors import NotFoundError, TransitionError
-from stagekeeper.service import Registry
+from stagekeeper.domain.errors import NotFoundError, TransitionError
+from stagekeeper.service.registry import Registry
 
 ALLOWED = {
     ("development", "beta"), ("development", "archived"),

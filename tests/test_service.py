@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from stagekeeper import Stage, ValidationError, open_registry
-from stagekeeper.errors import ConcurrentUpdateError
-from stagekeeper.memory import MemoryStore
-from stagekeeper.model import Plan
-from stagekeeper.service import ATTEMPTS, Registry
+from stagekeeper.adapters.memory import MemoryStore
+from stagekeeper.domain.errors import ConcurrentUpdateError
+from stagekeeper.domain.model import Plan
+from stagekeeper.service.registry import ATTEMPTS, Registry
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from stagekeeper import BackendError, open_registry, stores
+from stagekeeper import BackendError, open_registry, plugins
 
 
 def test_an_unknown_scheme_lists_the_installed_ones() -> None:
@@ -29,8 +29,8 @@ def test_passwords_are_never_shown() -> None:
 
 
 def test_a_broken_plugin_warns_and_does_not_crash(monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = EntryPoint("broken", "stagekeeper_no_such_module:open_store", stores.GROUP)
-    monkeypatch.setattr(stores, "entry_points", lambda **kw: [broken])
+    broken = EntryPoint("broken", "stagekeeper_no_such_module:open_store", plugins.GROUP)
+    monkeypatch.setattr(plugins, "entry_points", lambda **kw: [broken])
     with pytest.warns(UserWarning, match="failed to load"), pytest.raises(BackendError):
         open_registry("broken://anything")
 

@@ -6,8 +6,8 @@
 1
 """
 
-from stagekeeper.api import open_registry
-from stagekeeper.errors import (
+from stagekeeper.bootstrap import open_registry
+from stagekeeper.domain.errors import (
     BackendError,
     ConcurrentUpdateError,
     ConflictError,
@@ -19,9 +19,9 @@ from stagekeeper.errors import (
     UnsupportedStore,
     ValidationError,
 )
-from stagekeeper.model import ModelVersion, StageChange, TimeframeStatus
-from stagekeeper.service import Registry
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.model import ModelVersion, StageChange, TimeframeStatus
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.service.registry import Registry
 
 __all__ = [
     "BackendError",

@@ -10,12 +10,12 @@ else the default store.
 
 from __future__ import annotations
 
-from stagekeeper import validation
-from stagekeeper.api import open_registry
-from stagekeeper.errors import ValidationError
-from stagekeeper.model import ModelVersion, StageChange
-from stagekeeper.service import Registry
-from stagekeeper.stages import Stage
+from stagekeeper.bootstrap import open_registry
+from stagekeeper.domain import validation
+from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.registry import Registry
 
 
 class MLflowManager:

@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import open_registry
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 
 
 @pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.mlflow_server)])

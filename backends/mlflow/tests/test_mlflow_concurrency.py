@@ -12,7 +12,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import Stage
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG
 
 COMMAND = str(Path(sys.executable).parent / "stagekeeper")

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from stagekeeper import Stage
 from stagekeeper.cli.app import app
-from stagekeeper.ports import StoreOptions
-from stagekeeper.service import Registry
+from stagekeeper.service.ports import StoreOptions
+from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG
 from stagekeeper_mlflow.store import MlflowStore
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from stagekeeper import BackendError, NotFoundError, ValidationError
 from stagekeeper.cli.app import app
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.connection import translated_errors
 
 COMMAND = str(Path(sys.executable).parent / "stagekeeper")

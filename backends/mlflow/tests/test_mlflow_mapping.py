@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import Stage, ValidationError
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG
 
 SOURCE = "s3://models/1h"

@@ -9,7 +9,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from stagekeeper import Stage
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 
 runner = CliRunner()
 
@@ -87,3 +87,18 @@ def test_migration_needs_an_mlflow_store(tmp_path: object) -> None:
     result = runner.invoke(app, ["mlflow", "migrate-stages", "--store", "memory://"])
     assert result.exit_code == 2
     assert "MLflow stores" in result.stderr
+
+
+def test_the_migration_commits_through_the_one_write_path(
+    mlflow_url: str, template: str, legacy: str
+) -> None:
+    from stagekeeper import open_registry
+    from stagekeeper.domain.model import Committed
+    from stagekeeper_mlflow.migration import migrate_legacy_stages
+
+    published: list[Committed] = []
+    with open_registry(mlflow_url, model_name_template=template, publish=published.append) as reg:
+        changes = migrate_legacy_stages(reg, "1H", winner=5, reason="off the old stages")
+    [operation] = published
+    assert operation.changes == tuple(changes)
+    assert {c.cause.value for c in changes} == {"migration"}

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from stagekeeper import plugins
 from stagekeeper.cli import funnel, options
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
 from stagekeeper.cli.commands.lifecycle import lifecycle
 from stagekeeper.cli.commands.list_versions import list_versions
-from stagekeeper.cli.commands.mlflow import mlflow_app
 from stagekeeper.cli.commands.promote import promote
 from stagekeeper.cli.commands.register import register
 from stagekeeper.cli.commands.rollback import rollback
@@ -24,7 +24,22 @@ from stagekeeper.cli.commands.status import status
 
 class FunneledGroup(TyperGroup):
     """The root command: parses and runs with the parser's own error display switched off,
-    so that usage errors reach the funnel like every other failure."""
+    so that usage errors reach the funnel like every other failure. Backends add command
+    groups through the ``stagekeeper.commands`` entry point, looked up only when a name is
+    not one of the core commands."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *plugins.command_names()]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name not in self.commands:
+            group = plugins.command_group(cmd_name)
+            if group is not None:
+                command = typer.main.get_command(group)
+                command.name = cmd_name
+                return command
+        return found
 
     def main(  # type: ignore[override]
         self,
@@ -98,7 +113,6 @@ app.command("status")(status)
 app.command("lifecycle")(lifecycle)
 app.command("doctor")(doctor)
 app.add_typer(db_app, name="db")
-app.add_typer(mlflow_app, name="mlflow")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The CLI's one error funnel and its one output choke point.
 
 Everything a command writes to stdout or stderr passes through a ``ScrubbedStream`` that
-masks credentials (``stagekeeper.redaction``), and every failure, whether a stagekeeper
+masks credentials (``stagekeeper.domain.redaction``), and every failure, whether a stagekeeper
 error, a usage error from the parser, or a bug, ends here as:
 
 - one line on stderr: ``error: <message> (hint: <hint>)``;
@@ -26,8 +26,8 @@ from typing import Any, TextIO
 
 import typer
 
-from stagekeeper.errors import StagekeeperError
-from stagekeeper.redaction import Redactor, from_environment
+from stagekeeper.domain.errors import StagekeeperError
+from stagekeeper.domain.redaction import Redactor, from_environment
 
 JSON_FLAG = "--json"
 USAGE_EXIT = 2

@@ -1,6 +1,6 @@
 """Options shared by the commands, declared once so every command spells them alike.
 
-Values arrive as text and are checked by ``stagekeeper.validation`` and ``Stage.parse``,
+Values arrive as text and are checked by ``stagekeeper.domain.validation`` and ``Stage.parse``,
 the same checks the Python API makes, so that the CLI and the library accept and refuse
 exactly the same values with the same words.
 """
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stagekeeper.stages import Stage
+from stagekeeper.domain.stages import Stage
 
 STAGES = "|".join(stage.value for stage in Stage)
 

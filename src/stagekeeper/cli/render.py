@@ -5,17 +5,18 @@ The JSON shapes are a public contract (see the README); change them with care.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from stagekeeper.model import ModelVersion, StageChange, TimeframeStatus
-from stagekeeper.stages import Stage
+from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
+from stagekeeper.domain.stages import Stage
 
 Data = dict[str, Any]
+Edge = tuple[Stage, Stage, bool]  # source, target, rollback only
 
 
 def timestamp(moment: datetime) -> str:
@@ -35,7 +36,47 @@ def version_data(version: ModelVersion) -> Data:
 
 
 def change_data(change: StageChange) -> Data:
-    return {**change.as_record(), "at": timestamp(change.at)}
+    return {
+        "operation_id": change.operation_id,
+        "timeframe": change.timeframe,
+        "model_name": change.model_name,
+        "version": change.version,
+        "from_stage": None if change.from_stage is None else change.from_stage.value,
+        "to_stage": change.to_stage.value,
+        "reason": change.reason,
+        "actor": change.actor,
+        "at": timestamp(change.at),
+        "cause": change.cause.value,
+    }
+
+
+def findings_data(findings: Sequence[Finding]) -> Data:
+    return {
+        "healthy": healthy(findings),
+        "findings": [
+            {
+                "timeframe": f.timeframe,
+                "version": f.version,
+                "code": f.code,
+                "message": f.message,
+                "remedy": f.remedy or None,
+                "fixed": f.fixed,
+            }
+            for f in findings
+        ],
+    }
+
+
+def healthy(findings: Sequence[Finding]) -> bool:
+    """Nothing left unrepaired."""
+    return all(finding.fixed for finding in findings)
+
+
+def moves_data(edges: Sequence[Edge], mermaid: str) -> Data:
+    return {
+        "moves": [{"from": s.value, "to": t.value, "rollback_only": r} for s, t, r in edges],
+        "mermaid": mermaid,
+    }
 
 
 def status_data(status: TimeframeStatus) -> Data:
@@ -84,6 +125,22 @@ def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
     for s in statuses:
         champion = "-" if s.champion is None else f"v{s.champion}"
         table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
+    return table
+
+
+def findings_table(findings: Iterable[Finding]) -> Table:
+    table = Table("timeframe", "version", "problem", "fix", "fixed")
+    for f in findings:
+        version = "-" if f.version is None else str(f.version)
+        remedy = f.remedy or "needs a person"
+        table.add_row(f.timeframe, version, f.message, remedy, "yes" if f.fixed else "no")
+    return table
+
+
+def moves_table(edges: Iterable[Edge]) -> Table:
+    table = Table("from", "to", "how")
+    for source, target, rollback_only in edges:
+        table.add_row(source.value, target.value, "rollback only" if rollback_only else "promote")
     return table
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.console import Console
 
-from stagekeeper.api import open_registry
+from stagekeeper.bootstrap import open_registry
 from stagekeeper.cli.funnel import json_requested
-from stagekeeper.service import Registry
+from stagekeeper.service.registry import Registry
 
 
 class Session:

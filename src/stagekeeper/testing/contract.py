@@ -5,7 +5,7 @@ Subclass ``RegistryContract`` in a module named ``test_*.py`` and provide one fi
 each time it is called within a test (so several registries can share that store, as
 separate processes would). A store that needs a model source to register a version also
 overrides ``version_source``. Real differences between stores are declared as
-capabilities (``stagekeeper.ports``), never by asking which backend runs.
+capabilities (``stagekeeper.service.ports``), never by asking which backend runs.
 
     class TestMyStore(RegistryContract):
         @pytest.fixture
@@ -23,18 +23,18 @@ from typing import Any
 
 import pytest
 
-from stagekeeper.errors import (
+from stagekeeper.domain.errors import (
     ConcurrentUpdateError,
     ConflictError,
     NotFoundError,
     TransitionError,
     ValidationError,
 )
-from stagekeeper.model import ModelVersion, Plan, StageChange
-from stagekeeper.ports import CHOOSES_VERSION_NUMBERS
-from stagekeeper.service import Registry
-from stagekeeper.stages import Cause, Stage
-from stagekeeper.stamp import Stamp
+from stagekeeper.domain.model import ModelVersion, Plan, StageChange
+from stagekeeper.domain.operation import OperationContext
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS
+from stagekeeper.service.registry import Registry
 
 RegistryFactory = Callable[[], Registry]
 
@@ -200,7 +200,7 @@ class RegistryContract:
         registry.promote("1H", challenger.version, Stage.BETA)
         challenger = registry.get("1H", challenger.version)
         before = _snapshot(registry)
-        stamp = Stamp(None, "test", challenger.updated_at, "stale")
+        stamp = OperationContext(None, "test", challenger.updated_at, "stale")
         stale = stamp.change(challenger, Stage.CHAMPION, Cause.PROMOTION)
         # Planned as if there were no champion: applying it would make two.
         with pytest.raises(ConcurrentUpdateError):
@@ -323,17 +323,28 @@ class RegistryContract:
         assert registry.doctor() == []
         assert registry.doctor(fix=True) == []
 
-    def test_record_appends_to_the_history_without_moving_versions(
+    def test_a_record_only_plan_appends_to_the_history_without_moving_versions(
         self, registry: Registry
     ) -> None:
         version = self.new(registry)
         before = [(v.version, v.stage) for v in registry.list()]
-        stamp = Stamp("seen elsewhere", "doctor", version.created_at + timedelta(seconds=1), "rec")
+        at = version.created_at + timedelta(seconds=1)
+        context = OperationContext("seen elsewhere", "doctor", at, "rec")
         seen_in_beta = dataclasses.replace(version, stage=Stage.BETA)
-        note = stamp.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
-        registry.store.record([note])
+        note = context.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
+        registry.store.apply(Plan("1H", None, (note,), records_only=True))
         assert [(v.version, v.stage) for v in registry.list()] == before
         assert registry.history("1H")[-1] == note
+
+    def test_a_record_only_plan_is_refused_once_the_version_moved(self, registry: Registry) -> None:
+        version = self.new(registry)
+        context = OperationContext("seen elsewhere", "doctor", version.created_at, "rec")
+        # Records a move to beta, but the version is still in development.
+        note = context.change(version, Stage.BETA, Cause.REPAIR)
+        before = _snapshot(registry)
+        with pytest.raises(ConcurrentUpdateError):
+            registry.store.apply(Plan("1H", None, (note,), records_only=True))
+        assert _snapshot(registry) == before
 
     # -- many writers -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stagekeeper.ports import StoreOptions
+from stagekeeper.service.ports import StoreOptions
 
 if TYPE_CHECKING:
     from stagekeeper_mlflow.store import MlflowStore

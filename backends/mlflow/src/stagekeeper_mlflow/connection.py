@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.tracking._model_registry.client import ModelRegistryClient
 
-from stagekeeper.errors import (
+from stagekeeper.domain.errors import (
     BackendError,
     ConflictError,
     NotFoundError,
@@ -29,7 +29,7 @@ from stagekeeper.errors import (
     StoreUnreachable,
     ValidationError,
 )
-from stagekeeper.redaction import from_environment
+from stagekeeper.domain.redaction import from_environment
 
 QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic")
 HTTP_DEFAULTS = {

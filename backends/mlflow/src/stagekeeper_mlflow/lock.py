@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.errors import ConflictError
+from stagekeeper.domain.errors import ConflictError
 from stagekeeper_mlflow.connection import RegistryClient, error_code
 from stagekeeper_mlflow.mapping import INTENT_TAG, lock_name
 
@@ -30,14 +30,17 @@ class Intent:
 
     key: str
     record: str
+    moves: bool = True  # False: a record of changes already made (``doctor`` repairs)
 
     def encode(self) -> str:
-        return json.dumps({"key": self.key, "record": self.record})
+        return json.dumps({"key": self.key, "record": self.record, "moves": self.moves})
 
     @classmethod
     def decode(cls, value: str) -> Intent:
         data = json.loads(value)
-        return cls(key=str(data["key"]), record=str(data["record"]))
+        return cls(
+            key=str(data["key"]), record=str(data["record"]), moves=bool(data.get("moves", True))
+        )
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.model import ModelVersion, StageChange
-from stagekeeper.ports import StoreOptions
-from stagekeeper.stages import Stage
+from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.ports import StoreOptions
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, is_missing
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG

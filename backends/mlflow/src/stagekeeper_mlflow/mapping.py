@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stagekeeper.model import StageChange
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.stages import Cause, Stage
 
 CHAMPION_ALIAS = "champion"
 STAGE_TAG = "stagekeeper.stage"

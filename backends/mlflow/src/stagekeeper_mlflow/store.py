@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.errors import ConcurrentUpdateError, ValidationError
-from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
-from stagekeeper.ports import StoreOptions
-from stagekeeper.stages import Stage
-from stagekeeper_mlflow import checks, mapping
+from stagekeeper.domain.errors import ConcurrentUpdateError, ValidationError
+from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.ports import StoreOptions
+from stagekeeper_mlflow import doctor, mapping
 from stagekeeper_mlflow.connection import (
     RegistryClient,
     client_for,
@@ -40,7 +40,7 @@ from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 
 class MlflowStore:
-    """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.ports.ModelStore``."""
+    """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.service.ports``."""
 
     capabilities: frozenset[str] = frozenset()  # MLflow numbers versions itself
 
@@ -110,35 +110,31 @@ class MlflowStore:
 
     def apply(self, plan: Plan) -> None:
         name = self.options.model_name(plan.timeframe)
-        intent = Intent(mapping.history_key(plan.changes), mapping.encode_history(plan.changes))
+        intent = Intent(
+            mapping.history_key(plan.changes),
+            mapping.encode_history(plan.changes),
+            moves=not plan.records_only,
+        )
         with translated_errors(self.url), self.lock(name).held(intent):
-            self._check(name, plan)
+            violation = plan.violation(self._seen(name, plan))
+            if violation:
+                raise ConcurrentUpdateError(f"{violation}; try again")
             self._write(name, plan.changes, intent)
 
-    def _check(self, name: str, plan: Plan) -> None:
-        found = {c.version: self.lookups.fetch(name, c.version) for c in plan.changes}
-        for change in plan.changes:
-            current = found[change.version]
-            if current is None or stage_of(current) is not change.from_stage:
-                raise ConcurrentUpdateError(
-                    f"version {change.version} of {name} changed meanwhile; try again"
-                )
-        if plan.crowns_champion:
-            holders = [v for v, mv in found.items() if mv and CHAMPION_ALIAS in mv.aliases]
-            holder = holders[0] if holders else _number(self.lookups.champion(name))
-            if holder != plan.champion_before:
-                raise ConcurrentUpdateError(f"the champion of {name} changed meanwhile; try again")
-
-    def record(self, changes: Sequence[StageChange]) -> None:
-        name = changes[0].model_name
-        with translated_errors(self.url):
-            self.client.set_registered_model_tag(
-                name, mapping.history_key(changes), mapping.encode_history(changes)
-            )
+    def _seen(self, name: str, plan: Plan) -> Seen:
+        found = {number: self.lookups.fetch(name, number) for number in plan.versions}
+        holders = [n for n, raw in found.items() if raw and CHAMPION_ALIAS in raw.aliases]
+        if holders or not plan.checks_champion:
+            champion = holders[0] if holders else None
+        else:
+            champion = _number(self.lookups.champion(name))
+        return Seen({n: stage_of(raw) for n, raw in found.items() if raw is not None}, champion)
 
     def _write(self, name: str, changes: Sequence[StageChange], intent: Intent) -> None:
         """Record, then move the alias, then mirror the tags. Safe to repeat."""
         self.client.set_registered_model_tag(name, intent.key, intent.record)
+        if not intent.moves:  # the versions stand where the record leads already
+            return
         crowned = [c.version for c in changes if c.to_stage is Stage.CHAMPION]
         dethroned = any(c.from_stage is Stage.CHAMPION for c in changes)
         if crowned:
@@ -222,6 +218,7 @@ class MlflowStore:
     # -- legacy stages ------------------------------------------------------------------
 
     def legacy_stages(self, timeframe: str) -> dict[int, str]:
+        """Versions stagekeeper does not manage yet, with MLflow's deprecated stage names."""
         name = self.options.model_name(timeframe)
         with translated_errors(self.url):
             return {
@@ -237,12 +234,12 @@ class MlflowStore:
             return [
                 finding
                 for tf, model in self.lookups.models(timeframe)
-                for finding in checks.diagnose(self, tf, model)
+                for finding in doctor.diagnose(self, tf, model)
             ]
 
     def repair(self, finding: Finding) -> None:
         with translated_errors(self.url):
-            checks.repair(self, finding)
+            doctor.repair(self, finding)
 
     def close(self) -> None:
         """MLflow's clients hold no connection that needs closing."""

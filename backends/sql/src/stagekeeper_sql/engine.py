@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
-from stagekeeper.errors import (
+from stagekeeper.domain.errors import (
     BackendError,
     ConcurrentUpdateError,
     StoreUnreachable,

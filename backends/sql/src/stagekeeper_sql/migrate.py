@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, column, inspect, select, table, text
 
-from stagekeeper.errors import BackendError, SchemaMismatch, StoreUnreachable
+from stagekeeper.domain.errors import BackendError, SchemaMismatch, StoreUnreachable
 from stagekeeper_sql.engine import WRITE
 from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
 

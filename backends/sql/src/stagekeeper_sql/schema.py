@@ -19,6 +19,8 @@ from sqlalchemy import (
     text,
 )
 
+from stagekeeper.domain.model import StageChange
+
 # Bump with every new migration; a test checks it against Alembic's head.
 HEAD_REVISION = "0001"
 VERSION_TABLE = "stagekeeper_alembic_version"
@@ -73,3 +75,20 @@ changes = Table(
     Column("cause", String(32), nullable=False),
     Index("stagekeeper_changes_by_version", "timeframe", "version"),
 )
+
+
+def change_row(change: StageChange) -> dict[str, object]:
+    """A stage change as a row of ``stagekeeper_changes``: the schema's own mapping, apart
+    from the public JSON (``stagekeeper.cli.render``), so that either can change alone."""
+    return {
+        "operation_id": change.operation_id,
+        "timeframe": change.timeframe,
+        "model_name": change.model_name,
+        "version": change.version,
+        "from_stage": None if change.from_stage is None else change.from_stage.value,
+        "to_stage": change.to_stage.value,
+        "reason": change.reason,
+        "actor": change.actor,
+        "at": change.at,
+        "cause": change.cause.value,
+    }

@@ -9,7 +9,7 @@ objects, never rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Row, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from stagekeeper.errors import ConcurrentUpdateError, ConflictError
-from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
-from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.errors import ConcurrentUpdateError, ConflictError
+from stagekeeper.domain.model import ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
 from stagekeeper_sql import migrate
 from stagekeeper_sql.engine import (
     WRITE,
@@ -30,11 +30,11 @@ from stagekeeper_sql.engine import (
     require_existing,
     translated_errors,
 )
-from stagekeeper_sql.schema import changes, timeframes, versions
+from stagekeeper_sql.schema import change_row, changes, timeframes, versions
 
 
 class SqlStore:
-    """A ``ModelStore`` in SQLite or PostgreSQL; see ``stagekeeper.ports.ModelStore``."""
+    """A ``ModelStore`` in SQLite or PostgreSQL; see ``stagekeeper.service.ports.ModelStore``."""
 
     capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
 
@@ -71,13 +71,16 @@ class SqlStore:
                 raise ConflictError(
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
-            connection.execute(changes.insert(), [registration.change_for(number).as_record()])
+            connection.execute(changes.insert(), [change_row(registration.change_for(number))])
         return _version(row, registration.model_name)
 
     def apply(self, plan: Plan) -> None:
         with self._write() as connection:
             self._lock(connection, plan.timeframe)
-            self._check(connection, plan)
+            violation = plan.violation(self._seen(connection, plan))
+            if violation:
+                raise ConcurrentUpdateError(f"{violation}; try again")
+            # A plan that records only leads each version where it stands already.
             for change in plan.changes:
                 connection.execute(
                     update(versions)
@@ -85,31 +88,16 @@ class SqlStore:
                     .where(versions.c.version == change.version)
                     .values(stage=change.to_stage.value, updated_at=change.at)
                 )
-            connection.execute(changes.insert(), [c.as_record() for c in plan.changes])
+            connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
 
-    def record(self, recorded: Sequence[StageChange]) -> None:
-        with self._write() as connection:
-            connection.execute(changes.insert(), [c.as_record() for c in recorded])
-
-    def _check(self, connection: Connection, plan: Plan) -> None:
-        numbers = [change.version for change in plan.changes]
+    def _seen(self, connection: Connection, plan: Plan) -> Seen:
         rows = connection.execute(
             select(versions.c.version, versions.c.stage)
             .where(versions.c.timeframe == plan.timeframe)
-            .where(versions.c.version.in_(numbers))
+            .where(versions.c.version.in_(plan.versions))
         )
-        found: dict[int, str] = dict(rows.all())
-        for change in plan.changes:
-            if found.get(change.version) != change.from_stage:
-                raise ConcurrentUpdateError(
-                    f"version {change.version} of {plan.timeframe} changed meanwhile; try again"
-                )
-        if plan.crowns_champion and self._champion_number(connection, plan.timeframe) != (
-            plan.champion_before
-        ):
-            raise ConcurrentUpdateError(
-                f"the champion of {plan.timeframe} changed meanwhile; try again"
-            )
+        stages = {number: Stage(stage) for number, stage in rows.all()}
+        return Seen(stages, self._champion_number(connection, plan.timeframe))
 
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite

@@ -6,7 +6,6 @@ import typer
 
 from stagekeeper.cli import options
 from stagekeeper.cli.session import command_session
-from stagekeeper.ports import SchemaManaged
 
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 
@@ -19,8 +18,8 @@ def upgrade(
 ) -> None:
     """Upgrade the store's schema to the version this stagekeeper expects."""
     with command_session(json_output) as session:
-        backend = session.open(store, actor, writes=True, check_schema=False).store
-        revision = backend.upgrade_schema() if isinstance(backend, SchemaManaged) else None
+        registry = session.open(store, actor, writes=True, check_schema=False)
+        revision = registry.upgrade_schema()
         message = (
             f"Schema is at revision {revision}."
             if revision

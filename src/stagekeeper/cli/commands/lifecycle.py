@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from stagekeeper import lifecycle as machine
-from stagekeeper.cli import options
+from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
-from stagekeeper.errors import ValidationError
+from stagekeeper.domain import lifecycle as machine
+from stagekeeper.domain.errors import ValidationError
 
 FORMATS = ("table", "mermaid")
 
@@ -36,17 +35,7 @@ def lifecycle(
         if output_format.lower() == "mermaid" and not json_output:
             session.say(machine.mermaid())
             return
-        table = Table("from", "to", "how")
-        for source, target, rollback_only in edges:
-            table.add_row(
-                source.value, target.value, "rollback only" if rollback_only else "promote"
-            )
         session.emit(
-            {
-                "moves": [
-                    {"from": s.value, "to": t.value, "rollback_only": r} for s, t, r in edges
-                ],
-                "mermaid": machine.mermaid(),
-            },
-            lambda console: console.print(table),
+            render.moves_data(edges, machine.mermaid()),
+            lambda console: console.print(render.moves_table(edges)),
         )

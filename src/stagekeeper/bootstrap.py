@@ -1,7 +1,8 @@
-"""The Python entry point: ``open_registry(url)`` gives a ``Registry`` over a chosen store.
+"""The composition root: ``open_registry(url)`` turns a URL and options into a ``Registry``.
 
-This module reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``,
-``STAGEKEEPER_MODEL_NAME_TEMPLATE``) so the service never has to.
+It reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``,
+``STAGEKEEPER_MODEL_NAME_TEMPLATE``) so the service never has to, finds the store's backend
+(``stagekeeper.plugins``) and wires the publishing seam.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import getpass
 import os
 
-from stagekeeper import validation
-from stagekeeper.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
-from stagekeeper.service import Clock, Registry
-from stagekeeper.stamp import utc_now
-from stagekeeper.stores import DEFAULT_STORE, open_store
+from stagekeeper.domain import validation
+from stagekeeper.domain.operation import utc_now
+from stagekeeper.plugins import DEFAULT_STORE, open_store
+from stagekeeper.service.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
+from stagekeeper.service.publishing import Publish, publish_nothing
+from stagekeeper.service.registry import Clock, Registry
 
 
 def default_store_url() -> str:
@@ -40,6 +42,7 @@ def open_registry(
     clock: Clock = utc_now,
     check_schema: bool = True,
     create: bool = True,
+    publish: Publish = publish_nothing,
 ) -> Registry:
     """Open the registry at ``url`` (``memory://``, ``sqlite:///…``, ``postgresql+psycopg://…``).
 
@@ -48,7 +51,8 @@ def open_registry(
     ``model_name_template``, else ``STAGEKEEPER_MODEL_NAME_TEMPLATE``, else
     ``{timeframe}_trading_model``. Close the registry, or use it as a context manager, to
     release the store's connections. With ``create=False`` a store that does not exist yet
-    is refused (``StoreUnreachable``) instead of created.
+    is refused (``StoreUnreachable``) instead of created. ``publish`` receives every
+    committed operation, once.
     """
     template = (
         model_name_template
@@ -62,4 +66,4 @@ def open_registry(
     )
     who = validation.actor(actor or default_actor())
     store = open_store(url or default_store_url(), options)
-    return Registry(store, options=options, actor=who, clock=clock)
+    return Registry(store, options=options, actor=who, clock=clock, publish=publish)

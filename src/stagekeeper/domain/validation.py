@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from stagekeeper.errors import ValidationError
+from stagekeeper.domain.errors import ValidationError
 
 MAX_REASON_LENGTH = 2000
 MAX_ACTOR_LENGTH = 255

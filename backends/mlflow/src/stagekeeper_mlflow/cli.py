@@ -1,6 +1,7 @@
-"""``stagekeeper mlflow migrate-stages``: bring MLflow's deprecated stages into stagekeeper.
+"""``stagekeeper mlflow ...``: this backend's own commands, attached to the core CLI through
+the ``stagekeeper.commands`` entry point, so that the core CLI names no backend.
 
-Lives in the core CLI but imports nothing of MLflow: the store it opens does.
+Imports nothing of MLflow until a command runs: ``stagekeeper --help`` lists this group.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from rich.console import Console
 from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
 
-mlflow_app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True)
+app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True, add_completion=False)
 
 
-@mlflow_app.command("migrate-stages")
+@app.callback()
+def mlflow_commands() -> None:
+    """MLflow-specific commands."""  # a callback keeps a one-command app a group
+
+
+@app.command("migrate-stages")
 def migrate_stages(
     timeframe: options.OptionalTimeframe = None,
     dry_run: Annotated[
@@ -39,8 +45,11 @@ def migrate_stages(
 ) -> None:
     """Map legacy stages (Production, Staging, None, Archived) to stagekeeper's."""
     with command_session(json_output) as session:
-        changes = session.open(store, actor, writes=not dry_run).migrate_legacy_stages(
-            timeframe, winner=winner, dry_run=dry_run, reason=reason
+        from stagekeeper_mlflow.migration import migrate_legacy_stages
+
+        registry = session.open(store, actor, writes=not dry_run)
+        changes = migrate_legacy_stages(
+            registry, timeframe, winner=winner, dry_run=dry_run, reason=reason
         )
         headline = "Plan (dry run, nothing changed):" if dry_run else "Migrated:"
         nothing = "Nothing to migrate." if not dry_run else "Nothing would change."

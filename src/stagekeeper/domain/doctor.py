@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stagekeeper.model import Finding, ModelVersion, StageChange
+from stagekeeper.domain.model import Finding, ModelVersion, StageChange
 
 HISTORY_DRIFT = "history-drift"
 

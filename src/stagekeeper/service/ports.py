@@ -1,18 +1,18 @@
 """The ports: what every storage backend implements, documented once here.
 
 A backend returns domain objects (never rows or MLflow entities) and translates its
-driver's errors into ``stagekeeper.errors``. Imports only the domain.
+driver's errors into ``stagekeeper.domain.errors``. Imports only the domain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from stagekeeper import validation
-from stagekeeper.model import Finding, ModelVersion, Plan, Registration, StageChange
-from stagekeeper.stages import Stage
+from stagekeeper.domain import validation
+from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.stages import Stage
 
 DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
 
@@ -67,18 +67,12 @@ class ModelStore(Protocol):
         ...
 
     def apply(self, plan: Plan) -> None:
-        """Apply every change of ``plan`` and record them in the history, atomically.
+        """Commit ``plan`` atomically: move its versions and append its changes to the
+        history (a plan that ``records_only`` appends without moving).
 
-        Raise ``ConcurrentUpdateError`` and change nothing unless each version is still in its
-        change's ``from_stage`` and, when the plan crowns a champion, the timeframe's
-        champion is still ``plan.champion_before``.
-        """
-        ...
-
-    def record(self, changes: Sequence[StageChange]) -> None:
-        """Append changes of one operation on one timeframe to the history, moving nothing.
-
-        ``doctor --fix`` uses it to record a change that was made outside stagekeeper.
+        Under the timeframe's lock, read what the plan touches and ask
+        ``plan.violation(seen)``; if it says why the plan no longer holds, raise
+        ``ConcurrentUpdateError`` and change nothing.
         """
         ...
 
@@ -115,15 +109,6 @@ class SelfRepairing(Protocol):
 
     def repair(self, finding: Finding) -> None:
         """Fix one finding from ``diagnose``; a no-op if it was fixed meanwhile."""
-        ...
-
-
-@runtime_checkable
-class LegacyStages(Protocol):
-    """A store that still carries MLflow's deprecated stages."""
-
-    def legacy_stages(self, timeframe: str) -> dict[int, str]:
-        """Versions stagekeeper does not manage yet, with their legacy stage names."""
         ...
 
 

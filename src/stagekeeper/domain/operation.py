@@ -1,4 +1,4 @@
-"""What every change of one operation shares: reason, actor, time and operation id.
+"""An operation's context: who, when, why, and the id its changes share.
 
 Imports only the domain.
 """
@@ -6,10 +6,11 @@ Imports only the domain.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from stagekeeper.model import ModelVersion, StageChange
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.stages import Cause, Stage
 
 
 def utc_now() -> datetime:
@@ -20,11 +21,14 @@ def new_operation_id() -> str:
     return uuid.uuid4().hex
 
 
-class Stamp:
+@dataclass(frozen=True)
+class OperationContext:
     """What every change of one operation shares: reason, actor, time and operation id."""
 
-    def __init__(self, reason: str | None, actor: str, at: datetime, operation_id: str) -> None:
-        self.reason, self.actor, self.at, self.operation_id = reason, actor, at, operation_id
+    reason: str | None
+    actor: str
+    at: datetime
+    operation_id: str
 
     def change(self, version: ModelVersion, target: Stage, cause: Cause) -> StageChange:
         return StageChange(

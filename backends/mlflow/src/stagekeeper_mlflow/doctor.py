@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import RegisteredModel
 
-from stagekeeper.model import Finding
-from stagekeeper.stages import Stage
+from stagekeeper.domain.model import Finding
+from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 

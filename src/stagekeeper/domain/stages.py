@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from stagekeeper.errors import ValidationError
+from stagekeeper.domain.errors import ValidationError
 
 
 class Stage(StrEnum):

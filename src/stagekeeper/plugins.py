@@ -1,20 +1,23 @@
-"""Opening a store from its URL, by scheme, through the ``stagekeeper.backends`` group.
+"""Finding plugins through entry points: store backends by URL scheme
+(``stagekeeper.backends``) and CLI command groups by name (``stagekeeper.commands``).
 
-Only the entry point that the URL's scheme names is loaded, so asking for ``memory://``
-never imports SQLAlchemy or MLflow. A plugin that fails to load gives a warning and an
-error naming the schemes that are installed, never a crash.
+Only the entry point asked for is loaded, so asking for ``memory://`` never imports
+SQLAlchemy or MLflow. A plugin that fails to load gives a warning and, for a store, an error
+naming the schemes that are installed, never a crash.
 """
 
 from __future__ import annotations
 
 import warnings
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
-from stagekeeper.errors import StagekeeperError, StoreUnreachable, UnsupportedStore
-from stagekeeper.ports import ModelStore, StoreFactory, StoreOptions
-from stagekeeper.redaction import redact_url
+from stagekeeper.domain.errors import StagekeeperError, StoreUnreachable, UnsupportedStore
+from stagekeeper.domain.redaction import redact_url
+from stagekeeper.service.ports import ModelStore, StoreFactory, StoreOptions
 
 GROUP = "stagekeeper.backends"
+COMMANDS_GROUP = "stagekeeper.commands"
 DEFAULT_STORE = "sqlite:///stagekeeper.db"
 
 
@@ -63,3 +66,18 @@ def _factory(scheme: str, url: str) -> StoreFactory:
         f"installed schemes: {schemes}",
         hint="install stagekeeper-sql for sqlite:// and postgresql://, stagekeeper-mlflow for mlflow://",
     )
+
+
+def command_names() -> list[str]:
+    """The names of the command groups that installed plugins add to the CLI."""
+    return sorted({entry.name for entry in entry_points(group=COMMANDS_GROUP)})
+
+
+def command_group(name: str) -> Any | None:
+    """The plugin command group (a ``typer.Typer``) called ``name``, or ``None``."""
+    for entry in entry_points(group=COMMANDS_GROUP, name=name):
+        try:
+            return entry.load()
+        except Exception as exc:  # a broken plugin must not take the tool down
+            warnings.warn(f"command plugin {entry.value!r} failed to load: {exc}", stacklevel=2)
+    return None

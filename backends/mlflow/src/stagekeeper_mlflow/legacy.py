@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from stagekeeper.errors import ConflictError, ValidationError
-from stagekeeper.model import ModelVersion, Plan, StageChange
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.errors import ConflictError, ValidationError
+from stagekeeper.domain.model import ModelVersion, Plan, StageChange
+from stagekeeper.domain.stages import Cause, Stage
 
 LEGACY_STAGES: dict[str, Stage] = {
     "Production": Stage.CHAMPION,

@@ -6,11 +6,11 @@ library and the other domain modules.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from stagekeeper.stages import Cause, Stage
+from stagekeeper.domain.stages import Cause, Stage
 
 
 @dataclass(frozen=True)
@@ -45,21 +45,6 @@ class StageChange:
     at: datetime
     cause: Cause
 
-    def as_record(self) -> dict[str, object]:
-        """Plain values, field by field: stages and cause as their names, ``at`` as is."""
-        return {
-            "operation_id": self.operation_id,
-            "timeframe": self.timeframe,
-            "model_name": self.model_name,
-            "version": self.version,
-            "from_stage": None if self.from_stage is None else self.from_stage.value,
-            "to_stage": self.to_stage.value,
-            "reason": self.reason,
-            "actor": self.actor,
-            "at": self.at,
-            "cause": self.cause.value,
-        }
-
 
 @dataclass(frozen=True)
 class Registration:
@@ -91,22 +76,69 @@ class Registration:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Changes to apply to one timeframe as a single atomic step.
+class Seen:
+    """What a store found, under its lock, of the versions a plan touches.
 
-    The plan was computed from a read of the store; a backend applies it only if that
-    read still holds: every version is still in its ``from_stage`` and, when the plan
-    crowns a champion, the timeframe's champion is still ``champion_before``. Otherwise
-    it raises ``ConcurrentUpdateError`` and changes nothing.
+    ``stages`` holds the plan's versions that exist, with their stages; ``champion`` is the
+    timeframe's champion, or ``None``.
+    """
+
+    stages: Mapping[int, Stage]
+    champion: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Changes to one timeframe, committed as a single atomic step.
+
+    The plan was computed from a read of the store; a store commits it only if that read
+    still holds (``violation`` says whether it does), and otherwise raises
+    ``ConcurrentUpdateError`` and changes nothing.
+
+    A plan that ``records_only`` moves nothing: its versions already stand where its changes
+    lead (``doctor`` records a change made outside stagekeeper this way).
     """
 
     timeframe: str
     champion_before: int | None
     changes: Sequence[StageChange] = field(default_factory=tuple)
+    records_only: bool = False
 
     @property
     def crowns_champion(self) -> bool:
         return any(change.to_stage is Stage.CHAMPION for change in self.changes)
+
+    @property
+    def checks_champion(self) -> bool:
+        """Whether ``violation`` reads ``Seen.champion``; a store may skip reading it if not."""
+        return self.crowns_champion and not self.records_only
+
+    @property
+    def versions(self) -> list[int]:
+        return list(dict.fromkeys(change.version for change in self.changes))
+
+    def violation(self, seen: Seen) -> str | None:
+        """Why the plan no longer holds against what the store ``seen``, or ``None``.
+
+        The one precondition check: every store reads under its lock and asks this.
+        """
+        for change in self.changes:
+            expected = change.to_stage if self.records_only else change.from_stage
+            if seen.stages.get(change.version) is not expected:
+                return f"version {change.version} of {self.timeframe} changed meanwhile"
+        if self.checks_champion and seen.champion != self.champion_before:
+            return f"the champion of {self.timeframe} changed meanwhile"
+        return None
+
+
+@dataclass(frozen=True)
+class Committed:
+    """An operation that took effect: what the write path publishes, once."""
+
+    operation_id: str
+    timeframe: str
+    changes: tuple[StageChange, ...]
+    version: ModelVersion | None = None  # the new version, for a registration
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
 
-from stagekeeper.errors import ConcurrentUpdateError, ConflictError
-from stagekeeper.model import ModelVersion, Plan, Registration, StageChange
-from stagekeeper.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
-from stagekeeper.stages import Stage
+from stagekeeper.domain.errors import ConcurrentUpdateError, ConflictError
+from stagekeeper.domain.model import ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
 
 
 class MemoryStore:
-    """A ``ModelStore`` held in a dict; see ``stagekeeper.ports.ModelStore``."""
+    """A ``ModelStore`` held in a dict; see ``stagekeeper.service.ports.ModelStore``."""
 
     capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
 
@@ -71,7 +70,10 @@ class MemoryStore:
 
     def apply(self, plan: Plan) -> None:
         with self._lock:
-            self._check(plan)
+            violation = plan.violation(self._seen(plan))
+            if violation:
+                raise ConcurrentUpdateError(f"{violation}; try again")
+            # A plan that records only leads each version where it stands already.
             for change in plan.changes:
                 key = (change.timeframe, change.version)
                 self._versions[key] = dataclasses.replace(
@@ -79,27 +81,17 @@ class MemoryStore:
                 )
             self._history.extend(plan.changes)
 
-    def record(self, changes: Sequence[StageChange]) -> None:
-        with self._lock:
-            self._history.extend(changes)
-
-    def _check(self, plan: Plan) -> None:
-        for change in plan.changes:
-            current = self._versions.get((change.timeframe, change.version))
-            if current is None or current.stage is not change.from_stage:
-                raise ConcurrentUpdateError(
-                    f"version {change.version} of {change.timeframe} changed meanwhile; try again"
-                )
-        if plan.crowns_champion:
-            champions = [
-                number
-                for (tf, number), v in self._versions.items()
-                if tf == plan.timeframe and v.stage is Stage.CHAMPION
-            ]
-            if champions != ([] if plan.champion_before is None else [plan.champion_before]):
-                raise ConcurrentUpdateError(
-                    f"the champion of {plan.timeframe} changed meanwhile; try again"
-                )
+    def _seen(self, plan: Plan) -> Seen:
+        found = {n: self._versions.get((plan.timeframe, n)) for n in plan.versions}
+        champions = [
+            number
+            for (tf, number), v in self._versions.items()
+            if tf == plan.timeframe and v.stage is Stage.CHAMPION
+        ]
+        return Seen(
+            stages={n: v.stage for n, v in found.items() if v is not None},
+            champion=champions[0] if champions else None,
+        )
 
     def history(
         self,

@@ -1,25 +1,30 @@
-"""The use cases: register, promote, list, history, rollback and status.
+"""The use cases: register, promote, rollback, list, history, status, doctor, upgrade.
 
-The service enforces the invariants; the CLI, the compat layer and the examples all call
-it. It reads through a ``ModelStore``, plans changes as values, asks the lifecycle
-whether each move is allowed, and hands the plan to the store to apply atomically.
+Every write goes through ``Registry.commit``, the one write path:
+
+1. the operation's context (who, when, why, id) is taken by the use case;
+2. the checks that apply run (the lifecycle now; policies next);
+3. the store commits the plan atomically, if what it was planned from still holds;
+4. the committed operation is published, exactly once.
+
 Presentation never enters here: no printing, no formatting. Imports the domain and the
-ports, never a backend.
+ports, never an adapter or a backend.
 """
 
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 
-from stagekeeper import lifecycle, maintenance, validation
-from stagekeeper.errors import ConcurrentUpdateError, NotFoundError, TransitionError
-from stagekeeper.model import (
+from stagekeeper.domain import lifecycle, validation
+from stagekeeper.domain.errors import ConcurrentUpdateError, NotFoundError, TransitionError
+from stagekeeper.domain.model import (
+    Committed,
     Finding,
     ModelVersion,
     Plan,
@@ -27,13 +32,16 @@ from stagekeeper.model import (
     StageChange,
     TimeframeStatus,
 )
-from stagekeeper.ports import ModelStore, StoreOptions
-from stagekeeper.stages import Cause, Stage
-from stagekeeper.stamp import Stamp, new_operation_id, utc_now
+from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.service import doctor
+from stagekeeper.service.ports import ModelStore, SchemaManaged, StoreOptions
+from stagekeeper.service.publishing import Publish, publish_nothing
 
 Clock = Callable[[], datetime]
+Write = Registration | Plan
+Check = Callable[[Plan], None]
 # A plan that loses a race is re-planned from a fresh read, up to this many times in all.
-# Each loss means a rival's write landed, so n concurrent writers need at most n attempts.
 ATTEMPTS = 10
 
 
@@ -47,15 +55,45 @@ class Registry:
         options: StoreOptions | None = None,
         actor: str = "unknown",
         clock: Clock = utc_now,
+        publish: Publish = publish_nothing,
     ) -> None:
         self.store = store
         self.options = options or StoreOptions()
         self.actor = validation.actor(actor)
         self._clock = clock
+        self._publish = publish
 
     def model_name(self, timeframe: str) -> str:
         """The registered model's name for ``timeframe``, from the configured template."""
         return self.options.model_name(validation.timeframe(timeframe))
+
+    # -- the one write path -------------------------------------------------------------
+
+    def commit(self, write: Write, checks: Sequence[Check] = ()) -> Committed:
+        """Check, commit and publish one operation; every write of every use case ends here.
+
+        ``checks`` refuse a plan by raising (``TransitionError``, a policy's gate); the store
+        raises ``ConcurrentUpdateError`` when the plan no longer holds. Either way nothing
+        changes and nothing is published.
+        """
+        if isinstance(write, Registration):
+            version = self.store.register(write)
+            change = dataclasses.replace(write.change_for(version.version), at=version.created_at)
+            committed = Committed(write.operation_id, write.timeframe, (change,), version)
+        else:
+            for check in checks:
+                check(write)
+            self.store.apply(write)
+            operation_id = write.changes[0].operation_id if write.changes else ""
+            committed = Committed(operation_id, write.timeframe, tuple(write.changes))
+        self._publish(committed)
+        return committed
+
+    def context(self, reason: str | None = None, actor: str | None = None) -> OperationContext:
+        """A new operation's context: validated reason and actor, the time, a fresh id."""
+        return OperationContext(
+            validation.reason(reason), self._actor(actor), self._clock(), new_operation_id()
+        )
 
     # -- writes -------------------------------------------------------------------------
 
@@ -69,17 +107,20 @@ class Registry:
         actor: str | None = None,
     ) -> ModelVersion:
         """Add a version in development: the next number, or ``version`` if given."""
+        context = self.context(reason, actor)
         registration = Registration(
             timeframe=validation.timeframe(timeframe),
             model_name=self.model_name(timeframe),
             version=validation.optional_version(version),
             source=validation.source(source),
-            reason=validation.reason(reason),
-            actor=self._actor(actor),
-            at=self._clock(),
-            operation_id=new_operation_id(),
+            reason=context.reason,
+            actor=context.actor,
+            at=context.at,
+            operation_id=context.operation_id,
         )
-        return self.store.register(registration)
+        committed = self.commit(registration)
+        assert committed.version is not None  # a registration always makes one
+        return committed.version
 
     def promote(
         self,
@@ -103,14 +144,15 @@ class Registry:
             current = self._existing(timeframe, number)
             if current.stage is target:
                 return []
-            lifecycle.check_move(current.stage, target, subject=_subject(current))
-            stamp = self._stamp(reason, actor)
-            changes = []
+            context = self.context(reason, actor)
             champion = self.store.champion(timeframe) if target is Stage.CHAMPION else None
+            changes = []
             if champion is not None:
-                changes.append(stamp.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
-            changes.append(stamp.change(current, target, Cause.PROMOTION))
-            if self._applied(Plan(timeframe, _number(champion), tuple(changes))):
+                changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
+            changes.append(context.change(current, target, Cause.PROMOTION))
+            plan = Plan(timeframe, _number(champion), tuple(changes))
+            allowed = _lifecycle_check(current, target)
+            if self._committed(plan, [allowed]):
                 return changes
         raise _gave_up(timeframe)
 
@@ -136,21 +178,26 @@ class Registry:
             target = self._rollback_target(timeframe, wanted, champion, former)
             if champion is not None and target.version == champion.version:
                 return []
-            lifecycle.check_move(
-                target.stage,
-                Stage.CHAMPION,
-                rollback=True,
-                was_champion=target.version in former,
-                subject=_subject(target),
-            )
-            stamp = self._stamp(reason, actor)
+            context = self.context(reason, actor)
             changes = []
             if champion is not None:
-                changes.append(stamp.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
-            changes.append(stamp.change(target, Stage.CHAMPION, Cause.ROLLBACK))
-            if self._applied(Plan(timeframe, _number(champion), tuple(changes))):
+                changes.append(context.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
+            changes.append(context.change(target, Stage.CHAMPION, Cause.ROLLBACK))
+            plan = Plan(timeframe, _number(champion), tuple(changes))
+            allowed = _lifecycle_check(
+                target, Stage.CHAMPION, rollback=True, was_champion=target.version in former
+            )
+            if self._committed(plan, [allowed]):
                 return changes
         raise _gave_up(timeframe)
+
+    def _committed(self, plan: Plan, checks: Sequence[Check]) -> bool:
+        """Commit, or ``False`` when a rival's write landed first (plan again)."""
+        try:
+            self.commit(plan, checks)
+        except ConcurrentUpdateError:
+            return False
+        return True
 
     def _rollback_target(
         self,
@@ -179,18 +226,14 @@ class Registry:
         ]
         return list(dict.fromkeys(crowned))
 
-    def _applied(self, plan: Plan) -> bool:
-        try:
-            self.store.apply(plan)
-        except ConcurrentUpdateError:
-            return False
-        return True
-
     def _existing(self, timeframe: str, number: int) -> ModelVersion:
         found = self.store.get(timeframe, number)
         if found is None:
             raise NotFoundError(f"{self.options.model_name(timeframe)} has no version {number}")
         return found
+
+    def _actor(self, actor: str | None) -> str:
+        return self.actor if actor is None else validation.actor(actor)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -200,7 +243,7 @@ class Registry:
 
     def list(
         self, timeframe: str | None = None, stage: Stage | str | None = None
-    ) -> list[ModelVersion]:
+    ) -> builtins.list[ModelVersion]:
         """Versions, optionally of one timeframe and one stage, ordered by version."""
         return self.store.versions(
             None if timeframe is None else validation.timeframe(timeframe),
@@ -226,52 +269,26 @@ class Registry:
 
     def status(self) -> builtins.list[TimeframeStatus]:
         """Per timeframe: the champion version (or ``None``) and the count per stage."""
-        by_timeframe: dict[str, list[ModelVersion]] = {}
+        by_timeframe: dict[str, builtins.list[ModelVersion]] = {}
         for version in self.store.versions():
             by_timeframe.setdefault(version.timeframe, []).append(version)
         return [_status_of(timeframe, found) for timeframe, found in by_timeframe.items()]
 
-    def migrate_legacy_stages(
-        self,
-        timeframe: str | None = None,
-        *,
-        winner: int | str | None = None,
-        dry_run: bool = False,
-        reason: str | None = None,
-        actor: str | None = None,
-    ) -> builtins.list[StageChange]:
-        """Map MLflow's deprecated stages into stagekeeper's; see ``stagekeeper.legacy``.
-
-        Returns the changes made, or with ``dry_run`` the changes that would be made.
-        Every timeframe is planned before any is changed, so a refusal changes nothing.
-        """
-        return maintenance.migrate(
-            self.store,
-            None if timeframe is None else validation.timeframe(timeframe),
-            validation.optional_version(winner),
-            self._stamp(validation.reason(reason), actor),
-            dry_run=dry_run,
-        )
-
-    # -- health -------------------------------------------------------------------------
+    # -- health and schema --------------------------------------------------------------
 
     def doctor(self, timeframe: str | None = None, *, fix: bool = False) -> builtins.list[Finding]:
         """Report where the store disagrees with itself; with ``fix``, repair what can be.
 
-        See ``stagekeeper.maintenance.examine``.
+        See ``stagekeeper.service.doctor``.
         """
-        return maintenance.examine(
-            self.store,
-            None if timeframe is None else validation.timeframe(timeframe),
-            self._stamp(maintenance.DRIFT_REASON, None),
-            fix=fix,
+        return doctor.examine(
+            self, None if timeframe is None else validation.timeframe(timeframe), fix=fix
         )
 
-    def _stamp(self, reason: str | None, actor: str | None) -> Stamp:
-        return Stamp(reason, self._actor(actor), self._clock(), new_operation_id())
-
-    def _actor(self, actor: str | None) -> str:
-        return self.actor if actor is None else validation.actor(actor)
+    def upgrade_schema(self) -> str | None:
+        """Bring the store's schema to this stagekeeper's version; its revision, or ``None``
+        for a store without a versioned schema."""
+        return self.store.upgrade_schema() if isinstance(self.store, SchemaManaged) else None
 
     # -- lifetime -----------------------------------------------------------------------
 
@@ -290,15 +307,29 @@ class Registry:
         self.close()
 
 
+def _lifecycle_check(
+    current: ModelVersion, target: Stage, *, rollback: bool = False, was_champion: bool = False
+) -> Check:
+    """The lifecycle's verdict on one move, as a check for the write path."""
+
+    def check(_plan: Plan) -> None:
+        lifecycle.check_move(
+            current.stage,
+            target,
+            rollback=rollback,
+            was_champion=was_champion,
+            subject=_subject(current),
+        )
+
+    return check
+
+
 def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
-    counts = Counter(version.stage for version in versions)
+    counts = dict.fromkeys(Stage, 0)
+    for version in versions:
+        counts[version.stage] += 1
     champion = next((v.version for v in versions if v.stage is Stage.CHAMPION), None)
-    return TimeframeStatus(
-        timeframe=timeframe,
-        model_name=versions[0].model_name,
-        champion=champion,
-        counts={stage: counts.get(stage, 0) for stage in Stage},
-    )
+    return TimeframeStatus(timeframe, versions[0].model_name, champion, counts)
 
 
 def _attempts() -> Iterator[int]:

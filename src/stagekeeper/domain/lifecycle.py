@@ -13,8 +13,8 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from stagekeeper.errors import TransitionError
-from stagekeeper.stages import Stage
+from stagekeeper.domain.errors import TransitionError
+from stagekeeper.domain.stages import Stage
 
 _RESTORE = "restore_champion"
 
