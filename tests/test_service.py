@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -9,9 +10,7 @@ import pytest
 
 from stagekeeper import Stage, ValidationError, open_registry
 from stagekeeper.adapters.memory import MemoryStore
-from stagekeeper.domain.errors import ConcurrentUpdateError
-from stagekeeper.domain.model import Plan
-from stagekeeper.service.registry import ATTEMPTS, Registry
+from stagekeeper.service.registry import Registry
 
 
 @pytest.fixture
@@ -105,35 +104,39 @@ def test_the_clock_stamps_every_change() -> None:
         assert (version.created_at, registry.history()[0].at) == (moment, moment)
 
 
-class _LosesRaces(MemoryStore):
-    """A real memory store whose first ``losses`` plans arrive just after a rival's."""
+def test_a_writer_waits_for_the_lock_and_plans_from_what_the_first_committed() -> None:
+    """The second promoter plans only once the first has committed, so it demotes the
+    champion the first one crowned: no stale plan, no retry, no give-up."""
+    inside, go_on = threading.Event(), threading.Event()
 
-    def __init__(self, losses: int) -> None:
-        super().__init__()
-        self.losses = losses
+    def clock() -> datetime:  # read inside the planner, under the lock
+        if threading.current_thread().name == "first":
+            inside.set()
+            go_on.wait(5)
+        return datetime.now(UTC)
 
-    def apply(self, plan: Plan) -> None:
-        if self.losses:
-            self.losses -= 1
-            raise ConcurrentUpdateError("a rival wrote first")
-        super().apply(plan)
+    registry = Registry(MemoryStore(), clock=clock)
+    for version in (1, 2):
+        registry.register("1H")
+        registry.promote("1H", version, "beta")
+    results: dict[str, list[tuple[int, Stage]]] = {}
 
+    def crown(version: int) -> None:
+        changes = registry.promote("1H", version, "champion")
+        results[threading.current_thread().name] = [(c.version, c.to_stage) for c in changes]
 
-def test_a_promotion_that_loses_a_race_is_planned_again() -> None:
-    store = _LosesRaces(losses=ATTEMPTS - 1)
-    registry = Registry(store)
-    registry.register("1H")
-    assert len(registry.promote("1H", 1, "beta")) == 1
-    assert registry.get("1H", 1).stage is Stage.BETA
-
-
-def test_a_promotion_that_keeps_losing_gives_up_changing_nothing() -> None:
-    store = _LosesRaces(losses=ATTEMPTS)
-    registry = Registry(store)
-    registry.register("1H")
-    with pytest.raises(ConcurrentUpdateError, match=f"after {ATTEMPTS} attempts"):
-        registry.promote("1H", 1, "beta")
-    assert registry.get("1H", 1).stage is Stage.DEVELOPMENT
+    first = threading.Thread(target=crown, args=(1,), name="first")
+    second = threading.Thread(target=crown, args=(2,), name="second")
+    first.start()
+    assert inside.wait(5)
+    second.start()  # waits for the lock the first one holds
+    go_on.set()
+    first.join(5)
+    second.join(5)
+    assert results == {
+        "first": [(1, Stage.CHAMPION)],
+        "second": [(1, Stage.ARCHIVED), (2, Stage.CHAMPION)],
+    }
 
 
 def test_the_model_name_template_can_come_from_the_environment(

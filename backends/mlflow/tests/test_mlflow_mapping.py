@@ -121,19 +121,19 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     registry.register("1H", source=SOURCE)
     assert sum(counted.calls.values()) == 2  # create version, history record
     counted.calls.clear()
-    registry.promote("1H", 1, "beta")  # each read of a version also reads its history
+    registry.promote("1H", 1, "beta")  # lock, model, version, intent, record, tag, unlock
     assert sum(counted.calls.values()) == 7
     counted.calls.clear()
-    registry.promote("1H", 1, "champion")  # no champion yet: one more alias lookup
-    assert sum(counted.calls.values()) == 10
+    registry.promote("1H", 1, "champion")  # no champion yet: the alias moves, one tag
+    assert sum(counted.calls.values()) == 8
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
-    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1
-    assert sum(counted.calls.values()) == 12
+    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + champion, + tag
+    assert sum(counted.calls.values()) == 10
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")
-    assert sum(counted.calls.values()) == 13  # one more read: the history
+    assert sum(counted.calls.values()) == 10  # the history comes with the model
     counted.calls.clear()
     registry.history("1H")
     assert sum(counted.calls.values()) == 1

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-from stagekeeper.domain.errors import ConcurrentUpdateError, ConflictError
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.errors import ConflictError
+from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
 from stagekeeper.domain.stages import Stage
-from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 
 
 class MemoryStore:
@@ -22,7 +22,7 @@ class MemoryStore:
     capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._versions: dict[tuple[str, int], ModelVersion] = {}
         self._history: list[StageChange] = []
 
@@ -68,11 +68,11 @@ class MemoryStore:
         champions = self.versions(timeframe, Stage.CHAMPION)
         return champions[0] if champions else None
 
-    def apply(self, plan: Plan) -> None:
-        with self._lock:
-            violation = plan.violation(self._seen(plan))
-            if violation:
-                raise ConcurrentUpdateError(f"{violation}; try again")
+    def transact(self, timeframe: str, planner: Planner) -> Plan | None:
+        with self._lock:  # re-entrant: the planner reads through this store's own methods
+            plan = planner(_View(self, timeframe))
+            if plan is None:
+                return None
             # A plan that records only leads each version where it stands already.
             for change in plan.changes:
                 key = (change.timeframe, change.version)
@@ -80,18 +80,7 @@ class MemoryStore:
                     self._versions[key], stage=change.to_stage, updated_at=change.at
                 )
             self._history.extend(plan.changes)
-
-    def _seen(self, plan: Plan) -> Seen:
-        found = {n: self._versions.get((plan.timeframe, n)) for n in plan.versions}
-        champions = [
-            number
-            for (tf, number), v in self._versions.items()
-            if tf == plan.timeframe and v.stage is Stage.CHAMPION
-        ]
-        return Seen(
-            stages={n: v.stage for n, v in found.items() if v is not None},
-            champion=champions[0] if champions else None,
-        )
+            return plan
 
     def history(
         self,
@@ -110,6 +99,25 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class _View:
+    """The memory store's timeframe view: its own reads, under its lock."""
+
+    def __init__(self, store: MemoryStore, timeframe: str) -> None:
+        self.store, self.timeframe = store, timeframe
+
+    def get(self, version: int) -> ModelVersion | None:
+        return self.store.get(self.timeframe, version)
+
+    def champion(self) -> ModelVersion | None:
+        return self.store.champion(self.timeframe)
+
+    def versions(self) -> list[ModelVersion]:
+        return self.store.versions(self.timeframe)
+
+    def history(self) -> list[StageChange]:
+        return self.store.history(self.timeframe)
 
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:

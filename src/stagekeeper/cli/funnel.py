@@ -37,6 +37,7 @@ EXIT_CODES: dict[str, int] = {
     "not_found": 1,
     "conflict": 1,
     "concurrent_update": 1,
+    "lock_timeout": 1,
     "transition_not_allowed": 1,
     "invalid_input": USAGE_EXIT,
     "usage": USAGE_EXIT,

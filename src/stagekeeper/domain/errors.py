@@ -14,6 +14,7 @@ ErrorCode = Literal[
     "not_found",
     "conflict",
     "concurrent_update",
+    "lock_timeout",
     "transition_not_allowed",
     "invalid_input",
     "store_unavailable",
@@ -47,6 +48,12 @@ class ConcurrentUpdateError(ConflictError):
     """Another writer changed the state between our read and our write; safe to retry."""
 
     code: ErrorCode = "concurrent_update"
+
+
+class LockTimeout(ConflictError):
+    """Another writer held the timeframe's write lock for longer than this one would wait."""
+
+    code: ErrorCode = "lock_timeout"
 
 
 class TransitionError(StagekeeperError):

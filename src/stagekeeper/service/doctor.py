@@ -14,48 +14,55 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from stagekeeper.domain.doctor import drift_finding, history_drift
-from stagekeeper.domain.errors import ConcurrentUpdateError
-from stagekeeper.domain.model import Finding, ModelVersion, Plan, StageChange
+from stagekeeper.domain.errors import LockTimeout
+from stagekeeper.domain.model import Finding, Plan
 from stagekeeper.domain.stages import Cause
-from stagekeeper.service.ports import ModelStore, SelfRepairing
+from stagekeeper.service.ports import ModelStore, Planned, SelfRepairing, TimeframeView
 
 if TYPE_CHECKING:
     from stagekeeper.service.registry import Registry
 
 DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
+OPERATION_IN_PROGRESS = "operation-in-progress"
 
 
 def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Finding]:
     """The store's own checks first (repaired first too, since finishing an interrupted
     operation can resolve a drift), then the history drift that every store can show.
-    The drifts of one timeframe are repaired as one operation.
+
+    Drift is looked for under each timeframe's write lock, as writers take it, so that an
+    operation in progress is never mistaken for drift; the drifts of one timeframe are
+    repaired as one operation, in the same locked step.
     """
     store = registry.store
     findings = _store_findings(store, timeframe, fix)
-    drifted: dict[str, list[tuple[ModelVersion, StageChange]]] = {}
-    for version, latest in history_drift(store.versions(timeframe), store.history(timeframe)):
-        drifted.setdefault(version.timeframe, []).append((version, latest))
-    for drifts in drifted.values():
-        repaired = fix and _record_repairs(registry, drifts)
-        findings += [
-            dataclasses.replace(drift_finding(v, latest), fixed=repaired) for v, latest in drifts
-        ]
+    timeframes = [timeframe] if timeframe else sorted({v.timeframe for v in store.versions()})
+    busy = {f.timeframe for f in findings if f.code == OPERATION_IN_PROGRESS}
+    for name in timeframes:
+        findings += [] if name in busy else _drift(registry, name, fix)
     return findings
 
 
-def _record_repairs(registry: Registry, drifts: list[tuple[ModelVersion, StageChange]]) -> bool:
-    """Record each drifted version's move; ``False`` if a writer moved one meanwhile."""
-    context = registry.context(DRIFT_REASON)
-    moves = tuple(
-        context.change(dataclasses.replace(v, stage=latest.to_stage), v.stage, Cause.REPAIR)
-        for v, latest in drifts
-    )
-    plan = Plan(drifts[0][0].timeframe, None, moves, records_only=True)
+def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
+    found: list[Finding] = []
+
+    def plan(view: TimeframeView) -> Plan | None:
+        drifts = history_drift(view.versions(), view.history())
+        found[:] = [dataclasses.replace(drift_finding(v, c), fixed=fix) for v, c in drifts]
+        if not (fix and drifts):
+            return None
+        context = registry.context(DRIFT_REASON)
+        moves = tuple(
+            context.change(dataclasses.replace(v, stage=c.to_stage), v.stage, Cause.REPAIR)
+            for v, c in drifts
+        )
+        return Plan(timeframe, None, moves, records_only=True)
+
     try:
-        registry.commit(plan)
-    except ConcurrentUpdateError:
-        return False
-    return True
+        registry.commit(Planned(timeframe, plan))
+    except LockTimeout as exc:  # a writer is at work: that is no drift, and not ours to fix
+        return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
+    return found
 
 
 def _store_findings(store: ModelStore, timeframe: str | None, fix: bool) -> list[Finding]:

@@ -37,6 +37,37 @@ class StoreOptions:
         return validation.model_name(self.model_name_template, timeframe)
 
 
+class TimeframeView(Protocol):
+    """One timeframe as it stands under the write lock: what a planner may read."""
+
+    def get(self, version: int) -> ModelVersion | None:
+        """One version, or ``None``."""
+        ...
+
+    def champion(self) -> ModelVersion | None:
+        """The champion, or ``None``."""
+        ...
+
+    def versions(self) -> list[ModelVersion]:
+        """Every version, ordered by number."""
+        ...
+
+    def history(self) -> list[StageChange]:
+        """Every recorded change of the timeframe, oldest first."""
+        ...
+
+
+Planner = Callable[[TimeframeView], Plan | None]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A write to plan under a timeframe's lock (see ``Registry.commit``)."""
+
+    timeframe: str
+    planner: Planner
+
+
 class ModelStore(Protocol):
     """A store of model versions and their history, one registered model per timeframe."""
 
@@ -66,13 +97,15 @@ class ModelStore(Protocol):
         """The timeframe's champion, or ``None``."""
         ...
 
-    def apply(self, plan: Plan) -> None:
-        """Commit ``plan`` atomically: move its versions and append its changes to the
-        history (a plan that ``records_only`` appends without moving).
+    def transact(self, timeframe: str, planner: Planner) -> Plan | None:
+        """Hold the timeframe's write lock, plan through a view read under it, and commit.
 
-        Under the timeframe's lock, read what the plan touches and ask
-        ``plan.violation(seen)``; if it says why the plan no longer holds, raise
-        ``ConcurrentUpdateError`` and change nothing.
+        Call ``planner`` with a ``TimeframeView`` whose reads see the timeframe as it stands
+        under the lock, then commit the plan it returns atomically: move its versions (a plan
+        that ``records_only`` moves nothing) and append its changes to the history, in
+        commit order. Return the plan, or ``None`` if the planner returned ``None`` (nothing
+        to do). Whatever the planner raises propagates, and nothing changes. Writers of one
+        timeframe wait for each other here, for at most the store's lock timeout.
         """
         ...
 

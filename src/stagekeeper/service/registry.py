@@ -2,10 +2,16 @@
 
 Every write goes through ``Registry.commit``, the one write path:
 
-1. the operation's context (who, when, why, id) is taken by the use case;
-2. the checks that apply run (the lifecycle now; policies next);
-3. the store commits the plan atomically, if what it was planned from still holds;
+1. the store takes the timeframe's write lock, and the use case plans under it, reading
+   through the store's view and taking the operation's context (who, when, why, id), so
+   that its time and its place in the history are those of the commit;
+2. the checks run on the plan: the lifecycle for every move (policies next), and the one
+   precondition check, ``Plan.violation``, against what the view shows;
+3. the store commits the plan atomically;
 4. the committed operation is published, exactly once.
+
+Writers of one timeframe wait for each other at step 1 instead of racing, so no plan is
+ever stale and nothing is retried.
 
 Presentation never enters here: no printing, no formatting. Imports the domain and the
 ports, never an adapter or a backend.
@@ -15,9 +21,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import random
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -29,20 +33,28 @@ from stagekeeper.domain.model import (
     ModelVersion,
     Plan,
     Registration,
+    Seen,
     StageChange,
     TimeframeStatus,
 )
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import doctor
-from stagekeeper.service.ports import ModelStore, SchemaManaged, StoreOptions
+from stagekeeper.service.ports import (
+    ModelStore,
+    Planned,
+    Planner,
+    SchemaManaged,
+    StoreOptions,
+    TimeframeView,
+)
 from stagekeeper.service.publishing import Publish, publish_nothing
 
 Clock = Callable[[], datetime]
-Write = Registration | Plan
-Check = Callable[[Plan], None]
-# A plan that loses a race is re-planned from a fresh read, up to this many times in all.
-ATTEMPTS = 10
+Check = Callable[[Plan, TimeframeView], None]
+
+
+Write = Registration | Planned
 
 
 class Registry:
@@ -69,11 +81,12 @@ class Registry:
 
     # -- the one write path -------------------------------------------------------------
 
-    def commit(self, write: Write, checks: Sequence[Check] = ()) -> Committed:
-        """Check, commit and publish one operation; every write of every use case ends here.
+    def commit(self, write: Write, checks: Sequence[Check] = ()) -> Committed | None:
+        """Plan under the lock, check, commit and publish one operation; every write of
+        every use case ends here. Returns what was committed, or ``None`` when the planner
+        found nothing to do.
 
-        ``checks`` refuse a plan by raising (``TransitionError``, a policy's gate); the store
-        raises ``ConcurrentUpdateError`` when the plan no longer holds. Either way nothing
+        A check refuses a plan by raising (``TransitionError``, a policy's gate); nothing
         changes and nothing is published.
         """
         if isinstance(write, Registration):
@@ -81,16 +94,18 @@ class Registry:
             change = dataclasses.replace(write.change_for(version.version), at=version.created_at)
             committed = Committed(write.operation_id, write.timeframe, (change,), version)
         else:
-            for check in checks:
-                check(write)
-            self.store.apply(write)
-            operation_id = write.changes[0].operation_id if write.changes else ""
-            committed = Committed(operation_id, write.timeframe, tuple(write.changes))
+            plan = self.store.transact(write.timeframe, _checked(write.planner, checks))
+            if plan is None or not plan.changes:
+                return None
+            committed = Committed(plan.changes[0].operation_id, plan.timeframe, tuple(plan.changes))
         self._publish(committed)
         return committed
 
     def context(self, reason: str | None = None, actor: str | None = None) -> OperationContext:
-        """A new operation's context: validated reason and actor, the time, a fresh id."""
+        """A new operation's context: validated reason and actor, the time, a fresh id.
+
+        Take it inside a planner, under the lock, so that its time is the commit's.
+        """
         return OperationContext(
             validation.reason(reason), self._actor(actor), self._clock(), new_operation_id()
         )
@@ -119,7 +134,7 @@ class Registry:
             operation_id=context.operation_id,
         )
         committed = self.commit(registration)
-        assert committed.version is not None  # a registration always makes one
+        assert committed is not None and committed.version is not None  # always one
         return committed.version
 
     def promote(
@@ -140,21 +155,21 @@ class Registry:
         number = validation.version(version)
         target = Stage.parse(stage)
         reason = validation.reason(reason)
-        for _attempt in _attempts():
-            current = self._existing(timeframe, number)
+        actor = None if actor is None else validation.actor(actor)
+
+        def plan(view: TimeframeView) -> Plan | None:
+            current = self._existing(view, timeframe, number)
             if current.stage is target:
-                return []
+                return None
             context = self.context(reason, actor)
-            champion = self.store.champion(timeframe) if target is Stage.CHAMPION else None
+            champion = view.champion() if target is Stage.CHAMPION else None
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
             changes.append(context.change(current, target, Cause.PROMOTION))
-            plan = Plan(timeframe, _number(champion), tuple(changes))
-            allowed = _lifecycle_check(current, target)
-            if self._committed(plan, [allowed]):
-                return changes
-        raise _gave_up(timeframe)
+            return Plan(timeframe, _number(champion), tuple(changes))
+
+        return _changes(self.commit(Planned(timeframe, plan)))
 
     def rollback(
         self,
@@ -172,62 +187,42 @@ class Registry:
         timeframe = validation.timeframe(timeframe)
         wanted = validation.optional_version(to_version)
         reason = validation.reason(reason)
-        for _attempt in _attempts():
-            champion = self.store.champion(timeframe)
-            former = self._former_champions(timeframe)
-            target = self._rollback_target(timeframe, wanted, champion, former)
+        actor = None if actor is None else validation.actor(actor)
+
+        def plan(view: TimeframeView) -> Plan | None:
+            champion = view.champion()
+            target = self._rollback_target(view, timeframe, wanted, champion)
             if champion is not None and target.version == champion.version:
-                return []
+                return None
             context = self.context(reason, actor)
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
             changes.append(context.change(target, Stage.CHAMPION, Cause.ROLLBACK))
-            plan = Plan(timeframe, _number(champion), tuple(changes))
-            allowed = _lifecycle_check(
-                target, Stage.CHAMPION, rollback=True, was_champion=target.version in former
-            )
-            if self._committed(plan, [allowed]):
-                return changes
-        raise _gave_up(timeframe)
+            return Plan(timeframe, _number(champion), tuple(changes))
 
-    def _committed(self, plan: Plan, checks: Sequence[Check]) -> bool:
-        """Commit, or ``False`` when a rival's write landed first (plan again)."""
-        try:
-            self.commit(plan, checks)
-        except ConcurrentUpdateError:
-            return False
-        return True
+        return _changes(self.commit(Planned(timeframe, plan)))
 
     def _rollback_target(
         self,
+        view: TimeframeView,
         timeframe: str,
         wanted: int | None,
         champion: ModelVersion | None,
-        former: list[int],
     ) -> ModelVersion:
         if wanted is not None:
-            return self._existing(timeframe, wanted)
+            return self._existing(view, timeframe, wanted)
         current = _number(champion)
-        for number in former:
+        for number in _former_champions(view.history()):
             if number == current:
                 continue
-            candidate = self.store.get(timeframe, number)
+            candidate = view.get(number)
             if candidate and candidate.stage is Stage.ARCHIVED:
                 return candidate
         raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
 
-    def _former_champions(self, timeframe: str) -> list[int]:
-        """Versions that have been champion, most recently crowned first, each once."""
-        crowned = [
-            change.version
-            for change in reversed(self.store.history(timeframe))
-            if change.to_stage is Stage.CHAMPION
-        ]
-        return list(dict.fromkeys(crowned))
-
-    def _existing(self, timeframe: str, number: int) -> ModelVersion:
-        found = self.store.get(timeframe, number)
+    def _existing(self, view: TimeframeView, timeframe: str, number: int) -> ModelVersion:
+        found = view.get(number)
         if found is None:
             raise NotFoundError(f"{self.options.model_name(timeframe)} has no version {number}")
         return found
@@ -239,7 +234,12 @@ class Registry:
 
     def get(self, timeframe: str, version: int | str) -> ModelVersion:
         """One version; ``NotFoundError`` if it does not exist."""
-        return self._existing(validation.timeframe(timeframe), validation.version(version))
+        timeframe = validation.timeframe(timeframe)
+        number = validation.version(version)
+        found = self.store.get(timeframe, number)
+        if found is None:
+            raise NotFoundError(f"{self.options.model_name(timeframe)} has no version {number}")
+        return found
 
     def list(
         self, timeframe: str | None = None, stage: Stage | str | None = None
@@ -307,21 +307,52 @@ class Registry:
         self.close()
 
 
-def _lifecycle_check(
-    current: ModelVersion, target: Stage, *, rollback: bool = False, was_champion: bool = False
-) -> Check:
-    """The lifecycle's verdict on one move, as a check for the write path."""
+def _checked(planner: Planner, checks: Sequence[Check]) -> Planner:
+    """The planner, followed by the write path's checks, all under the lock."""
 
-    def check(_plan: Plan) -> None:
+    def plan(view: TimeframeView) -> Plan | None:
+        planned = planner(view)
+        if planned is None:
+            return None
+        for check in (check_preconditions, check_lifecycle, *checks):
+            check(planned, view)
+        return planned
+
+    return plan
+
+
+def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
+    """Every promotion and rollback in the plan is a move the lifecycle allows."""
+    for change in plan.changes:
+        if change.from_stage is None or change.cause not in (Cause.PROMOTION, Cause.ROLLBACK):
+            continue
+        restoring = change.cause is Cause.ROLLBACK and change.to_stage is Stage.CHAMPION
         lifecycle.check_move(
-            current.stage,
-            target,
-            rollback=rollback,
-            was_champion=was_champion,
-            subject=_subject(current),
+            change.from_stage,
+            change.to_stage,
+            rollback=restoring,
+            was_champion=restoring and change.version in _former_champions(view.history()),
+            subject=f"version {change.version} of {change.model_name}",
         )
 
-    return check
+
+def check_preconditions(plan: Plan, view: TimeframeView) -> None:
+    """The plan still holds against the timeframe as the lock shows it."""
+    stages = {n: found.stage for n in plan.versions if (found := view.get(n)) is not None}
+    champion = view.champion() if plan.checks_champion else None
+    violation = plan.violation(Seen(stages, _number(champion)))
+    if violation:
+        raise ConcurrentUpdateError(f"{violation}; try again")
+
+
+def _former_champions(history: Sequence[StageChange]) -> list[int]:
+    """Versions that have been champion, most recently crowned first, each once."""
+    crowned = [c.version for c in reversed(history) if c.to_stage is Stage.CHAMPION]
+    return list(dict.fromkeys(crowned))
+
+
+def _changes(committed: Committed | None) -> list[StageChange]:
+    return [] if committed is None else list(committed.changes)
 
 
 def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
@@ -332,22 +363,5 @@ def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
     return TimeframeStatus(timeframe, versions[0].model_name, champion, counts)
 
 
-def _attempts() -> Iterator[int]:
-    for attempt in range(ATTEMPTS):
-        if attempt:  # jitter, so that writers who lost together do not collide again
-            time.sleep(random.uniform(0, 0.005 * attempt))
-        yield attempt
-
-
 def _number(version: ModelVersion | None) -> int | None:
     return None if version is None else version.version
-
-
-def _subject(version: ModelVersion) -> str:
-    return f"version {version.version} of {version.model_name}"
-
-
-def _gave_up(timeframe: str) -> ConcurrentUpdateError:
-    return ConcurrentUpdateError(
-        f"{timeframe} kept changing under concurrent writers; gave up after {ATTEMPTS} attempts"
-    )

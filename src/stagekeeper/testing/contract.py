@@ -33,7 +33,7 @@ from stagekeeper.domain.errors import (
 from stagekeeper.domain.model import ModelVersion, Plan, StageChange
 from stagekeeper.domain.operation import OperationContext
 from stagekeeper.domain.stages import Cause, Stage
-from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planned
 from stagekeeper.service.registry import Registry
 
 RegistryFactory = Callable[[], Registry]
@@ -204,11 +204,11 @@ class RegistryContract:
         stale = stamp.change(challenger, Stage.CHAMPION, Cause.PROMOTION)
         # Planned as if there were no champion: applying it would make two.
         with pytest.raises(ConcurrentUpdateError):
-            registry.store.apply(Plan("1H", None, (stale,)))
+            registry.commit(Planned("1H", lambda _view: Plan("1H", None, (stale,))))
         # Planned from a stage the version has left.
         moved = dataclasses.replace(stale, from_stage=Stage.DEVELOPMENT)
         with pytest.raises(ConcurrentUpdateError):
-            registry.store.apply(Plan("1H", champion.version, (moved,)))
+            registry.commit(Planned("1H", lambda _view: Plan("1H", champion.version, (moved,))))
         assert _snapshot(registry) == before
 
     # -- reads --------------------------------------------------------------------------
@@ -332,7 +332,7 @@ class RegistryContract:
         context = OperationContext("seen elsewhere", "doctor", at, "rec")
         seen_in_beta = dataclasses.replace(version, stage=Stage.BETA)
         note = context.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
-        registry.store.apply(Plan("1H", None, (note,), records_only=True))
+        registry.commit(Planned("1H", lambda _view: Plan("1H", None, (note,), records_only=True)))
         assert [(v.version, v.stage) for v in registry.list()] == before
         assert registry.history("1H")[-1] == note
 
@@ -343,7 +343,9 @@ class RegistryContract:
         note = context.change(version, Stage.BETA, Cause.REPAIR)
         before = _snapshot(registry)
         with pytest.raises(ConcurrentUpdateError):
-            registry.store.apply(Plan("1H", None, (note,), records_only=True))
+            registry.commit(
+                Planned("1H", lambda _view: Plan("1H", None, (note,), records_only=True))
+            )
         assert _snapshot(registry) == before
 
     # -- many writers -------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 MLflow has no transactions and no compare-and-set, but creating a registered model whose
 name exists fails with RESOURCE_ALREADY_EXISTS. So a writer holds the lock while the
-registered model ``stagekeeper-lock.<model>`` exists. The lock carries the writer's
-intent (the history record it is about to write), so that when a writer dies holding it,
-the next writer (or ``doctor``) can finish or drop that operation and break the lock once
-its lease has run out.
+registered model ``stagekeeper-lock.<model>`` exists. Once the holder has
+planned under the lock, it declares its intent on the lock (the history record it is about
+to write) before its first write, so that when a writer dies holding it, the next writer
+(or ``doctor``) can finish or drop that operation and break the lock once its lease has
+run out. A lock without an intent was held by a writer that wrote nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.domain.errors import ConflictError
+from stagekeeper.domain.errors import LockTimeout
 from stagekeeper_mlflow.connection import RegistryClient, error_code
 from stagekeeper_mlflow.mapping import INTENT_TAG, lock_name
 
@@ -77,21 +78,24 @@ class TimeframeLock:
         self.recover = recover
 
     @contextmanager
-    def held(self, intent: Intent) -> Iterator[None]:
-        self._acquire(intent)
+    def held(self) -> Iterator[Callable[[Intent], None]]:
+        """Hold the lock; the holder declares its intent on it before its first write."""
+        self._acquire()
         try:
-            yield
+            yield self._declare
         finally:
             self._release()
 
-    def _acquire(self, intent: Intent) -> None:
+    def _declare(self, intent: Intent) -> None:
+        self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
+
+    def _acquire(self) -> None:
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.01
         while True:
             try:
                 self.client.create_registered_model(
                     self.name,
-                    tags={INTENT_TAG: intent.encode()},
                     description="stagekeeper write lock: exists only while a change is made",
                 )
                 return
@@ -107,7 +111,7 @@ class TimeframeLock:
                 continue
             if time.monotonic() > deadline:
                 # Not a lost race to re-plan: a writer still holds the lock, or died with it.
-                raise ConflictError(
+                raise LockTimeout(
                     f"{self.name} is held by another writer; gave up after {self.wait_seconds:g} s",
                     hint="if no other writer runs, `stagekeeper doctor --fix` clears it "
                     "once its lease has expired",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.errors import ValidationError
-from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.model import Plan, StageChange
+from stagekeeper.service.ports import Planned, Planner, TimeframeView
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow import legacy
 from stagekeeper_mlflow.store import MlflowStore
@@ -49,6 +50,15 @@ def migrate_legacy_stages(
     ]
     if not dry_run:
         for plan in plans:
-            if plan.changes:
-                registry.commit(plan)
+            if plan.changes:  # checked under the lock: refused if a writer moved a version
+                registry.commit(Planned(plan.timeframe, _as_planned(plan)))
     return [change for plan in plans for change in plan.changes]
+
+
+def _as_planned(plan: Plan) -> Planner:
+    """A plan made before the lock, for the write path to check under it."""
+
+    def planner(_view: TimeframeView) -> Plan:
+        return plan
+
+    return planner

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
+from functools import cached_property
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.domain.errors import ConcurrentUpdateError, ValidationError
-from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.domain.stages import Stage
-from stagekeeper.service.ports import StoreOptions
+from stagekeeper.service.ports import Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping
 from stagekeeper_mlflow.connection import (
     RegistryClient,
@@ -30,13 +33,54 @@ from stagekeeper_mlflow.connection import (
 from stagekeeper_mlflow.lock import HeldLock, Intent, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
+    champion_of,
     or_none,
     readable_history,
-    stage_of,
     to_time,
     to_version,
 )
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
+
+
+class _View:
+    """A timeframe read under its lock. Reads are kept for the rest of the step: under the
+    lock no other stagekeeper writer can change them, and the planner and the write path's
+    checks then ask MLflow once for each thing."""
+
+    def __init__(self, store: MlflowStore, timeframe: str, name: str) -> None:
+        self.lookups, self.timeframe, self.name = store.lookups, timeframe, name
+        self._found: dict[int, ModelVersion | None] = {}
+
+    @cached_property
+    def model(self) -> RegisteredModel | None:
+        return or_none(lambda: self.lookups.client.get_registered_model(self.name))
+
+    @cached_property
+    def changed(self) -> dict[int, datetime]:
+        return mapping.last_changed(self.model.tags or {}) if self.model else {}
+
+    def get(self, version: int) -> ModelVersion | None:
+        if version not in self._found:
+            raw = self.lookups.fetch(self.name, version) if self.model else None
+            self._found[version] = (
+                None if raw is None else to_version(self.timeframe, raw, changed=self.changed)
+            )
+        return self._found[version]
+
+    def champion(self) -> ModelVersion | None:
+        holder = champion_of(self.model) if self.model else None
+        return None if holder is None else self.get(int(holder))
+
+    def versions(self) -> list[ModelVersion]:
+        if self.model is None:
+            return []
+        return sorted(self.lookups.versions(self.timeframe, self.model, None), key=_by_number)
+
+    def history(self) -> list[StageChange]:
+        records = mapping.history_records(self.model.tags or {}) if self.model else []
+        return [
+            c for _key, value in records for c in readable_history(self.timeframe, self.name, value)
+        ]
 
 
 class MlflowStore:
@@ -108,27 +152,20 @@ class MlflowStore:
             name, source, run_id=run_id, tags=tags, await_creation_for=0
         )
 
-    def apply(self, plan: Plan) -> None:
-        name = self.options.model_name(plan.timeframe)
-        intent = Intent(
-            mapping.history_key(plan.changes),
-            mapping.encode_history(plan.changes),
-            moves=not plan.records_only,
-        )
-        with translated_errors(self.url), self.lock(name).held(intent):
-            violation = plan.violation(self._seen(name, plan))
-            if violation:
-                raise ConcurrentUpdateError(f"{violation}; try again")
+    def transact(self, timeframe: str, planner: Planner) -> Plan | None:
+        name = self.options.model_name(timeframe)
+        with translated_errors(self.url), self.lock(name).held() as declare:
+            plan = planner(_View(self, timeframe, name))
+            if plan is None:
+                return None
+            intent = Intent(
+                mapping.history_key(plan.changes),
+                mapping.encode_history(plan.changes),
+                moves=not plan.records_only,
+            )
+            declare(intent)
             self._write(name, plan.changes, intent)
-
-    def _seen(self, name: str, plan: Plan) -> Seen:
-        found = {number: self.lookups.fetch(name, number) for number in plan.versions}
-        holders = [n for n, raw in found.items() if raw and CHAMPION_ALIAS in raw.aliases]
-        if holders or not plan.checks_champion:
-            champion = holders[0] if holders else None
-        else:
-            champion = _number(self.lookups.champion(name))
-        return Seen({n: stage_of(raw) for n, raw in found.items() if raw is not None}, champion)
+            return plan
 
     def _write(self, name: str, changes: Sequence[StageChange], intent: Intent) -> None:
         """Record, then move the alias, then mirror the tags. Safe to repeat."""
@@ -253,6 +290,10 @@ def _run_of(source: str) -> str | None:
     if not run_id:
         raise ValidationError(f"source {source!r} names no run: expected runs:/<run_id>/<path>")
     return run_id
+
+
+def _by_number(version: ModelVersion) -> int:
+    return version.version
 
 
 def _number(version: MlflowVersion | None) -> int | None:

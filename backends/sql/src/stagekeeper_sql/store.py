@@ -1,9 +1,9 @@
 """The SQL store: every write is one transaction with its timeframe locked.
 
 The timeframe's row is the lock: PostgreSQL takes it with ``SELECT ... FOR UPDATE``,
-SQLite with ``BEGIN IMMEDIATE`` on the whole file. Under that lock the plan's
-preconditions are checked and then applied, so concurrent writers serialise, and the
-partial unique index stands behind it as the database's own guard. Returns domain
+SQLite with ``BEGIN IMMEDIATE`` on the whole file. The service plans under that lock,
+reading inside the same transaction, so concurrent writers wait for each other instead of
+racing, and the partial unique index stands behind it as the database's own guard. Returns domain
 objects, never rows.
 """
 
@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Row, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from stagekeeper.domain.errors import ConcurrentUpdateError, ConflictError
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, Seen, StageChange
+from stagekeeper.domain.errors import ConflictError
+from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
 from stagekeeper.domain.stages import Cause, Stage
-from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, StoreOptions
+from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate
 from stagekeeper_sql.engine import (
     WRITE,
@@ -74,12 +74,12 @@ class SqlStore:
             connection.execute(changes.insert(), [change_row(registration.change_for(number))])
         return _version(row, registration.model_name)
 
-    def apply(self, plan: Plan) -> None:
+    def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         with self._write() as connection:
-            self._lock(connection, plan.timeframe)
-            violation = plan.violation(self._seen(connection, plan))
-            if violation:
-                raise ConcurrentUpdateError(f"{violation}; try again")
+            self._lock(connection, timeframe)
+            plan = planner(_View(self, connection, timeframe))
+            if plan is None:
+                return None
             # A plan that records only leads each version where it stands already.
             for change in plan.changes:
                 connection.execute(
@@ -88,16 +88,9 @@ class SqlStore:
                     .where(versions.c.version == change.version)
                     .values(stage=change.to_stage.value, updated_at=change.at)
                 )
+            # Inserted under the lock: the ids are the commit order.
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
-
-    def _seen(self, connection: Connection, plan: Plan) -> Seen:
-        rows = connection.execute(
-            select(versions.c.version, versions.c.stage)
-            .where(versions.c.timeframe == plan.timeframe)
-            .where(versions.c.version.in_(plan.versions))
-        )
-        stages = {number: Stage(stage) for number, stage in rows.all()}
-        return Seen(stages, self._champion_number(connection, plan.timeframe))
+            return plan
 
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -124,35 +117,35 @@ class SqlStore:
         ).scalar()
         return int(latest or 0) + 1
 
-    def _champion_number(self, connection: Connection, timeframe: str) -> int | None:
-        return connection.execute(
-            select(versions.c.version)
-            .where(versions.c.timeframe == timeframe)
-            .where(versions.c.stage == Stage.CHAMPION.value)
-        ).scalar()
-
     # -- reads --------------------------------------------------------------------------
 
-    def get(self, timeframe: str, version: int) -> ModelVersion | None:
+    def get(
+        self, timeframe: str, version: int, *, within: Connection | None = None
+    ) -> ModelVersion | None:
         found = self._versions(
             _versions_query()
             .where(versions.c.timeframe == timeframe)
-            .where(versions.c.version == version)
+            .where(versions.c.version == version),
+            within,
         )
         return found[0] if found else None
 
     def versions(
-        self, timeframe: str | None = None, stage: Stage | None = None
+        self,
+        timeframe: str | None = None,
+        stage: Stage | None = None,
+        *,
+        within: Connection | None = None,
     ) -> list[ModelVersion]:
         query = _versions_query().order_by(versions.c.timeframe, versions.c.version)
         if timeframe is not None:
             query = query.where(versions.c.timeframe == timeframe)
         if stage is not None:
             query = query.where(versions.c.stage == stage.value)
-        return self._versions(query)
+        return self._versions(query, within)
 
-    def champion(self, timeframe: str) -> ModelVersion | None:
-        found = self.versions(timeframe, Stage.CHAMPION)
+    def champion(self, timeframe: str, *, within: Connection | None = None) -> ModelVersion | None:
+        found = self.versions(timeframe, Stage.CHAMPION, within=within)
         return found[0] if found else None
 
     def history(
@@ -160,6 +153,8 @@ class SqlStore:
         timeframe: str | None = None,
         version: int | None = None,
         limit: int | None = None,
+        *,
+        within: Connection | None = None,
     ) -> list[StageChange]:
         query = select(changes).order_by(changes.c.id.desc())
         if timeframe is not None:
@@ -168,12 +163,12 @@ class SqlStore:
             query = query.where(changes.c.version == version)
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as connection:
+        with self._read(within) as connection:
             rows = connection.execute(query).all()
         return [_change(row) for row in reversed(rows)]
 
-    def _versions(self, query: Select[Any]) -> list[ModelVersion]:
-        with self._read() as connection:
+    def _versions(self, query: Select[Any], within: Connection | None) -> list[ModelVersion]:
+        with self._read(within) as connection:
             rows = connection.execute(query).all()
         return [_version(row._mapping, row.model_name) for row in rows]
 
@@ -187,7 +182,11 @@ class SqlStore:
         self.engine.dispose()
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, within: Connection | None = None) -> Iterator[Connection]:
+        """A connection to read on: the write transaction's, ``within`` one, else a new one."""
+        if within is not None:
+            yield within
+            return
         with translated_errors(self.url), self.engine.connect() as connection:
             yield connection
 
@@ -199,6 +198,25 @@ class SqlStore:
             connection.begin(),
         ):
             yield connection
+
+
+class _View:
+    """A timeframe read inside the write transaction that holds its lock."""
+
+    def __init__(self, store: SqlStore, connection: Connection, timeframe: str) -> None:
+        self.store, self.connection, self.timeframe = store, connection, timeframe
+
+    def get(self, version: int) -> ModelVersion | None:
+        return self.store.get(self.timeframe, version, within=self.connection)
+
+    def champion(self) -> ModelVersion | None:
+        return self.store.champion(self.timeframe, within=self.connection)
+
+    def versions(self) -> list[ModelVersion]:
+        return self.store.versions(self.timeframe, within=self.connection)
+
+    def history(self) -> list[StageChange]:
+        return self.store.history(self.timeframe, within=self.connection)
 
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
