@@ -17,6 +17,8 @@ from stagekeeper.service.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
 from stagekeeper.service.publishing import Publish, publish_nothing
 from stagekeeper.service.registry import Clock, Registry
 
+DEFAULT_LOCK_TIMEOUT = 30.0
+
 
 def default_store_url() -> str:
     """``STAGEKEEPER_STORE`` if set, else the embedded SQLite file in this directory."""
@@ -43,6 +45,7 @@ def open_registry(
     check_schema: bool = True,
     create: bool = True,
     publish: Publish = publish_nothing,
+    lock_timeout: float | None = None,
 ) -> Registry:
     """Open the registry at ``url`` (``memory://``, ``sqlite:///…``, ``postgresql+psycopg://…``).
 
@@ -52,7 +55,9 @@ def open_registry(
     ``{timeframe}_trading_model``. Close the registry, or use it as a context manager, to
     release the store's connections. With ``create=False`` a store that does not exist yet
     is refused (``StoreUnreachable``) instead of created. ``publish`` receives every
-    committed operation, once.
+    committed operation, once. A writer waits for its timeframe's write lock for
+    ``lock_timeout`` seconds (else ``STAGEKEEPER_LOCK_TIMEOUT``, else 30), then raises
+    ``LockTimeout``.
     """
     template = (
         model_name_template
@@ -63,6 +68,11 @@ def open_registry(
         model_name_template=validation.model_name_template(template),
         check_schema=check_schema,
         create=create,
+        lock_timeout=validation.lock_timeout(
+            lock_timeout
+            if lock_timeout is not None
+            else os.environ.get("STAGEKEEPER_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT
+        ),
     )
     who = validation.actor(actor or default_actor())
     store = open_store(url or default_store_url(), options)

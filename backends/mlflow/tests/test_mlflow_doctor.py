@@ -4,13 +4,14 @@ are read with one champion and repaired by ``doctor --fix``."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from stagekeeper import Stage
+from stagekeeper import LockTimeout, Stage
 from stagekeeper.cli.app import app
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
@@ -160,8 +161,10 @@ def test_a_live_lock_makes_writers_wait_then_give_up(
     with pytest.raises(Crash):
         registry.promote("1H", 2, "champion")
     impatient = fresh(mlflow_url, template, lease_seconds=3600, wait_seconds=0.3)
-    with pytest.raises(Exception, match="held by another writer"):
+    with pytest.raises(LockTimeout, match="is being changed by another writer") as waited:
         impatient.promote("1H", 2, "champion")
+    assert "waited 0.3 s" in waited.value.message
+    assert waited.value.hint and re.search(r"its lease runs out in 3[56]\d\d s", waited.value.hint)
     [finding] = impatient.doctor()
     assert (finding.code, finding.fixed) == ("operation-in-progress", False)
 

@@ -92,6 +92,19 @@ def text(value: object, what: str, longest: int) -> str:
     return value
 
 
+def lock_timeout(value: object) -> float:
+    """Seconds to wait for a write lock: a number above 0 and at most a day."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 < seconds <= 86_400:
+        raise ValidationError(
+            f"invalid lock timeout {_shown(value)}: expected seconds, above 0 and at most 86400"
+        )
+    return seconds
+
+
 def model_name_template(template: object) -> str:
     """``{timeframe}`` exactly once, around letters, digits, ``_``, ``-`` and ``.`` only.
 

@@ -32,6 +32,8 @@ class StoreOptions:
     # Only a command that writes may create a store that does not exist yet; a read of a
     # mistyped path must say so instead of leaving an empty database behind.
     create: bool = True
+    # How long a writer waits for the timeframe's write lock before ``LockTimeout``.
+    lock_timeout: float = 30.0
 
     def model_name(self, timeframe: str) -> str:
         return validation.model_name(self.model_name_template, timeframe)

@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import LockTimeout
 from stagekeeper_mlflow.connection import RegistryClient, error_code
-from stagekeeper_mlflow.mapping import INTENT_TAG, lock_name
+from stagekeeper_mlflow.mapping import INTENT_TAG, LOCK_PREFIX, lock_name
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,14 @@ class Intent:
 
     def encode(self) -> str:
         return json.dumps({"key": self.key, "record": self.record, "moves": self.moves})
+
+    def holder(self) -> str:
+        """Who declared it, and which operation, from its history record."""
+        try:
+            record = json.loads(self.record)
+            return f"{record['actor']} (operation {record['operation_id']})"
+        except (ValueError, KeyError, TypeError):
+            return "another writer"
 
     @classmethod
     def decode(cls, value: str) -> Intent:
@@ -110,14 +118,23 @@ class TimeframeLock:
                 self.clear(held)
                 continue
             if time.monotonic() > deadline:
-                # Not a lost race to re-plan: a writer still holds the lock, or died with it.
-                raise LockTimeout(
-                    f"{self.name} is held by another writer; gave up after {self.wait_seconds:g} s",
-                    hint="if no other writer runs, `stagekeeper doctor --fix` clears it "
-                    "once its lease has expired",
-                )
+                raise self._timeout(held)
             time.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 2, 0.5)
+
+    def _timeout(self, held: HeldLock | None) -> LockTimeout:
+        """Who holds the lock, since when, and when its lease lets the next writer in."""
+        holder = "another writer"
+        if held is not None and held.intent is not None:
+            holder = held.intent.holder()
+        age = 0.0 if held is None else held.age_seconds()
+        left = max(0.0, self.lease_seconds - age)
+        return LockTimeout(
+            f"{self.name.removeprefix(LOCK_PREFIX)} is being changed by {holder} (lock held for "
+            f"{age:.0f} s): waited {self.wait_seconds:g} s for its write lock",
+            hint=f"its lease runs out in {left:.0f} s; then the next writer, or "
+            "`stagekeeper doctor --fix`, finishes or drops its operation and takes over",
+        )
 
     def _release(self) -> None:
         try:

@@ -94,12 +94,12 @@ class MlflowStore:
         options: StoreOptions,
         *,
         lease_seconds: float = 60.0,
-        wait_seconds: float = 30.0,
+        wait_seconds: float | None = None,
     ) -> None:
         self.options = options
         self.url = url
         self.lease_seconds = lease_seconds
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = options.lock_timeout if wait_seconds is None else wait_seconds
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
 

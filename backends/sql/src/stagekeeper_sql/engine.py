@@ -20,12 +20,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from stagekeeper.domain.errors import (
     BackendError,
     ConcurrentUpdateError,
+    LockTimeout,
     StoreUnreachable,
     UnsupportedStore,
 )
 
 WRITE = "stagekeeper_write"
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
 def parse_url(url: str) -> URL:
@@ -64,10 +64,12 @@ def require_existing(url: URL) -> None:
         )
 
 
-def build_engine(url: URL) -> Engine:
+def build_engine(url: URL, lock_timeout: float) -> Engine:
+    """An engine whose writers wait ``lock_timeout`` seconds for a lock (SQLite's busy
+    timeout here; PostgreSQL's ``lock_timeout`` is set per write transaction)."""
     try:
         if url.get_backend_name() == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            engine = create_engine(url, connect_args={"timeout": lock_timeout})
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
@@ -105,7 +107,14 @@ def translated_errors(url: URL) -> Iterator[None]:
             f"the store refused a concurrent change: {_first_line(exc, url)}"
         ) from exc
     except DBAPIError as exc:
+        if _is_lock_timeout(exc):
+            raise LockTimeout("another writer held the write lock for too long") from exc
         raise _translated(exc, url) from exc
+
+
+def _is_lock_timeout(exc: DBAPIError) -> bool:
+    """PostgreSQL's ``lock_timeout`` (SQLSTATE 55P03) or SQLite's busy timeout."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03" or "database is locked" in str(exc.orig)
 
 
 # SQLite's own words for conditions a user can fix, and what to tell them instead.
@@ -118,8 +127,6 @@ _SQLITE_CONDITIONS = (
      "free some space, then try again; nothing was changed"),
     ("file is not a database", "{path} is not a SQLite database",
      "check the path: it names some other file"),
-    ("database is locked", "SQLite database {path} stayed locked by another writer",
-     "try again when the other writer has finished"),
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from stagekeeper.domain.errors import ConflictError
+from stagekeeper.domain.errors import ConflictError, LockTimeout
 from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
@@ -42,7 +42,7 @@ class SqlStore:
         self.url = parse_url(url)
         if not options.create:
             require_existing(self.url)
-        self.engine = build_engine(self.url)
+        self.engine = build_engine(self.url, options.lock_timeout)
         self.options = options
         if options.check_schema:
             where = self.url.render_as_string(hide_password=True)
@@ -52,7 +52,7 @@ class SqlStore:
     # -- writes -------------------------------------------------------------------------
 
     def register(self, registration: Registration) -> ModelVersion:
-        with self._write() as connection:
+        with self._waiting_for(registration.timeframe), self._write() as connection:
             self._ensure_timeframe(connection, registration)
             self._lock(connection, registration.timeframe)
             number = registration.version or self._next_version(connection, registration.timeframe)
@@ -75,7 +75,7 @@ class SqlStore:
         return _version(row, registration.model_name)
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
-        with self._write() as connection:
+        with self._waiting_for(timeframe), self._write() as connection:
             self._lock(connection, timeframe)
             plan = planner(_View(self, connection, timeframe))
             if plan is None:
@@ -191,12 +191,28 @@ class SqlStore:
             yield connection
 
     @contextmanager
+    def _waiting_for(self, timeframe: str) -> Iterator[None]:
+        """Name the timeframe and the wait when another writer held its lock too long."""
+        try:
+            yield
+        except LockTimeout as exc:
+            raise LockTimeout(
+                f"{timeframe} is being changed by another writer: waited "
+                f"{self.options.lock_timeout:g} s for its write lock",
+                hint="try again when that writer has finished; "
+                "STAGEKEEPER_LOCK_TIMEOUT sets how long to wait",
+            ) from exc
+
+    @contextmanager
     def _write(self) -> Iterator[Connection]:
         with (
             translated_errors(self.url),
             self.engine.connect().execution_options(**{WRITE: True}) as connection,
             connection.begin(),
         ):
+            if connection.dialect.name == "postgresql":
+                milliseconds = int(self.options.lock_timeout * 1000)
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
             yield connection
 
 

@@ -1,0 +1,101 @@
+"""A writer waits for a timeframe's write lock for the store's lock timeout, then says who
+it waited for and how long, in stagekeeper's words, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from stagekeeper import LockTimeout, ValidationError, open_registry
+from stagekeeper.cli.app import app
+
+
+def _prepared(url: str) -> None:
+    with open_registry(url, actor="ana") as registry:
+        registry.register("1H")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'waits.db'}"
+    _prepared(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_writer_frozen(sqlite_url: str) -> Iterator[None]:
+    """Another process's write transaction, left open: it holds SQLite's write lock."""
+    connection = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    connection.execute("BEGIN IMMEDIATE")
+    yield
+    connection.execute("ROLLBACK")
+    connection.close()
+
+
+@pytest.fixture
+def postgres_writer_frozen(postgres_url: str) -> Iterator[str]:
+    """Another writer inside its transaction, holding the 1H timeframe's row lock."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    _prepared(postgres_url)
+    raw = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(raw) as connection:
+        connection.execute("SELECT name FROM stagekeeper_timeframes WHERE name = '1H' FOR UPDATE")
+        yield postgres_url
+        connection.rollback()
+
+
+def _refused_within(url: str, seconds: float) -> LockTimeout:
+    with open_registry(url, lock_timeout=seconds) as registry:
+        started = time.monotonic()
+        with pytest.raises(LockTimeout) as refused:
+            registry.promote("1H", 1, "beta")
+        assert seconds <= time.monotonic() - started < seconds + 5
+    return refused.value
+
+
+def test_a_frozen_sqlite_writer_makes_others_wait_then_explains(
+    sqlite_url: str, sqlite_writer_frozen: None
+) -> None:
+    error = _refused_within(sqlite_url, 0.5)
+    assert error.message == (
+        "1H is being changed by another writer: waited 0.5 s for its write lock"
+    )
+    assert error.hint and "STAGEKEEPER_LOCK_TIMEOUT" in error.hint
+
+
+@pytest.mark.postgres
+def test_a_frozen_postgres_writer_makes_others_wait_then_explains(
+    postgres_writer_frozen: str,
+) -> None:
+    error = _refused_within(postgres_writer_frozen, 0.5)
+    assert error.message.startswith("1H is being changed by another writer: waited 0.5 s")
+    with open_registry(postgres_writer_frozen) as registry:
+        assert registry.get("1H", 1).stage.value == "development"
+
+
+def test_the_cli_reports_a_lock_timeout_in_one_line(
+    sqlite_url: str, sqlite_writer_frozen: None
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["promote", "--timeframe", "1H", "--model-version", "1", "--target-stage", "beta",
+         "--store", sqlite_url, "--json"],
+        env={"STAGEKEEPER_LOCK_TIMEOUT": "0.3"},
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "lock_timeout"
+    assert result.stderr.count("\n") == 1 and "database is locked" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "1e9"])
+def test_a_bad_lock_timeout_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError, match="invalid lock timeout"):
+        open_registry("memory://", lock_timeout=value)  # type: ignore[arg-type]
