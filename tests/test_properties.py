@@ -33,6 +33,7 @@ class RegistryModel(RuleBasedStateMachine):
     """Drives a registry and a dict side by side; they must always agree."""
 
     open_store: Callable[[], Registry]
+    source: str | None = None  # MLflow needs one to register a version
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,7 +51,7 @@ class RegistryModel(RuleBasedStateMachine):
 
     @rule(timeframe=TIMEFRAMES)
     def register(self, timeframe: str) -> None:
-        version = self.registry.register(timeframe).version
+        version = self.registry.register(timeframe, source=self.source).version
         assert version == 1 + sum(1 for tf, _ in self.stages if tf == timeframe)
         self.stages[(timeframe, version)] = "development"
         self.changes += 1
@@ -110,6 +111,18 @@ class RegistryModel(RuleBasedStateMachine):
     @invariant()
     def every_change_is_in_the_history(self) -> None:
         assert len(self.registry.history()) == self.changes
+
+    @invariant()
+    def the_history_replays_to_the_stages(self) -> None:
+        """Folding each version's changes in history order gives its stage, and each change
+        starts where the one before it left the version."""
+        replayed: dict[tuple[str, int], str] = {}
+        for change in self.registry.history():
+            key = (change.timeframe, change.version)
+            before = None if change.from_stage is None else change.from_stage.value
+            assert replayed.get(key) == before, change
+            replayed[key] = change.to_stage.value
+        assert replayed == self.stages
 
 
 class MemoryModel(RegistryModel):
