@@ -8,10 +8,10 @@ from typing import ClassVar
 
 import pytest
 from hypothesis import settings
+from tests.test_properties import RegistryModel
 
 from stagekeeper import open_registry
 from stagekeeper.service.registry import Registry
-from tests.test_properties import RegistryModel
 
 
 class MlflowModel(RegistryModel):
