@@ -81,3 +81,13 @@ def test_a_repair_goes_through_the_write_path(tmp_path: Path) -> None:
     assert published.causes() == [[Cause.REPAIR]]
     assert published[0].changes[0].to_stage is Stage.BETA
     assert registry.doctor() == []
+
+
+def test_a_failing_listener_never_turns_a_committed_operation_into_a_failure() -> None:
+    def broken(_committed: Committed) -> None:
+        raise RuntimeError("listener down")
+
+    registry = open_registry("memory://", publish=broken)
+    with pytest.warns(UserWarning, match="was committed, but publishing it failed"):
+        version = registry.register("1H")
+    assert registry.get("1H", version.version).stage is Stage.DEVELOPMENT

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -98,7 +99,14 @@ class Registry:
             if plan is None or not plan.changes:
                 return None
             committed = Committed(plan.changes[0].operation_id, plan.timeframe, tuple(plan.changes))
-        self._publish(committed)
+        try:
+            self._publish(committed)
+        except Exception as exc:  # committed is committed: a listener must not undo the answer
+            warnings.warn(
+                f"operation {committed.operation_id} was committed, but publishing it failed: "
+                f"{type(exc).__name__}: {exc}",
+                stacklevel=2,
+            )
         return committed
 
     def context(self, reason: str | None = None, actor: str | None = None) -> OperationContext:
