@@ -38,6 +38,7 @@ EXIT_CODES: dict[str, int] = {
     "conflict": 1,
     "concurrent_update": 1,
     "lock_timeout": 1,
+    "lock_lost": 1,
     "transition_not_allowed": 1,
     "invalid_input": USAGE_EXIT,
     "usage": USAGE_EXIT,

@@ -15,6 +15,7 @@ ErrorCode = Literal[
     "conflict",
     "concurrent_update",
     "lock_timeout",
+    "lock_lost",
     "transition_not_allowed",
     "invalid_input",
     "store_unavailable",
@@ -54,6 +55,13 @@ class LockTimeout(ConflictError):
     """Another writer held the timeframe's write lock for longer than this one would wait."""
 
     code: ErrorCode = "lock_timeout"
+
+
+class LockLost(ConflictError):
+    """This writer was stalled past its lock's lease and another writer took over; it
+    stopped before writing anything more."""
+
+    code: ErrorCode = "lock_lost"
 
 
 class TransitionError(StagekeeperError):

@@ -43,10 +43,7 @@ def repair(store: MlflowStore, finding: Finding) -> None:
     elif finding.code == UNTAGGED_CHAMPION:
         client.set_model_version_tag(name, str(finding.version), STAGE_TAG, Stage.CHAMPION.value)
     elif finding.code == INTERRUPTED:
-        lock = store.lock(name)
-        held = lock.find()
-        if held is not None:
-            lock.clear(held)
+        store.recover(name)
     elif finding.code == UNREADABLE:
         value = client.get_registered_model(name).tags.get(finding.subject)
         if value is not None:

@@ -1,4 +1,4 @@
-"""A per-timeframe write lock made of the one thing MLflow creates atomically.
+"""A per-timeframe write lock made of the one thing MLflow creates atomically, fenced.
 
 MLflow has no transactions and no compare-and-set, but creating a registered model whose
 name exists fails with RESOURCE_ALREADY_EXISTS. So a writer holds the lock while the
@@ -7,22 +7,38 @@ planned under the lock, it declares its intent on the lock (the history record i
 to write) before its first write, so that when a writer dies holding it, the next writer
 (or ``doctor``) can finish or drop that operation and break the lock once its lease has
 run out. A lock without an intent was held by a writer that wrote nothing.
+
+Fencing: the lock carries its holder's token, and the holder checks, immediately before
+each of its writes, that the lock is still its own; a heartbeat keeps the lease of a live
+holder fresh, so only a dead or frozen holder loses its lock. A holder that finds its lock
+taken writes nothing more (``LockLost``). The window that remains is the time between that
+check and the write's arrival at the server; ``doctor`` repairs toward the history, whose
+last record is the last operation that committed.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mlflow.exceptions import MlflowException
 
-from stagekeeper.domain.errors import LockTimeout
+from stagekeeper.domain.errors import LockLost, LockTimeout
 from stagekeeper_mlflow.connection import RegistryClient, error_code
-from stagekeeper_mlflow.mapping import INTENT_TAG, LOCK_PREFIX, lock_name
+from stagekeeper_mlflow.mapping import (
+    HEARTBEAT_TAG,
+    INTENT_TAG,
+    LOCK_PREFIX,
+    OWNER_TAG,
+    lock_name,
+)
 
 
 @dataclass(frozen=True)
@@ -54,17 +70,54 @@ class Intent:
 
 @dataclass(frozen=True)
 class HeldLock:
-    """A lock found in the registry: whose intent, and since when (server time, ms)."""
+    """A lock found in the registry: whose it is, its intent, and when it was last alive
+    (ms: the server's creation time, or the holder's last heartbeat)."""
 
     name: str
     intent: Intent | None
     created_ms: int
+    owner: str = ""
+    alive_ms: int = 0
 
     def age_seconds(self) -> float:
-        return time.time() - self.created_ms / 1000
+        return time.time() - max(self.created_ms, self.alive_ms) / 1000
 
 
-Recover = Callable[[HeldLock], object]
+class Lease:
+    """A lock this writer holds: its token, the checks before each write, its heartbeat,
+    and the intent of a dead holder it took the lock over from (to finish first)."""
+
+    def __init__(
+        self, client: RegistryClient, name: str, token: str, inherited: Intent | None
+    ) -> None:
+        self.client, self.name, self.token, self.inherited = client, name, token, inherited
+        self._stop = threading.Event()
+
+    def check(self) -> None:
+        """Raise ``LockLost`` unless the lock is still this writer's: call before a write."""
+        model = or_missing(lambda: self.client.get_registered_model(self.name))
+        if model is None or (model.tags or {}).get(OWNER_TAG) != self.token:
+            raise LockLost(
+                f"{self.name.removeprefix(LOCK_PREFIX)}: this writer was stalled past its "
+                "lease and another writer took its lock over; it wrote nothing more",
+                hint="run `stagekeeper history` to see what was committed, then try again",
+            )
+
+    def declare(self, intent: Intent) -> None:
+        self.check()
+        self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
+
+    def beat(self, every: float) -> None:
+        """Refresh the lease every ``every`` seconds while the lock is this writer's."""
+        while not self._stop.wait(every):
+            try:
+                self.check()
+                self.client.set_registered_model_tag(self.name, HEARTBEAT_TAG, _now_ms())
+            except Exception:  # lost, or the server away: the checks before writes decide
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class TimeframeLock:
@@ -77,36 +130,45 @@ class TimeframeLock:
         *,
         lease_seconds: float,
         wait_seconds: float,
-        recover: Recover,
     ) -> None:
         self.client = client
         self.name = lock_name(model_name)
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
-        self.recover = recover
 
     @contextmanager
-    def held(self) -> Iterator[Callable[[Intent], None]]:
-        """Hold the lock; the holder declares its intent on it before its first write."""
-        self._acquire()
+    def held(self) -> Iterator[Lease]:
+        """Hold the lock. The lease's holder checks it before each write, declares its
+        intent before its first, and finishes an inherited intent before anything else."""
+        token = uuid.uuid4().hex
+        lease = Lease(self.client, self.name, token, self._acquire(token))
+        heartbeat = None
+        if self.lease_seconds >= 3:  # shorter leases are the tests' "every lock is dead"
+            heartbeat = threading.Thread(
+                target=lease.beat, args=(self.lease_seconds / 3,), daemon=True
+            )
+            heartbeat.start()
         try:
-            yield self._declare
+            yield lease
         finally:
-            self._release()
+            lease.stop()
+            if heartbeat is not None:
+                heartbeat.join()
+            self._release(lease)
 
-    def _declare(self, intent: Intent) -> None:
-        self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
-
-    def _acquire(self) -> None:
+    def _acquire(self, token: str) -> Intent | None:
+        """Create the lock; break an expired one on the way, inheriting its intent."""
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.01
+        inherited: Intent | None = None
         while True:
             try:
                 self.client.create_registered_model(
                     self.name,
+                    tags={OWNER_TAG: token},
                     description="stagekeeper write lock: exists only while a change is made",
                 )
-                return
+                return inherited
             except MlflowException as exc:
                 # After a name clash MLflow re-reads the model; if its holder released it
                 # in that instant, the clash is reported as "does not exist". Both mean:
@@ -115,7 +177,8 @@ class TimeframeLock:
                     raise
             held = self.find()
             if held is not None and self.expired(held):
-                self.clear(held)
+                if self.break_lock(held):
+                    inherited = held.intent or inherited
                 continue
             if time.monotonic() > deadline:
                 raise self._timeout(held)
@@ -136,39 +199,68 @@ class TimeframeLock:
             "`stagekeeper doctor --fix`, finishes or drops its operation and takes over",
         )
 
-    def _release(self) -> None:
+    def _release(self, lease: Lease) -> None:
+        """Delete the lock, if it is still this writer's."""
         try:
-            self.client.delete_registered_model(self.name)
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
-                raise
+            lease.check()
+        except LockLost:
+            return
+        _delete(self.client, self.name)
 
     def expired(self, held: HeldLock) -> bool:
-        """Whether its holder has had longer than the lease: presumed dead."""
+        """Whether its holder has been silent for longer than the lease: presumed dead."""
         return held.age_seconds() > self.lease_seconds
-
-    def clear(self, held: HeldLock) -> None:
-        """Finish or drop a dead holder's operation, then break its lock."""
-        self.recover(held)
-        self.break_lock(held)
 
     def find(self) -> HeldLock | None:
         """The lock as it stands in the registry, or ``None`` when nobody holds it."""
-        try:
-            model = self.client.get_registered_model(self.name)
-        except MlflowException as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        raw = model.tags.get(INTENT_TAG)
+        model = or_missing(lambda: self.client.get_registered_model(self.name))
+        if model is None:
+            return None
+        tags = model.tags or {}
+        raw = tags.get(INTENT_TAG)
         try:
             intent = Intent.decode(raw) if raw else None
         except (ValueError, KeyError, TypeError):
             intent = None
-        return HeldLock(self.name, intent, int(model.creation_timestamp or 0))
+        alive = tags.get(HEARTBEAT_TAG, "0")
+        return HeldLock(
+            self.name,
+            intent,
+            int(model.creation_timestamp or 0),
+            owner=tags.get(OWNER_TAG, ""),
+            alive_ms=int(alive) if alive.isdigit() else 0,
+        )
 
-    def break_lock(self, held: HeldLock) -> None:
-        """Delete an expired lock, unless another writer took a new one meanwhile."""
+    def break_lock(self, held: HeldLock) -> bool:
+        """Delete an expired lock, unless another writer took a new one meanwhile; whether
+        it was deleted."""
         current = self.find()
-        if current is not None and current.created_ms == held.created_ms:
-            self._release()
+        if current is None or (current.created_ms, current.owner) != (held.created_ms, held.owner):
+            return False
+        _delete(self.client, self.name)
+        return True
+
+
+def _delete(client: RegistryClient, name: str) -> None:
+    try:
+        client.delete_registered_model(name)
+    except MlflowException as exc:
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise
+
+
+def _now_ms() -> str:
+    return str(int(time.time() * 1000))
+
+
+Found = TypeVar("Found")
+
+
+def or_missing(call: Callable[[], Found]) -> Found | None:
+    """The call's answer, or ``None`` when MLflow says it does not exist."""
+    try:
+        return call()
+    except MlflowException as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise

@@ -26,6 +26,8 @@ STAGE_TAG = "stagekeeper.stage"
 HISTORY_PREFIX = "stagekeeper.history."
 LOCK_PREFIX = "stagekeeper-lock."
 INTENT_TAG = "stagekeeper.intent"
+OWNER_TAG = "stagekeeper.owner"
+HEARTBEAT_TAG = "stagekeeper.heartbeat"
 
 
 def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:

@@ -11,7 +11,7 @@ finishes the operation if its record was written, and drops it otherwise.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 
@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, StageChange
-from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping
 from stagekeeper_mlflow.connection import (
@@ -30,7 +30,7 @@ from stagekeeper_mlflow.connection import (
     error_code,
     translated_errors,
 )
-from stagekeeper_mlflow.lock import HeldLock, Intent, TimeframeLock
+from stagekeeper_mlflow.lock import Intent, Lease, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
     champion_of,
@@ -40,6 +40,8 @@ from stagekeeper_mlflow.lookups import (
     to_version,
 )
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
+
+Check = Callable[[], None]
 
 
 class _View:
@@ -154,7 +156,8 @@ class MlflowStore:
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         name = self.options.model_name(timeframe)
-        with translated_errors(self.url), self.lock(name).held() as declare:
+        with translated_errors(self.url), self.lock(name).held() as lease:
+            self._finish_inherited(name, lease)
             plan = planner(_View(self, timeframe, name))
             if plan is None:
                 return None
@@ -163,22 +166,50 @@ class MlflowStore:
                 mapping.encode_history(plan.changes),
                 moves=not plan.records_only,
             )
-            declare(intent)
-            self._write(name, plan.changes, intent)
+            lease.declare(intent)
+            self._write(name, plan.changes, intent, lease.check)
             return plan
 
-    def _write(self, name: str, changes: Sequence[StageChange], intent: Intent) -> None:
-        """Record, then move the alias, then mirror the tags. Safe to repeat."""
+    def recover(self, name: str) -> None:
+        """Take the lock (over an expired one, if its lease ran out) and finish or drop the
+        operation its dead holder left behind."""
+        with translated_errors(self.url), self.lock(name).held() as lease:
+            self._finish_inherited(name, lease)
+
+    def _finish_inherited(self, name: str, lease: Lease) -> None:
+        """Complete a dead writer's operation if its record was written; else drop it. The
+        intent is declared as this writer's first, so that dying here loses nothing."""
+        intent = lease.inherited
+        if intent is None:
+            return
+        lease.declare(intent)
+        records = mapping.history_records(self.client.get_registered_model(name).tags or {})
+        if intent.key not in dict(records):
+            return  # it died before writing anything
+        later = [value for key, value in records if key > intent.key]
+        if any(_moves(value) for value in later):
+            return  # a later operation planned from what it saw; doctor reconciles the rest
+        self._write(name, mapping.decode_history("", name, intent.record), intent, lease.check)
+
+    def _write(
+        self, name: str, changes: Sequence[StageChange], intent: Intent, check: Check
+    ) -> None:
+        """Record, then move the alias, then mirror the tags; safe to repeat. ``check``
+        runs before each write and stops a writer that lost its lock (fencing)."""
+        check()
         self.client.set_registered_model_tag(name, intent.key, intent.record)
         if not intent.moves:  # the versions stand where the record leads already
             return
         crowned = [c.version for c in changes if c.to_stage is Stage.CHAMPION]
         dethroned = any(c.from_stage is Stage.CHAMPION for c in changes)
         if crowned:
+            check()
             self.client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
         elif dethroned:
+            check()
             self._drop_alias(name)
         for change in changes:
+            check()
             self.client.set_model_version_tag(
                 name, str(change.version), STAGE_TAG, change.to_stage.value
             )
@@ -192,22 +223,7 @@ class MlflowStore:
             name,
             lease_seconds=self.lease_seconds,
             wait_seconds=self.wait_seconds,
-            recover=self.finish_interrupted,
         )
-
-    def finish_interrupted(self, held: HeldLock) -> bool:
-        """Complete a dead writer's operation if its record was written; else drop it.
-
-        Returns whether the operation was completed.
-        """
-        if held.intent is None:
-            return False
-        name = held.name.removeprefix(mapping.LOCK_PREFIX)
-        if held.intent.key not in self.client.get_registered_model(name).tags:
-            return False  # it died before writing anything
-        changes = mapping.decode_history("", name, held.intent.record)
-        self._write(name, changes, held.intent)
-        return True
 
     # -- reads --------------------------------------------------------------------------
 
@@ -290,6 +306,16 @@ def _run_of(source: str) -> str | None:
     if not run_id:
         raise ValidationError(f"source {source!r} names no run: expected runs:/<run_id>/<path>")
     return run_id
+
+
+def _moves(record: str) -> bool:
+    """Whether a history record moved a version (anything but registrations)."""
+    try:
+        return any(
+            c.cause is not Cause.REGISTRATION for c in mapping.decode_history("", "", record)
+        )
+    except ValueError:
+        return False
 
 
 def _by_number(version: ModelVersion) -> int:

@@ -1,0 +1,111 @@
+"""Fencing: a writer frozen (SIGSTOP) past its lease loses its lock to the next writer, and
+when it wakes it writes nothing more. No second champion, no lost promotion, and the history
+replays to the stored stages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from stagekeeper import Stage, open_registry
+from stagekeeper.service.ports import StoreOptions
+from stagekeeper.service.registry import Registry
+from stagekeeper_mlflow.store import MlflowStore
+
+SOURCE = "s3://models/stall"
+LEASE = 1.0
+# The writer under test: crowns v2, and freezes itself just before the n-th check that its
+# lock is still its own, that is, before its n-th write after taking the lock
+# (1 intent, 2 record, 3 alias, 4 and 5 the stage tags, 6 the unlock).
+WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from stagekeeper import LockLost
+    from stagekeeper.service.ports import StoreOptions
+    from stagekeeper.service.registry import Registry
+    from stagekeeper_mlflow.store import MlflowStore
+
+    url, template, freeze_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    options = StoreOptions(model_name_template=template)
+    store = MlflowStore(url, options, lease_seconds=float(sys.argv[4]))
+    inner, checks = store.lookups.client, 0
+
+    class Freezing:
+        def __getattr__(self, name):
+            method = getattr(inner, name)
+            def call(*args, **kwargs):
+                global checks
+                if name == "get_registered_model" and args[0].startswith("stagekeeper-lock."):
+                    checks += 1
+                    if checks == freeze_at:
+                        os.kill(os.getpid(), signal.SIGSTOP)
+                return method(*args, **kwargs)
+            return call
+
+    store.lookups.client = Freezing()
+    try:
+        Registry(store, options=options, actor="frozen").promote("1H", 2, "champion")
+    except LockLost:
+        sys.exit(7)
+    """
+)
+
+
+def _wait_until_stopped(pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the writer never reached its freezing point")
+
+
+def _fresh(url: str, template: str) -> Registry:
+    options = StoreOptions(model_name_template=template)
+    store = MlflowStore(url, options, lease_seconds=LEASE)
+    return Registry(store, options=options, actor="next")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze_at", range(1, 7))
+def test_a_writer_frozen_past_its_lease_writes_nothing_more(
+    mlflow_url: str, template: str, freeze_at: int
+) -> None:
+    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
+        for version in (1, 2, 3):
+            setup.register("1H", source=SOURCE)
+            setup.promote("1H", version, "beta")
+        setup.promote("1H", 1, "champion")
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", WRITER, mlflow_url, template, str(freeze_at), str(LEASE)],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(LEASE * 1.5)  # its lease runs out while it is frozen
+        next_writer = _fresh(mlflow_url, template)
+        assert [c.version for c in next_writer.promote("1H", 3, "champion")][-1] == 3
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    woke = frozen.wait(60)
+
+    after = _fresh(mlflow_url, template)
+    stages = {v.version: v.stage for v in after.list("1H")}
+    assert stages[3] is Stage.CHAMPION and list(stages.values()).count(Stage.CHAMPION) == 1
+    replayed: dict[int, Stage] = {}
+    for change in after.history("1H"):
+        assert replayed.get(change.version, change.from_stage) == change.from_stage, change
+        replayed[change.version] = change.to_stage
+    assert replayed == stages
+    assert after.doctor() == []
+    # It was stopped at its check whenever the next writer had taken over; frozen before
+    # unlocking (6), its whole operation had been done, and only the unlock is refused.
+    assert woke == (7 if freeze_at < 6 else 0)
