@@ -25,7 +25,6 @@ class Session:
 
     def __init__(self, json_output: bool) -> None:
         self.json_output = json_output
-        self.emitted = False
         self._registry: Registry | None = None
 
     def open(
@@ -46,7 +45,6 @@ class Session:
             sys.stdout.write(json.dumps({"data": data}, indent=2) + "\n")
         else:
             show(_console())
-        self.emitted = True
 
     def say(self, text: str) -> None:
         """Print plain text as it is (a diagram, a message), unless ``--json`` is on."""
