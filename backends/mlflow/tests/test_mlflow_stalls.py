@@ -109,3 +109,34 @@ def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     # It was stopped at its check whenever the next writer had taken over; frozen before
     # unlocking (6), its whole operation had been done, and only the unlock is refused.
     assert woke == (7 if freeze_at < 6 else 0)
+
+
+@pytest.mark.slow
+def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_nothing(
+    mlflow_url: str, template: str
+) -> None:
+    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
+        for version in (1, 2):
+            setup.register("1H", source=SOURCE)
+            setup.promote("1H", version, "beta")
+        setup.promote("1H", 1, "champion")
+    # Frozen before its 4th write: the alias is on v2, both stage tags still unchanged.
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", WRITER, mlflow_url, template, "4", "60"],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )
+    try:
+        _wait_until_stopped(frozen.pid)
+        with open_registry(mlflow_url, model_name_template=template, lock_timeout=0.5) as doc:
+            before = doc.history()
+            findings = doc.doctor(fix=True)
+            assert [f.code for f in findings] == ["operation-in-progress"]
+            assert "being changed by frozen" in findings[0].message
+            assert doc.history() == before
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        woke = frozen.wait(60)
+    assert woke == 0
+    with open_registry(mlflow_url, model_name_template=template) as after:
+        assert after.doctor() == []
+        assert after.champion("1H").version == 2  # type: ignore[union-attr]

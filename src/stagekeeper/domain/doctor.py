@@ -10,6 +10,13 @@ from collections.abc import Iterable
 from stagekeeper.domain.model import Finding, ModelVersion, StageChange
 
 HISTORY_DRIFT = "history-drift"
+# A writer holds the timeframe's lock: its operation is not drift, and not doctor's to fix.
+OPERATION_IN_PROGRESS = "operation-in-progress"
+# A writer died holding the lock: its operation is half done until it is finished or
+# dropped, so the timeframe's drift is only worth reading after ``doctor --fix``.
+INTERRUPTED_OPERATION = "interrupted-operation"
+# Findings after which a timeframe's drift is not looked for.
+UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION})
 
 
 def history_drift(

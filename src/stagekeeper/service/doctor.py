@@ -1,11 +1,12 @@
 """The ``doctor`` use case: find where a store disagrees with itself, and repair it.
 
 Two kinds of finding. A store's own (``SelfRepairing``: MLflow's alias against its tags, a
-lock left behind) is repaired by the store itself; those repairs fix the representation and
-are no operation of their own. A history drift, a version that stands elsewhere than its
-history last moved it, is repaired by recording the move (cause ``repair``) through the one
-write path, so it is checked, committed under the store's lock and published like any
-other operation. Imports the domain and the ports, never a backend.
+lock left behind) is looked for and repaired by the store itself, under the timeframe's
+write lock; those repairs fix the representation and are no operation of their own. A
+history drift, a version that stands elsewhere than its history last moved it, is repaired
+by recording the move (cause ``repair``) through the one write path, so it is checked,
+committed under the store's lock and published like any other operation.
+Imports the domain and the ports, never a backend.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from stagekeeper.domain.doctor import drift_finding, history_drift
+from stagekeeper.domain.doctor import (
+    OPERATION_IN_PROGRESS,
+    UNSETTLED,
+    drift_finding,
+    history_drift,
+)
 from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding, Plan
 from stagekeeper.domain.stages import Cause
@@ -23,7 +29,6 @@ if TYPE_CHECKING:
     from stagekeeper.service.registry import Registry
 
 DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
-OPERATION_IN_PROGRESS = "operation-in-progress"
 
 
 def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Finding]:
@@ -37,9 +42,9 @@ def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Fin
     store = registry.store
     findings = _store_findings(store, timeframe, fix)
     timeframes = [timeframe] if timeframe else sorted({v.timeframe for v in store.versions()})
-    busy = {f.timeframe for f in findings if f.code == OPERATION_IN_PROGRESS}
+    unsettled = {f.timeframe for f in findings if f.code in UNSETTLED and not f.fixed}
     for name in timeframes:
-        findings += [] if name in busy else _drift(registry, name, fix)
+        findings += [] if name in unsettled else _drift(registry, name, fix)
     return findings
 
 
@@ -68,10 +73,4 @@ def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
 def _store_findings(store: ModelStore, timeframe: str | None, fix: bool) -> list[Finding]:
     if not isinstance(store, SelfRepairing):
         return []
-    findings = store.diagnose(timeframe)
-    if not fix:
-        return findings
-    for finding in findings:
-        if finding.remedy:
-            store.repair(finding)
-    return [dataclasses.replace(f, fixed=bool(f.remedy)) for f in findings]
+    return store.examine(timeframe, fix=fix)

@@ -138,12 +138,10 @@ class SchemaManaged(Protocol):
 class SelfRepairing(Protocol):
     """A store whose own representation can disagree with itself (MLflow: alias vs tags)."""
 
-    def diagnose(self, timeframe: str | None = None) -> list[Finding]:
-        """Disagreements in the store's representation, without changing anything."""
-        ...
-
-    def repair(self, finding: Finding) -> None:
-        """Fix one finding from ``diagnose``; a no-op if it was fixed meanwhile."""
+    def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:
+        """Disagreements in the store's representation, each timeframe read under its write
+        lock, as writers take it, and with ``fix`` repaired in the same locked step. A lock
+        held past the wait is reported as ``operation-in-progress``, never repaired."""
         ...
 
 

@@ -1,19 +1,26 @@
 """``doctor`` for MLflow: where the alias, the stage tags, the history and the lock disagree.
 
-The alias is the truth for the champion, so tags are brought in line with it. An
-interrupted operation (a lock whose lease ran out) is finished if its history record was
-written and dropped if not. An unreadable history record is moved aside, not deleted.
+Each timeframe is examined under its write lock, as writers take it, so that a writer's
+half-made change is never mistaken for disagreement; repairs are made in the same locked
+step, each behind the lease's fencing check. The alias is the truth for the champion, so
+tags are brought in line with it. An interrupted operation (a lock whose lease ran out) is
+finished if its history record was written and dropped if not. An unreadable history
+record is moved aside, not deleted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import RegisteredModel
 
+from stagekeeper.domain.doctor import INTERRUPTED_OPERATION, OPERATION_IN_PROGRESS
+from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding
 from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.lock import HeldLock
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 if TYPE_CHECKING:
@@ -21,60 +28,59 @@ if TYPE_CHECKING:
 
 STALE_CHAMPION_TAG = "stale-champion-tag"
 UNTAGGED_CHAMPION = "champion-tag-missing"
-INTERRUPTED = "interrupted-operation"
-LOCK_HELD = "operation-in-progress"
 UNREADABLE = "unreadable-history"
 SET_ASIDE = "stagekeeper.unreadable-history."
 
 
-def diagnose(store: MlflowStore, timeframe: str, model: RegisteredModel) -> list[Finding]:
-    return [
-        *_lock_findings(store, timeframe, model.name),
-        *_tag_findings(store, timeframe, model),
-        *_history_findings(timeframe, model),
-    ]
+def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list[Finding]:
+    """One timeframe's findings, read under its lock and, with ``fix``, repaired there."""
+    lock = store.lock(name)
+    left = lock.find()
+    interrupted = [_interrupted(timeframe, left)] if left and lock.expired(left) else []
+    if interrupted and not fix:
+        return interrupted  # taking the lock would finish its operation: that is a repair
+    try:
+        with lock.held() as lease:
+            store.finish_inherited(name, lease)
+            model = store.client.get_registered_model(name)
+            findings = _tag_findings(store, timeframe, model)
+            findings += _history_findings(timeframe, model)
+            for finding in findings if fix else []:
+                lease.check()
+                _repair(store, model, finding)
+    except LockTimeout as exc:
+        return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
+    return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
 
 
-def repair(store: MlflowStore, finding: Finding) -> None:
-    name = store.options.model_name(finding.timeframe)
+def _repair(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
     client = store.client
     if finding.code == STALE_CHAMPION_TAG:
-        client.set_model_version_tag(name, str(finding.version), STAGE_TAG, Stage.ARCHIVED.value)
-    elif finding.code == UNTAGGED_CHAMPION:
-        client.set_model_version_tag(name, str(finding.version), STAGE_TAG, Stage.CHAMPION.value)
-    elif finding.code == INTERRUPTED:
-        store.recover(name)
-    elif finding.code == UNREADABLE:
-        value = client.get_registered_model(name).tags.get(finding.subject)
-        if value is not None:
-            aside = SET_ASIDE + finding.subject.removeprefix(mapping.HISTORY_PREFIX)
-            client.set_registered_model_tag(name, aside, value)
-            client.delete_registered_model_tag(name, finding.subject)
-
-
-def _lock_findings(store: MlflowStore, timeframe: str, name: str) -> list[Finding]:
-    lock = store.lock(name)
-    held = lock.find()
-    if held is None:
-        return []
-    age = held.age_seconds()
-    if not lock.expired(held):
-        return [
-            Finding(timeframe, None, LOCK_HELD,
-                    f"{name} is being changed right now (lock held for {age:.0f} s)",
-                    remedy="", subject=held.name)
-        ]  # fmt: skip
-    return [
-        Finding(
-            timeframe,
-            None,
-            INTERRUPTED,
-            f"a change to {name} was interrupted {age:.0f} s ago and left its lock behind"
-            + ("" if held.intent else " (with no readable intent)"),
-            remedy="finish it if its history record was written, else drop it; free the lock",
-            subject=held.name,
+        client.set_model_version_tag(
+            model.name, str(finding.version), STAGE_TAG, Stage.ARCHIVED.value
         )
-    ]
+    elif finding.code == UNTAGGED_CHAMPION:
+        client.set_model_version_tag(
+            model.name, str(finding.version), STAGE_TAG, Stage.CHAMPION.value
+        )
+    elif finding.code == UNREADABLE:
+        value = (model.tags or {})[finding.subject]
+        aside = SET_ASIDE + finding.subject.removeprefix(mapping.HISTORY_PREFIX)
+        client.set_registered_model_tag(model.name, aside, value)
+        client.delete_registered_model_tag(model.name, finding.subject)
+
+
+def _interrupted(timeframe: str, held: HeldLock) -> Finding:
+    name = held.name.removeprefix(mapping.LOCK_PREFIX)
+    return Finding(
+        timeframe,
+        None,
+        INTERRUPTED_OPERATION,
+        f"a change to {name} was interrupted {held.age_seconds():.0f} s ago and left its "
+        "lock behind" + ("" if held.intent else " (with no readable intent)"),
+        remedy="finish it if its history record was written, else drop it; free the lock",
+        subject=held.name,
+    )
 
 
 def _tag_findings(store: MlflowStore, timeframe: str, model: RegisteredModel) -> list[Finding]:

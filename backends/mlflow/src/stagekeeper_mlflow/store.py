@@ -157,7 +157,7 @@ class MlflowStore:
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         name = self.options.model_name(timeframe)
         with translated_errors(self.url), self.lock(name).held() as lease:
-            self._finish_inherited(name, lease)
+            self.finish_inherited(name, lease)
             plan = planner(_View(self, timeframe, name))
             if plan is None:
                 return None
@@ -170,13 +170,7 @@ class MlflowStore:
             self._write(name, plan.changes, intent, lease.check)
             return plan
 
-    def recover(self, name: str) -> None:
-        """Take the lock (over an expired one, if its lease ran out) and finish or drop the
-        operation its dead holder left behind."""
-        with translated_errors(self.url), self.lock(name).held() as lease:
-            self._finish_inherited(name, lease)
-
-    def _finish_inherited(self, name: str, lease: Lease) -> None:
+    def finish_inherited(self, name: str, lease: Lease) -> None:
         """Complete a dead writer's operation if its record was written; else drop it. The
         intent is declared as this writer's first, so that dying here loses nothing."""
         intent = lease.inherited
@@ -282,17 +276,13 @@ class MlflowStore:
 
     # -- doctor -------------------------------------------------------------------------
 
-    def diagnose(self, timeframe: str | None = None) -> list[Finding]:
+    def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:
         with translated_errors(self.url):
             return [
                 finding
                 for tf, model in self.lookups.models(timeframe)
-                for finding in doctor.diagnose(self, tf, model)
+                for finding in doctor.examine(self, tf, model.name, fix=fix)
             ]
-
-    def repair(self, finding: Finding) -> None:
-        with translated_errors(self.url):
-            doctor.repair(self, finding)
 
     def close(self) -> None:
         """MLflow's clients hold no connection that needs closing."""
