@@ -174,7 +174,7 @@ def kills(url: str, template: str, count: int, lease: float | None = None) -> Ou
     chooser = random.Random(count)
     outcome = Outcome("kills", processes=1)
     with timed(outcome), seeded(url, template, lease) as registry:
-        before = len(registry.history())
+        before = {c.operation_id for c in registry.history()}
         for seed in range(count):
             worker = Worker("ops", url, template, seed, 3600, lease)
             time.sleep(chooser.uniform(0.05, 0.8))
@@ -184,7 +184,8 @@ def kills(url: str, template: str, count: int, lease: float | None = None) -> Ou
                 time.sleep(lease + 0.2)
                 registry.doctor(fix=True)
             outcome.check(registry, settled=True)
-        outcome.operations = len(registry.history()) - before  # changes committed between kills
+        # The operations the killed writers committed between them.
+        outcome.operations = len({c.operation_id for c in registry.history()} - before)
     return outcome
 
 

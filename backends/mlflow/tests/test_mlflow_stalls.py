@@ -23,7 +23,8 @@ SOURCE = "s3://models/stall"
 LEASE = 1.0
 # The writer under test: crowns v2, and freezes itself just before the n-th check that its
 # lock is still its own, that is, before its n-th write after taking the lock
-# (1 intent, 2 record, 3 alias, 4 and 5 the stage tags, 6 the unlock).
+# (1 intent, 2 record, 3 alias, 4 and 5 the stage tags, 6 the unlock); with "after", just
+# after that check has passed, in the window between the check and its write.
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
@@ -33,6 +34,7 @@ WRITER = textwrap.dedent(
     from stagekeeper_mlflow.store import MlflowStore
 
     url, template, freeze_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    after_check = len(sys.argv) > 5 and sys.argv[5] == "after"
     options = StoreOptions(model_name_template=template)
     store = MlflowStore(url, options, lease_seconds=float(sys.argv[4]))
     inner, checks = store.lookups.client, 0
@@ -45,7 +47,9 @@ WRITER = textwrap.dedent(
                 if name == "get_registered_model" and args[0].startswith("stagekeeper-lock."):
                     checks += 1
                     if checks == freeze_at:
+                        answer = method(*args, **kwargs) if after_check else None
                         os.kill(os.getpid(), signal.SIGSTOP)
+                        return answer if after_check else method(*args, **kwargs)
                 return method(*args, **kwargs)
             return call
 
@@ -66,6 +70,15 @@ def _wait_until_stopped(pid: int) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("the writer never reached its freezing point")
+
+
+def _replayed(registry: Registry) -> dict[int, Stage]:
+    """Each version's stage by folding the history, checking that every change leads on."""
+    replayed: dict[int, Stage] = {}
+    for change in registry.history("1H"):
+        assert replayed.get(change.version, change.from_stage) == change.from_stage, change
+        replayed[change.version] = change.to_stage
+    return replayed
 
 
 def _fresh(url: str, template: str) -> Registry:
@@ -100,11 +113,7 @@ def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     after = _fresh(mlflow_url, template)
     stages = {v.version: v.stage for v in after.list("1H")}
     assert stages[3] is Stage.CHAMPION and list(stages.values()).count(Stage.CHAMPION) == 1
-    replayed: dict[int, Stage] = {}
-    for change in after.history("1H"):
-        assert replayed.get(change.version, change.from_stage) == change.from_stage, change
-        replayed[change.version] = change.to_stage
-    assert replayed == stages
+    assert _replayed(after) == stages
     assert after.doctor() == []
     # It was stopped at its check whenever the next writer had taken over; frozen before
     # unlocking (6), its whole operation had been done, and only the unlock is refused.
@@ -140,3 +149,43 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
     with open_registry(mlflow_url, model_name_template=template) as after:
         assert after.doctor() == []
         assert after.champion("1H").version == 2  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze_after", range(1, 6))
+def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
+    mlflow_url: str, template: str, freeze_after: int
+) -> None:
+    """The window fencing leaves: frozen after its check, the writer lands one write when it
+    wakes. doctor --fix puts the store back where the last committed operation left it."""
+    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
+        for version in (1, 2, 3):
+            setup.register("1H", source=SOURCE)
+            setup.promote("1H", version, "beta")
+        setup.promote("1H", 1, "champion")
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", WRITER, mlflow_url, template, str(freeze_after), str(LEASE),
+         "after"],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )  # fmt: skip
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(LEASE * 1.5)
+        _fresh(mlflow_url, template).promote("1H", 3, "champion")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        woke = frozen.wait(60)
+    # Its one late write landed, then its next check stopped it; after its last tag write
+    # (5) there is only the unlock, which it skips as no longer its own.
+    assert woke == (7 if freeze_after < 5 else 0)
+
+    after = _fresh(mlflow_url, template)
+    after.doctor(fix=True)
+    assert after.doctor() == []
+    # Frozen before its record (1, 2), its operation was dropped; after, it was finished by
+    # the next writer, who then crowned v3 over it.
+    left = Stage.BETA if freeze_after <= 2 else Stage.ARCHIVED
+    stages = {v.version: v.stage for v in after.list("1H")}
+    assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.CHAMPION}
+    assert _replayed(after) == stages
+    assert not [c for c in after.history("1H") if c.cause.value == "repair"]

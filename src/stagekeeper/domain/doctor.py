@@ -15,8 +15,11 @@ OPERATION_IN_PROGRESS = "operation-in-progress"
 # A writer died holding the lock: its operation is half done until it is finished or
 # dropped, so the timeframe's drift is only worth reading after ``doctor --fix``.
 INTERRUPTED_OPERATION = "interrupted-operation"
+# A writer that lost its lock (frozen past its lease) may have landed one write after the
+# next writer took over: the store is repaired toward the history, not the other way.
+STALE_WRITE = "stale-write"
 # Findings after which a timeframe's drift is not looked for.
-UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION})
+UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION, STALE_WRITE})
 
 
 def history_drift(

@@ -3,9 +3,13 @@
 Each timeframe is examined under its write lock, as writers take it, so that a writer's
 half-made change is never mistaken for disagreement; repairs are made in the same locked
 step, each behind the lease's fencing check. The alias is the truth for the champion, so
-tags are brought in line with it. An interrupted operation (a lock whose lease ran out) is
-finished if its history record was written and dropped if not. An unreadable history
-record is moved aside, not deleted.
+tags are brought in line with it, and a change made by hand is recorded in the history as
+one (the service's drift repair). Once a writer has broken an expired lock, though, the
+model is marked (``mapping.FENCED_PREFIX``): the lock's holder may have been frozen, not dead, and
+may land one write after waking; until the next ``doctor --fix``, what differs from the
+history is that write, and is undone toward the last committed operation. An interrupted
+operation (a lock whose lease ran out) is finished if its history record was written and
+dropped if not. An unreadable history record is moved aside, not deleted.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import RegisteredModel
 
-from stagekeeper.domain.doctor import INTERRUPTED_OPERATION, OPERATION_IN_PROGRESS
+from stagekeeper.domain.doctor import INTERRUPTED_OPERATION, OPERATION_IN_PROGRESS, STALE_WRITE
 from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding
 from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.lock import HeldLock
+from stagekeeper_mlflow.lookups import champion_of, readable_history
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 if TYPE_CHECKING:
@@ -30,6 +35,7 @@ STALE_CHAMPION_TAG = "stale-champion-tag"
 UNTAGGED_CHAMPION = "champion-tag-missing"
 UNREADABLE = "unreadable-history"
 SET_ASIDE = "stagekeeper.unreadable-history."
+DROPPED = "stagekeeper.dropped-history."
 
 
 def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list[Finding]:
@@ -43,11 +49,16 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
         with lock.held() as lease:
             store.finish_inherited(name, lease)
             model = store.client.get_registered_model(name)
-            findings = _tag_findings(store, timeframe, model)
+            marks = mapping.fenced_marks(model.tags or {})
+            findings = _stale_writes(store, timeframe, model, marks) if marks else []
+            findings += _tag_findings(store, timeframe, model) if not marks else []
             findings += _history_findings(timeframe, model)
             for finding in findings if fix else []:
                 lease.check()
                 _repair(store, model, finding)
+            for mark in marks if fix else []:
+                lease.check()
+                store.client.delete_registered_model_tag(name, mark)
     except LockTimeout as exc:
         return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
     return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
@@ -55,7 +66,9 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
 
 def _repair(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
     client = store.client
-    if finding.code == STALE_CHAMPION_TAG:
+    if finding.code == STALE_WRITE:
+        _undo(store, model, finding)
+    elif finding.code == STALE_CHAMPION_TAG:
         client.set_model_version_tag(
             model.name, str(finding.version), STAGE_TAG, Stage.ARCHIVED.value
         )
@@ -64,10 +77,79 @@ def _repair(store: MlflowStore, model: RegisteredModel, finding: Finding) -> Non
             model.name, str(finding.version), STAGE_TAG, Stage.CHAMPION.value
         )
     elif finding.code == UNREADABLE:
-        value = (model.tags or {})[finding.subject]
-        aside = SET_ASIDE + finding.subject.removeprefix(mapping.HISTORY_PREFIX)
-        client.set_registered_model_tag(model.name, aside, value)
-        client.delete_registered_model_tag(model.name, finding.subject)
+        _set_aside(store, model, finding.subject, SET_ASIDE)
+
+
+def _stale_writes(
+    store: MlflowStore, timeframe: str, model: RegisteredModel, marks: dict[str, str]
+) -> list[Finding]:
+    """Where the store differs from what the last committed operations left, once a writer
+    may have written after losing its lock: that write is undone. A history record of an
+    operation the next writer dropped is set aside; the alias and the tags are put back."""
+    dropped = {key for key in marks.values() if key}
+    records = mapping.history_records(model.tags or {})
+    found = [
+        Finding(timeframe, None, STALE_WRITE,
+                f"history record {key} of {model.name} was written after its writer lost its "
+                "lock and its operation had been dropped",
+                remedy=f"move it aside to {DROPPED}…", subject=key)
+        for key, _value in records if key in dropped
+    ]  # fmt: skip
+    expected = {
+        change.version: change.to_stage
+        for key, value in records
+        if key not in dropped
+        for change in readable_history(timeframe, model.name, value)
+    }
+    return found + _alias_against(model, timeframe, expected) + [
+        Finding(timeframe, int(raw.version), STALE_WRITE,
+                f"{model.name} v{raw.version} is tagged "
+                f"{(raw.tags or {}).get(STAGE_TAG, 'nothing')}, but the last committed "
+                f"operation left it {expected[int(raw.version)].value}",
+                remedy=f"tag it {expected[int(raw.version)].value}",
+                subject=expected[int(raw.version)].value)
+        for raw in store.lookups.search(f"name={mapping.quote(model.name)}")
+        if int(raw.version) in expected
+        and (raw.tags or {}).get(STAGE_TAG) != expected[int(raw.version)].value
+    ]  # fmt: skip
+
+
+def _alias_against(
+    model: RegisteredModel, timeframe: str, expected: dict[int, Stage]
+) -> list[Finding]:
+    crowned = [version for version, stage in expected.items() if stage is Stage.CHAMPION]
+    wanted = str(crowned[-1]) if crowned else None
+    holder = champion_of(model)
+    if holder == wanted or (wanted is None and int(holder or 0) not in expected):
+        return []
+    return [
+        Finding(timeframe, int(wanted) if wanted else None, STALE_WRITE,
+                f"the champion alias of {model.name} is on "
+                f"{'v' + holder if holder else 'no version'}, but the last committed "
+                f"operation left it on {'v' + wanted if wanted else 'no version'}",
+                remedy=f"move it to {'v' + wanted if wanted else 'no version'}",
+                subject=CHAMPION_ALIAS)
+    ]  # fmt: skip
+
+
+def _undo(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
+    """Put a record, the alias or a stage tag back where the committed history has it."""
+    if finding.subject.startswith(mapping.HISTORY_PREFIX):
+        _set_aside(store, model, finding.subject, DROPPED)
+    elif finding.subject != CHAMPION_ALIAS:
+        store.client.set_model_version_tag(
+            model.name, str(finding.version), STAGE_TAG, finding.subject
+        )
+    elif finding.version is None:
+        store.client.delete_registered_model_alias(model.name, CHAMPION_ALIAS)
+    else:
+        store.client.set_registered_model_alias(model.name, CHAMPION_ALIAS, str(finding.version))
+
+
+def _set_aside(store: MlflowStore, model: RegisteredModel, key: str, prefix: str) -> None:
+    aside = prefix + key.removeprefix(mapping.HISTORY_PREFIX)
+    store.client.set_registered_model_tag(model.name, aside, (model.tags or {})[key])
+    store.client.delete_registered_model_tag(model.name, key)
 
 
 def _interrupted(timeframe: str, held: HeldLock) -> Finding:

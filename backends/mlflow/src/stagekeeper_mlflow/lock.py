@@ -88,24 +88,35 @@ class Lease:
     and the intent of a dead holder it took the lock over from (to finish first)."""
 
     def __init__(
-        self, client: RegistryClient, name: str, token: str, inherited: Intent | None
+        self, client: RegistryClient, name: str, token: str, taken_from: HeldLock | None
     ) -> None:
-        self.client, self.name, self.token, self.inherited = client, name, token, inherited
+        self.client, self.name, self.token = client, name, token
+        # The expired lock this writer broke to get in: its holder may be frozen, not dead.
+        self.taken_from = taken_from
+        self.inherited = None if taken_from is None else taken_from.intent
         self._stop = threading.Event()
 
     def check(self) -> None:
         """Raise ``LockLost`` unless the lock is still this writer's: call before a write."""
         model = or_missing(lambda: self.client.get_registered_model(self.name))
         if model is None or (model.tags or {}).get(OWNER_TAG) != self.token:
-            raise LockLost(
-                f"{self.name.removeprefix(LOCK_PREFIX)}: this writer was stalled past its "
-                "lease and another writer took its lock over; it wrote nothing more",
-                hint="run `stagekeeper history` to see what was committed, then try again",
-            )
+            raise self._lost()
 
     def declare(self, intent: Intent) -> None:
         self.check()
-        self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
+        try:
+            self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
+        except MlflowException as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":  # gone since the check
+                raise self._lost() from exc
+            raise
+
+    def _lost(self) -> LockLost:
+        return LockLost(
+            f"{self.name.removeprefix(LOCK_PREFIX)}: this writer was stalled past its "
+            "lease and another writer took its lock over; it wrote nothing more",
+            hint="run `stagekeeper history` to see what was committed, then try again",
+        )
 
     def beat(self, every: float) -> None:
         """Refresh the lease every ``every`` seconds while the lock is this writer's."""
@@ -156,11 +167,12 @@ class TimeframeLock:
                 heartbeat.join()
             self._release(lease)
 
-    def _acquire(self, token: str) -> Intent | None:
-        """Create the lock; break an expired one on the way, inheriting its intent."""
+    def _acquire(self, token: str) -> HeldLock | None:
+        """Create the lock; break an expired one on the way. Returns the lock it broke, if
+        any, whose intent the new holder inherits."""
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.01
-        inherited: Intent | None = None
+        broken: HeldLock | None = None
         while True:
             try:
                 self.client.create_registered_model(
@@ -168,7 +180,7 @@ class TimeframeLock:
                     tags={OWNER_TAG: token},
                     description="stagekeeper write lock: exists only while a change is made",
                 )
-                return inherited
+                return broken
             except MlflowException as exc:
                 # After a name clash MLflow re-reads the model; if its holder released it
                 # in that instant, the clash is reported as "does not exist". Both mean:
@@ -177,8 +189,8 @@ class TimeframeLock:
                     raise
             held = self.find()
             if held is not None and self.expired(held):
-                if self.break_lock(held):
-                    inherited = held.intent or inherited
+                if self.break_lock(held) and (broken is None or held.intent is not None):
+                    broken = held
                 continue
             if time.monotonic() > deadline:
                 raise self._timeout(held)

@@ -28,6 +28,11 @@ LOCK_PREFIX = "stagekeeper-lock."
 INTENT_TAG = "stagekeeper.intent"
 OWNER_TAG = "stagekeeper.owner"
 HEARTBEAT_TAG = "stagekeeper.heartbeat"
+# On the model, one per expired lock a writer broke: its holder, if only frozen, may still
+# land one write when it wakes (see lock.py). The value is the history key of the holder's
+# operation if that was dropped, else empty. ``doctor --fix`` repairs toward the history
+# and removes them.
+FENCED_PREFIX = "stagekeeper.fenced."
 
 
 def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:
@@ -122,6 +127,15 @@ def last_changed(tags: Mapping[str, str]) -> dict[int, datetime]:
         for change in changes:
             changed[change.version] = change.at
     return changed
+
+
+def fenced_key(owner: str) -> str:
+    return f"{FENCED_PREFIX}{owner or 'unknown'}"
+
+
+def fenced_marks(tags: Mapping[str, str]) -> dict[str, str]:
+    """The model's marks of broken locks: tag key -> the dropped operation's history key."""
+    return {k: v for k, v in tags.items() if k.startswith(FENCED_PREFIX)}
 
 
 def lock_name(model_name: str) -> str:

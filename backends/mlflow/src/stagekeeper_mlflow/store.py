@@ -172,13 +172,24 @@ class MlflowStore:
 
     def finish_inherited(self, name: str, lease: Lease) -> None:
         """Complete a dead writer's operation if its record was written; else drop it. The
-        intent is declared as this writer's first, so that dying here loses nothing."""
-        intent = lease.inherited
-        if intent is None:
+        intent is declared as this writer's first, so that dying here loses nothing.
+
+        Taking over a lock also marks the model (``mapping.FENCED_PREFIX``), naming the
+        operation dropped, if any: the lock's holder may have been frozen rather than dead,
+        and may land one more write when it wakes (see ``lock``), which ``doctor`` undoes."""
+        taken = lease.taken_from
+        if taken is None:
             return
-        lease.declare(intent)
+        intent = taken.intent
+        if intent is not None:
+            lease.declare(intent)
         records = mapping.history_records(self.client.get_registered_model(name).tags or {})
-        if intent.key not in dict(records):
+        dropped = intent is not None and intent.key not in dict(records)
+        lease.check()
+        self.client.set_registered_model_tag(
+            name, mapping.fenced_key(taken.owner), intent.key if intent and dropped else ""
+        )
+        if intent is None or dropped:
             return  # it died before writing anything
         later = [value for key, value in records if key > intent.key]
         if any(_moves(value) for value in later):

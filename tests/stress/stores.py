@@ -1,0 +1,80 @@
+"""The stores the stress command runs on, each started for the run and thrown away after.
+``Store.fresh()`` gives each scenario a store of its own: a new SQLite file, a new
+PostgreSQL database, or new model names on a shared MLflow registry."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE = "{timeframe}_trading_model"
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    fresh: Callable[[], tuple[str, str]]  # a new store's URL and model-name template
+
+
+def _unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@contextmanager
+def sqlite() -> Iterator[Store]:
+    with tempfile.TemporaryDirectory(prefix="stagekeeper-stress-") as folder:
+        yield Store("SQLite", lambda: (f"sqlite:///{folder}/{_unique()}.db", TEMPLATE))
+
+
+@contextmanager
+def postgres() -> Iterator[Store]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.services import postgres as server
+
+    with tempfile.TemporaryDirectory(prefix="stagekeeper-stress-pg-") as folder:
+        given = os.environ.get("STAGEKEEPER_TEST_POSTGRES_URL")
+        base = make_url(given or server.start(Path(folder)))
+
+        def fresh() -> tuple[str, str]:
+            name = f"stagekeeper_stress_{_unique()}"
+            admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(admin, autocommit=True) as connection:
+                connection.execute(f'CREATE DATABASE "{name}"')
+            return base.set(database=name).render_as_string(hide_password=False), TEMPLATE
+
+        try:
+            yield Store("PostgreSQL", fresh)
+        finally:
+            if not given:
+                server.stop(Path(folder))
+
+
+@contextmanager
+def mlflow_server() -> Iterator[Store]:
+    from tests.services import mlflow_server as server
+
+    with (
+        tempfile.TemporaryDirectory(prefix="stagekeeper-stress-mlflow-") as folder,
+        server.running(Path(folder)) as url,
+    ):
+        shared = url.replace("http://", "mlflow+http://")
+        yield Store("MLflow server", lambda: (shared, f"m{_unique()}_{TEMPLATE}"))
+
+
+@contextmanager
+def embedded_mlflow() -> Iterator[Store]:
+    with tempfile.TemporaryDirectory(prefix="stagekeeper-stress-mlflow-") as folder:
+        shared = f"mlflow+sqlite:///{folder}/registry.db"
+        yield Store("MLflow embedded", lambda: (shared, f"m{_unique()}_{TEMPLATE}"))
+
+
+@contextmanager
+def memory() -> Iterator[Store]:
+    yield Store("memory", lambda: ("memory://", TEMPLATE))
