@@ -20,13 +20,19 @@ from sqlalchemy import (
 )
 
 from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 VERSION_TABLE = "stagekeeper_alembic_version"
 CHAMPION_ONLY = text("stage = 'champion'")
 
 metadata = MetaData()
+
+
+def count_column(stage: Stage) -> str:
+    return f"{stage.value}_count"
+
 
 timeframes = Table(
     "stagekeeper_timeframes",
@@ -34,6 +40,9 @@ timeframes = Table(
     Column("name", String(32), primary_key=True),
     Column("model_name", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # How many versions stand in each stage, kept by every write under the timeframe's
+    # lock, so that ``status`` reads one row per timeframe whatever the registry's size.
+    *(Column(count_column(stage), Integer, nullable=False, server_default="0") for stage in Stage),
 )
 
 versions = Table(
@@ -57,6 +66,8 @@ versions = Table(
         postgresql_where=CHAMPION_ONLY,
     ),
     Index("stagekeeper_versions_by_stage", "stage"),
+    # A timeframe's versions in one stage, already in version order.
+    Index("stagekeeper_versions_by_timeframe_stage", "timeframe", "stage", "version"),
 )
 
 changes = Table(
@@ -73,7 +84,10 @@ changes = Table(
     Column("actor", String(255), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("cause", String(32), nullable=False),
-    Index("stagekeeper_changes_by_version", "timeframe", "version"),
+    Index("stagekeeper_changes_by_version", "timeframe", "version", "id"),
+    Index("stagekeeper_changes_by_timeframe", "timeframe", "id"),
+    # A rollback's target: the newest crowning of a timeframe, found without a scan.
+    Index("stagekeeper_changes_crowning", "timeframe", "to_stage", "id"),
 )
 
 

@@ -9,6 +9,7 @@ objects, never rows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain.errors import ConflictError, LockTimeout
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import (
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+)
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate
@@ -30,7 +37,7 @@ from stagekeeper_sql.engine import (
     require_existing,
     translated_errors,
 )
-from stagekeeper_sql.schema import change_row, changes, timeframes, versions
+from stagekeeper_sql.schema import change_row, changes, count_column, timeframes, versions
 
 
 class SqlStore:
@@ -72,6 +79,7 @@ class SqlStore:
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
             connection.execute(changes.insert(), [change_row(registration.change_for(number))])
+            self._count(connection, registration.timeframe, Counter({Stage.DEVELOPMENT: 1}))
         return _version(row, registration.model_name)
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
@@ -90,7 +98,36 @@ class SqlStore:
                 )
             # Inserted under the lock: the ids are the commit order.
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
+            if plan.records_only:  # the stages moved behind stagekeeper's back: count anew
+                self._recount(connection, timeframe)
+            else:
+                moved: Counter[Stage] = Counter()
+                for change in plan.changes:
+                    moved[change.to_stage] += 1
+                    moved[change.from_stage or Stage.DEVELOPMENT] -= 1
+                self._count(connection, timeframe, moved)
             return plan
+
+    def _count(self, connection: Connection, timeframe: str, moved: Counter[Stage]) -> None:
+        """Add ``moved`` to the timeframe's per-stage counts."""
+        columns = timeframes.c
+        changed = {
+            count_column(stage): columns[count_column(stage)] + delta
+            for stage, delta in moved.items()
+            if delta
+        }
+        if changed:
+            connection.execute(update(timeframes).where(columns.name == timeframe).values(changed))
+
+    def _recount(self, connection: Connection, timeframe: str) -> None:
+        counted = dict.fromkeys((count_column(stage) for stage in Stage), 0)
+        rows = connection.execute(
+            select(versions.c.stage, func.count())
+            .where(versions.c.timeframe == timeframe)
+            .group_by(versions.c.stage)
+        )
+        counted.update({count_column(Stage(stage)): number for stage, number in rows})
+        connection.execute(update(timeframes).where(timeframes.c.name == timeframe).values(counted))
 
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -147,6 +184,62 @@ class SqlStore:
     def champion(self, timeframe: str, *, within: Connection | None = None) -> ModelVersion | None:
         found = self.versions(timeframe, Stage.CHAMPION, within=within)
         return found[0] if found else None
+
+    def status(self) -> list[TimeframeStatus]:
+        """One row per timeframe (its kept counts) and one per champion: no scan."""
+        counts = [timeframes.c[count_column(stage)] for stage in Stage]
+        with self._read() as connection:
+            rows = connection.execute(
+                select(timeframes.c.name, timeframes.c.model_name, *counts).order_by(
+                    timeframes.c.name
+                )
+            ).all()
+            champions = dict(
+                connection.execute(
+                    select(versions.c.timeframe, versions.c.version).where(
+                        versions.c.stage == Stage.CHAMPION.value
+                    )
+                ).all()
+            )
+        return [
+            TimeframeStatus(
+                name, model_name, champions.get(name), dict(zip(Stage, numbers, strict=True))
+            )
+            for name, model_name, *numbers in rows
+            if any(numbers)
+        ]
+
+    def previous_champion(
+        self, timeframe: str, current: int | None, *, within: Connection
+    ) -> ModelVersion | None:
+        """The newest crowning whose version is archived now, other than ``current``: one
+        query, down the ``stagekeeper_changes_crowning`` index."""
+        query = (
+            _versions_query()
+            .join(
+                changes,
+                (changes.c.timeframe == versions.c.timeframe)
+                & (changes.c.version == versions.c.version),
+            )
+            .where(changes.c.timeframe == timeframe)
+            .where(changes.c.to_stage == Stage.CHAMPION.value)
+            .where(versions.c.stage == Stage.ARCHIVED.value)
+            .order_by(changes.c.id.desc())
+            .limit(1)
+        )
+        if current is not None:
+            query = query.where(changes.c.version != current)
+        found = self._versions(query, within)
+        return found[0] if found else None
+
+    def was_champion(self, timeframe: str, version: int, *, within: Connection) -> bool:
+        crowned = (
+            select(changes.c.id)
+            .where(changes.c.timeframe == timeframe)
+            .where(changes.c.version == version)
+            .where(changes.c.to_stage == Stage.CHAMPION.value)
+        )
+        return bool(within.execute(select(crowned.exists())).scalar())
 
     def history(
         self,
@@ -233,6 +326,12 @@ class _View:
 
     def history(self) -> list[StageChange]:
         return self.store.history(self.timeframe, within=self.connection)
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        return self.store.previous_champion(self.timeframe, current, within=self.connection)
+
+    def was_champion(self, version: int) -> bool:
+        return self.store.was_champion(self.timeframe, version, within=self.connection)
 
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
