@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 
-from stagekeeper.domain import lifecycle, validation
+from stagekeeper.domain import validation
 from stagekeeper.domain.errors import ConcurrentUpdateError, NotFoundError, TransitionError
 from stagekeeper.domain.model import (
     Committed,
@@ -324,6 +324,8 @@ def _checked(planner: Planner, checks: Sequence[Check]) -> Planner:
 
 def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
     """Every promotion and rollback in the plan is a move the lifecycle allows."""
+    from stagekeeper.domain import lifecycle  # the state machine: writes need it, reads not
+
     for change in plan.changes:
         if change.from_stage is None or change.cause not in (Cause.PROMOTION, Cause.ROLLBACK):
             continue
