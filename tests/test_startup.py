@@ -24,7 +24,7 @@ def loaded_by(*args: str, cwd: Path) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd, check=True
     )
-    return set(eval(done.stderr.strip().splitlines()[-1]))  # noqa: S307 - our own repr
+    return set(eval(done.stderr.strip().splitlines()[-1]))
 
 
 def test_help_loads_no_store_no_service_and_no_entry_point_scan_of_stores(
