@@ -36,7 +36,7 @@ class Result:
             f"{_ms(ours.median)} (p95 {_ms(ours.p95)}) against {_ms(base.median)} "
             f"(p95 {_ms(base.p95)})",
             round(ours.median / base.median, 2),
-            "×",
+            "x",
             target,
             {"stagekeeper": ours.ms(), "baseline": base.ms()},
         )

@@ -3,6 +3,7 @@ command's time (benchmarks/ measures it; these tests keep the reasons it is shor
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from importlib.metadata import EntryPoint, entry_points
@@ -24,7 +25,7 @@ def loaded_by(*args: str, cwd: Path) -> set[str]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, cwd=cwd, check=True
     )
-    return set(eval(done.stderr.strip().splitlines()[-1]))
+    return set(ast.literal_eval(done.stderr.strip().splitlines()[-1]))
 
 
 def test_help_loads_no_store_no_service_and_no_entry_point_scan_of_stores(
