@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import cli_start
+from benchmarks import cli_start, latency
 from benchmarks.report import Result, table, write_json
 from benchmarks.timing import QUIET
 
-SECTIONS = ("cli",)
+SECTIONS = ("cli", "latency")
 
 
 def main() -> int:
@@ -34,6 +34,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stagekeeper-bench-") as folder:
         if "cli" in wanted:
             results += cli_start.measure(Path(folder), runs=10 if args.quick else 40)
+        if "latency" in wanted:
+            versions = (100,) if args.quick else (100, 1000)
+            results += latency.measure(Path(folder), 10 if args.quick else 40, versions)
     print(table(results))
     write_json(results, args.output)
     print(f"\nwrote {args.output}")

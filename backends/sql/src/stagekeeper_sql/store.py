@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain.errors import ConflictError, LockTimeout
@@ -88,13 +88,14 @@ class SqlStore:
             if plan is None:
                 return None
             # A plan that records only leads each version where it stands already.
-            for change in plan.changes:
-                connection.execute(
-                    update(versions)
-                    .where(versions.c.timeframe == change.timeframe)
-                    .where(versions.c.version == change.version)
-                    .values(stage=change.to_stage.value, updated_at=change.at)
-                )
+            connection.execute(
+                _MOVE,
+                [
+                    {"tf": c.timeframe, "number": c.version, "stage": c.to_stage.value,
+                     "at": c.at}
+                    for c in plan.changes
+                ],
+            )  # fmt: skip
             # Inserted under the lock: the ids are the commit order.
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
             if plan.records_only:  # the stages moved behind stagekeeper's back: count anew
@@ -109,14 +110,8 @@ class SqlStore:
 
     def _count(self, connection: Connection, timeframe: str, moved: Counter[Stage]) -> None:
         """Add ``moved`` to the timeframe's per-stage counts."""
-        columns = timeframes.c
-        changed = {
-            count_column(stage): columns[count_column(stage)] + delta
-            for stage, delta in moved.items()
-            if delta
-        }
-        if changed:
-            connection.execute(update(timeframes).where(columns.name == timeframe).values(changed))
+        deltas = {f"d_{stage.value}": moved.get(stage, 0) for stage in Stage}
+        connection.execute(_COUNT, {"tf": timeframe, **deltas})
 
     def _recount(self, connection: Connection, timeframe: str) -> None:
         counted = dict.fromkeys((count_column(stage) for stage in Stage), 0)
@@ -146,11 +141,10 @@ class SqlStore:
         )
 
     def _lock(self, connection: Connection, timeframe: str) -> None:
-        # FOR UPDATE serialises writers of one timeframe on PostgreSQL; SQLite drops it
-        # and relies on BEGIN IMMEDIATE (see engine.py).
-        connection.execute(
-            select(timeframes.c.name).where(timeframes.c.name == timeframe).with_for_update()
-        )
+        # FOR UPDATE serialises writers of one timeframe on PostgreSQL. SQLite has no row
+        # locks: its BEGIN IMMEDIATE has taken the whole file already (see engine.py).
+        if connection.dialect.name == "postgresql":
+            connection.execute(_LOCK_TIMEFRAME, {"timeframe": timeframe})
 
     def _next_version(self, connection: Connection, timeframe: str) -> int:
         latest = connection.execute(
@@ -307,23 +301,38 @@ class SqlStore:
             self.engine.connect().execution_options(**{WRITE: True}) as connection,
             connection.begin(),
         ):
-            if connection.dialect.name == "postgresql":
-                milliseconds = int(self.options.lock_timeout * 1000)
-                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
             yield connection
 
 
 class _View:
-    """A timeframe read inside the write transaction that holds its lock."""
+    """A timeframe read inside the write transaction that holds its lock. Reads are kept
+    for the rest of the step (nobody else can change them under the lock), and the first
+    version asked for comes with the champion, in one query: a promotion asks for both."""
+
+    _UNKNOWN: Any = object()
 
     def __init__(self, store: SqlStore, connection: Connection, timeframe: str) -> None:
         self.store, self.connection, self.timeframe = store, connection, timeframe
+        self._found: dict[int, ModelVersion | None] = {}
+        self._champion: ModelVersion | None = self._UNKNOWN
 
     def get(self, version: int) -> ModelVersion | None:
-        return self.store.get(self.timeframe, version, within=self.connection)
+        if version not in self._found:
+            rows = self.connection.execute(
+                _VERSION_AND_CHAMPION, {"tf": self.timeframe, "number": version}
+            ).all()
+            read = {row.version: _version(row._mapping, row.model_name) for row in rows}
+            self._found.update(read)
+            self._found.setdefault(version, None)
+            self._champion = next((v for v in read.values() if v.stage is Stage.CHAMPION), None)
+        return self._found[version]
 
     def champion(self) -> ModelVersion | None:
-        return self.store.champion(self.timeframe, within=self.connection)
+        if self._champion is self._UNKNOWN:
+            self._champion = self.store.champion(self.timeframe, within=self.connection)
+            if self._champion is not None:
+                self._found[self._champion.version] = self._champion
+        return self._champion
 
     def versions(self) -> list[ModelVersion]:
         return self.store.versions(self.timeframe, within=self.connection)
@@ -379,3 +388,29 @@ def _change(row: Row[Any]) -> StageChange:
 def _utc(moment: datetime) -> datetime:
     # SQLite keeps no time zone; everything stagekeeper writes is UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# The write path's statements, built once: building a statement costs more than running it.
+_LOCK_TIMEFRAME = (
+    select(timeframes.c.name).where(timeframes.c.name == bindparam("timeframe")).with_for_update()
+)
+_VERSION_AND_CHAMPION = _versions_query().where(
+    (versions.c.timeframe == bindparam("tf"))
+    & ((versions.c.version == bindparam("number")) | (versions.c.stage == Stage.CHAMPION.value))
+)
+_MOVE = (
+    update(versions)
+    .where(versions.c.timeframe == bindparam("tf"))
+    .where(versions.c.version == bindparam("number"))
+    .values(stage=bindparam("stage"), updated_at=bindparam("at"))
+)
+_COUNT = (
+    update(timeframes)
+    .where(timeframes.c.name == bindparam("tf"))
+    .values(
+        {
+            count_column(stage): timeframes.c[count_column(stage)] + bindparam(f"d_{stage.value}")
+            for stage in Stage
+        }
+    )
+)
