@@ -112,7 +112,7 @@ def memory(rounds: int) -> Result:
     with open_registry("memory://", actor="bench") as registry:
         prepared(registry, "SK", rounds * 10 + 5, rounds * 10 + 5)
         ours, _ = side_by_side(
-            lambda v: registry.promote("SK", v, Stage.CHAMPION), lambda v: None, rounds * 10
+            lambda v: registry.promote("SK", v, Stage.CHAMPION), lambda _: None, rounds * 10
         )
     us = ours.median * 1e6
     return Result(

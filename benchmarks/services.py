@@ -35,6 +35,8 @@ def postgres_database() -> Iterator[str]:
 @contextmanager
 def mlflow_tracking_server() -> Iterator[str]:
     """The http:// URL of a fresh ``mlflow server`` on 127.0.0.1."""
-    with tempfile.TemporaryDirectory(prefix="stagekeeper-bench-mlflow-") as folder:
-        with mlflow_server.running(Path(folder)) as url:
-            yield url
+    with (
+        tempfile.TemporaryDirectory(prefix="stagekeeper-bench-mlflow-") as folder,
+        mlflow_server.running(Path(folder)) as url,
+    ):
+        yield url
