@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import cli_start, latency
+from benchmarks import cli_start, latency, scale
 from benchmarks.report import Result, table, write_json
 from benchmarks.timing import QUIET
 
-SECTIONS = ("cli", "latency")
+SECTIONS = ("cli", "latency", "scale")
 
 
 def main() -> int:
@@ -37,6 +37,9 @@ def main() -> int:
         if "latency" in wanted:
             versions = (100,) if args.quick else (100, 1000)
             results += latency.measure(Path(folder), 10 if args.quick else 40, versions)
+        if "scale" in wanted:
+            sizes = (1, 3) if args.quick else (1, 10, 100)
+            results += scale.measure(Path(folder), 6 if args.quick else 20, sizes)
     print(table(results))
     write_json(results, args.output)
     print(f"\nwrote {args.output}")
