@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import cli_start, latency, scale
+from benchmarks import cli_start, latency, memory, scale, throughput
 from benchmarks.report import Result, table, write_json
 from benchmarks.timing import QUIET
 
-SECTIONS = ("cli", "latency", "scale")
+SECTIONS = ("cli", "latency", "scale", "memory", "throughput")
 
 
 def main() -> int:
@@ -40,6 +40,10 @@ def main() -> int:
         if "scale" in wanted:
             sizes = (1, 3) if args.quick else (1, 10, 100)
             results += scale.measure(Path(folder), 6 if args.quick else 20, sizes)
+        if "memory" in wanted:
+            results += memory.measure(10 if args.quick else 100, 1000)
+        if "throughput" in wanted:
+            results += throughput.measure(Path(folder), 3 if args.quick else 10, 3000)
     print(table(results))
     write_json(results, args.output)
     print(f"\nwrote {args.output}")

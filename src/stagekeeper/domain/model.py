@@ -13,7 +13,7 @@ from datetime import datetime
 from stagekeeper.domain.stages import Cause, Stage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelVersion:
     """One version of a timeframe's registered model, as it stands now."""
 
@@ -26,7 +26,7 @@ class ModelVersion:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageChange:
     """One entry of the append-only history.
 
