@@ -4,26 +4,57 @@
 >>> reg = open_registry("memory://")
 >>> reg.register("1H").version
 1
+
+The names below load on first use (PEP 562), so that a command such as ``stagekeeper
+--help`` does not pay for the service and the domain it never touches.
 """
 
-from stagekeeper.bootstrap import open_registry
-from stagekeeper.domain.errors import (
-    BackendError,
-    ConcurrentUpdateError,
-    ConflictError,
-    LockLost,
-    LockTimeout,
-    NotFoundError,
-    SchemaMismatch,
-    StagekeeperError,
-    StoreUnreachable,
-    TransitionError,
-    UnsupportedStore,
-    ValidationError,
-)
-from stagekeeper.domain.model import ModelVersion, StageChange, TimeframeStatus
-from stagekeeper.domain.stages import Cause, Stage
-from stagekeeper.service.registry import Registry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stagekeeper.bootstrap import open_registry
+    from stagekeeper.domain.errors import (
+        BackendError,
+        ConcurrentUpdateError,
+        ConflictError,
+        LockLost,
+        LockTimeout,
+        NotFoundError,
+        SchemaMismatch,
+        StagekeeperError,
+        StoreUnreachable,
+        TransitionError,
+        UnsupportedStore,
+        ValidationError,
+    )
+    from stagekeeper.domain.model import ModelVersion, StageChange, TimeframeStatus
+    from stagekeeper.domain.stages import Cause, Stage
+    from stagekeeper.service.registry import Registry
+
+_EXPORTS = {
+    "BackendError": "stagekeeper.domain.errors",
+    "Cause": "stagekeeper.domain.stages",
+    "ConcurrentUpdateError": "stagekeeper.domain.errors",
+    "ConflictError": "stagekeeper.domain.errors",
+    "LockLost": "stagekeeper.domain.errors",
+    "LockTimeout": "stagekeeper.domain.errors",
+    "ModelVersion": "stagekeeper.domain.model",
+    "NotFoundError": "stagekeeper.domain.errors",
+    "Registry": "stagekeeper.service.registry",
+    "SchemaMismatch": "stagekeeper.domain.errors",
+    "Stage": "stagekeeper.domain.stages",
+    "StageChange": "stagekeeper.domain.model",
+    "StagekeeperError": "stagekeeper.domain.errors",
+    "StoreUnreachable": "stagekeeper.domain.errors",
+    "TimeframeStatus": "stagekeeper.domain.model",
+    "TransitionError": "stagekeeper.domain.errors",
+    "UnsupportedStore": "stagekeeper.domain.errors",
+    "ValidationError": "stagekeeper.domain.errors",
+    "open_registry": "stagekeeper.bootstrap",
+}
 
 __all__ = [
     "BackendError",
@@ -46,3 +77,16 @@ __all__ = [
     "ValidationError",
     "open_registry",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stagekeeper' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

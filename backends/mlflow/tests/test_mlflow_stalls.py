@@ -24,7 +24,8 @@ LEASE = 1.0
 # The writer under test: crowns v2, and freezes itself just before the n-th check that its
 # lock is still its own, that is, before its n-th write after taking the lock
 # (1 intent, 2 record, 3 alias, 4 and 5 the stage tags, 6 the unlock); with "after", just
-# after that check has passed, in the window between the check and its write.
+# after that check has passed, in the window between the check and its write; with
+# "write", before its n-th write, for a lease long enough to be trusted without checks.
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
@@ -34,7 +35,8 @@ WRITER = textwrap.dedent(
     from stagekeeper_mlflow.store import MlflowStore
 
     url, template, freeze_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    after_check = len(sys.argv) > 5 and sys.argv[5] == "after"
+    mode = sys.argv[5] if len(sys.argv) > 5 else "before"
+    after_check = mode == "after"
     options = StoreOptions(model_name_template=template)
     store = MlflowStore(url, options, lease_seconds=float(sys.argv[4]))
     inner, checks = store.lookups.client, 0
@@ -44,7 +46,11 @@ WRITER = textwrap.dedent(
             method = getattr(inner, name)
             def call(*args, **kwargs):
                 global checks
-                if name == "get_registered_model" and args[0].startswith("stagekeeper-lock."):
+                if mode == "write" and name.startswith(("set_", "delete_")):
+                    checks += 1  # here: writes, for a writer that trusts its lease
+                    if checks == freeze_at:
+                        os.kill(os.getpid(), signal.SIGSTOP)
+                elif name == "get_registered_model" and args[0].startswith("stagekeeper-lock."):
                     checks += 1
                     if checks == freeze_at:
                         answer = method(*args, **kwargs) if after_check else None
@@ -131,7 +137,7 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
         setup.promote("1H", 1, "champion")
     # Frozen before its 4th write: the alias is on v2, both stage tags still unchanged.
     frozen = subprocess.Popen(
-        [sys.executable, "-c", WRITER, mlflow_url, template, "4", "60"],
+        [sys.executable, "-c", WRITER, mlflow_url, template, "4", "60", "write"],
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
     )
     try:
@@ -189,3 +195,38 @@ def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
     assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.CHAMPION}
     assert _replayed(after) == stages
     assert not [c for c in after.history("1H") if c.cause.value == "repair"]
+
+
+@pytest.mark.slow
+def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
+    mlflow_url: str, template: str
+) -> None:
+    """With a lease long enough to be trusted for a while without checks, a writer frozen
+    past it (before its alias write) still finds, when it wakes, that it lost its lock."""
+    lease = 5.0  # trusted for 0.5 s: every write of a live writer goes unchecked
+    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
+        for version in (1, 2, 3):
+            setup.register("1H", source=SOURCE)
+            setup.promote("1H", version, "beta")
+        setup.promote("1H", 1, "champion")
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", WRITER, mlflow_url, template, "3", str(lease), "write"],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(lease * 1.5)
+        options = StoreOptions(model_name_template=template)
+        store = MlflowStore(mlflow_url, options, lease_seconds=lease)
+        Registry(store, options=options, actor="next").promote("1H", 3, "champion")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        woke = frozen.wait(60)
+    # It was frozen between its (trusted) check and its alias write: that one write
+    # landed late, and its next check, which asked the registry, stopped it.
+    assert woke == 7
+    after = _fresh(mlflow_url, template)
+    after.doctor(fix=True)
+    assert after.doctor() == []
+    assert after.champion("1H").version == 3  # type: ignore[union-attr]
+    assert _replayed(after) == {v.version: v.stage for v in after.list("1H")}

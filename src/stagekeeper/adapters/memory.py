@@ -2,35 +2,66 @@
 
 It keeps everything in one process behind one lock, so every operation is atomic. It is
 a shipped product, not a test fake: the contract suite holds it to the same behaviour
-as the persistent stores. Imports only the domain and the ports.
+as the persistent stores. Versions are kept per timeframe, with each timeframe's champion
+and history at hand, so that no operation on one timeframe reads the others. Imports only
+the domain and the ports.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from stagekeeper.domain.errors import ConflictError
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import (
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+    former_champions,
+    previous_champion,
+)
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 
 
+@dataclass
+class _Timeframe:
+    """One timeframe's versions by number, its champion's number and its history."""
+
+    versions: dict[int, ModelVersion] = field(default_factory=dict)
+    champion: int | None = None
+    history: list[StageChange] = field(default_factory=list)
+
+    def move(self, change: StageChange) -> None:
+        version = self.versions[change.version]
+        self.versions[change.version] = dataclasses.replace(
+            version, stage=change.to_stage, updated_at=change.at
+        )
+        if change.to_stage is Stage.CHAMPION:
+            self.champion = change.version
+        elif self.champion == change.version:
+            self.champion = None
+
+
 class MemoryStore:
-    """A ``ModelStore`` held in a dict; see ``stagekeeper.service.ports.ModelStore``."""
+    """A ``ModelStore`` held in dicts; see ``stagekeeper.service.ports.ModelStore``."""
 
     capabilities = frozenset({CHOOSES_VERSION_NUMBERS})
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._versions: dict[tuple[str, int], ModelVersion] = {}
-        self._history: list[StageChange] = []
+        self._timeframes: dict[str, _Timeframe] = {}
+        self._history: list[StageChange] = []  # every timeframe's, in commit order
 
     def register(self, registration: Registration) -> ModelVersion:
         with self._lock:
-            number = registration.version or self._next_version(registration.timeframe)
-            key = (registration.timeframe, number)
-            if key in self._versions:
+            timeframe = self._timeframes.setdefault(registration.timeframe, _Timeframe())
+            number = registration.version or max(timeframe.versions, default=0) + 1
+            if number in timeframe.versions:
                 raise ConflictError(f"version {number} of {registration.timeframe} exists already")
             version = ModelVersion(
                 timeframe=registration.timeframe,
@@ -41,32 +72,44 @@ class MemoryStore:
                 updated_at=registration.at,
                 source=registration.source,
             )
-            self._versions[key] = version
-            self._history.append(registration.change_for(number))
+            timeframe.versions[number] = version
+            self._record([registration.change_for(number)])
             return version
 
-    def _next_version(self, timeframe: str) -> int:
-        taken = [number for (tf, number) in self._versions if tf == timeframe]
-        return max(taken, default=0) + 1
-
     def get(self, timeframe: str, version: int) -> ModelVersion | None:
-        return self._versions.get((timeframe, version))
+        with self._lock:
+            found = self._timeframes.get(timeframe)
+            return None if found is None else found.versions.get(version)
 
     def versions(
         self, timeframe: str | None = None, stage: Stage | None = None
     ) -> list[ModelVersion]:
         with self._lock:
-            found = [
+            names = sorted(self._timeframes) if timeframe is None else [timeframe]
+            return [
                 version
-                for version in self._versions.values()
-                if (timeframe is None or version.timeframe == timeframe)
-                and (stage is None or version.stage is stage)
+                for name in names
+                for _number, version in sorted(self._versions_of(name).items())
+                if stage is None or version.stage is stage
             ]
-        return sorted(found, key=lambda v: (v.timeframe, v.version))
+
+    def _versions_of(self, timeframe: str) -> dict[int, ModelVersion]:
+        found = self._timeframes.get(timeframe)
+        return {} if found is None else found.versions
 
     def champion(self, timeframe: str) -> ModelVersion | None:
-        champions = self.versions(timeframe, Stage.CHAMPION)
-        return champions[0] if champions else None
+        with self._lock:
+            found = self._timeframes.get(timeframe)
+            if found is None or found.champion is None:
+                return None
+            return found.versions[found.champion]
+
+    def status(self) -> list[TimeframeStatus]:
+        with self._lock:
+            return [
+                TimeframeStatus.of(list(self._timeframes[name].versions.values()))
+                for name in sorted(self._timeframes)
+            ]
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         with self._lock:  # re-entrant: the planner reads through this store's own methods
@@ -75,12 +118,14 @@ class MemoryStore:
                 return None
             # A plan that records only leads each version where it stands already.
             for change in plan.changes:
-                key = (change.timeframe, change.version)
-                self._versions[key] = dataclasses.replace(
-                    self._versions[key], stage=change.to_stage, updated_at=change.at
-                )
-            self._history.extend(plan.changes)
+                self._timeframes[change.timeframe].move(change)
+            self._record(plan.changes)
             return plan
+
+    def _record(self, changes: Iterable[StageChange]) -> None:
+        for change in changes:
+            self._timeframes[change.timeframe].history.append(change)
+            self._history.append(change)
 
     def history(
         self,
@@ -89,13 +134,13 @@ class MemoryStore:
         limit: int | None = None,
     ) -> list[StageChange]:
         with self._lock:
-            found = [
-                change
-                for change in self._history
-                if (timeframe is None or change.timeframe == timeframe)
-                and (version is None or change.version == version)
-            ]
-        return found[-limit:] if limit else found
+            if timeframe is None:
+                source = self._history
+            else:
+                found = self._timeframes.get(timeframe)
+                source = [] if found is None else found.history
+            found_changes = [c for c in source if version is None or c.version == version]
+        return found_changes[-limit:] if limit else found_changes
 
     def close(self) -> None:
         """Nothing to release."""
@@ -118,6 +163,12 @@ class _View:
 
     def history(self) -> list[StageChange]:
         return self.store.history(self.timeframe)
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        return previous_champion(self.history(), self.get, current)
+
+    def was_champion(self, version: int) -> bool:
+        return version in former_champions(self.history())
 
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:

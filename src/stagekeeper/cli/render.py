@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
 from stagekeeper.domain.stages import Stage
+
+if TYPE_CHECKING:  # rich is imported when there is something to draw, not before
+    from rich.console import Console
+    from rich.table import Table
+
+    from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
 
 Data = dict[str, Any]
 Edge = tuple[Stage, Stage, bool]  # source, target, rollback only
@@ -89,7 +91,7 @@ def status_data(status: TimeframeStatus) -> Data:
 
 
 def versions_table(versions: Iterable[ModelVersion]) -> Table:
-    table = Table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
+    table = _table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
     for v in versions:
         table.add_row(
             v.timeframe,
@@ -103,7 +105,7 @@ def versions_table(versions: Iterable[ModelVersion]) -> Table:
 
 
 def changes_table(changes: Iterable[StageChange]) -> Table:
-    table = Table("at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason")
+    table = _table("at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason")
     for c in changes:
         table.add_row(
             _short(c.at),
@@ -121,7 +123,7 @@ def changes_table(changes: Iterable[StageChange]) -> Table:
 def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
     # The champion column names the version; the other stages are counted.
     counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
-    table = Table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
+    table = _table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
     for s in statuses:
         champion = "-" if s.champion is None else f"v{s.champion}"
         table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
@@ -129,7 +131,7 @@ def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
 
 
 def findings_table(findings: Iterable[Finding]) -> Table:
-    table = Table("timeframe", "version", "problem", "fix", "fixed")
+    table = _table("timeframe", "version", "problem", "fix", "fixed")
     for f in findings:
         version = "-" if f.version is None else str(f.version)
         remedy = f.remedy or "needs a person"
@@ -138,7 +140,7 @@ def findings_table(findings: Iterable[Finding]) -> Table:
 
 
 def moves_table(edges: Iterable[Edge]) -> Table:
-    table = Table("from", "to", "how")
+    table = _table("from", "to", "how")
     for source, target, rollback_only in edges:
         table.add_row(source.value, target.value, "rollback only" if rollback_only else "promote")
     return table
@@ -150,3 +152,9 @@ def show_empty_or(console: Console, table: Table, empty: str) -> None:
 
 def _short(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(*columns: str) -> Table:
+    from rich.table import Table
+
+    return Table(*columns)

@@ -11,13 +11,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from stagekeeper.bootstrap import open_registry
 from stagekeeper.cli.funnel import json_requested
-from stagekeeper.service.registry import Registry
+
+if TYPE_CHECKING:  # imported when a command runs and draws, not for --help
+    from rich.console import Console
+
+    from stagekeeper.service.registry import Registry
 
 
 class Session:
@@ -36,6 +37,8 @@ class Session:
         check_schema: bool = True,
     ) -> Registry:
         """Open the store; only a command that ``writes`` may create one that is missing."""
+        from stagekeeper.bootstrap import open_registry
+
         self._registry = open_registry(store, actor=actor, check_schema=check_schema, create=writes)
         return self._registry
 
@@ -69,6 +72,8 @@ def command_session(json_output: bool) -> Iterator[Session]:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     # Piped output gets room for whole rows; a terminal keeps its own width.
     return Console(
         soft_wrap=False,

@@ -8,6 +8,7 @@ machine only answers questions and the service does the writing.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any
 
@@ -103,20 +104,26 @@ def check_move(
     ``was_champion``. ``subject`` names the version in the message. A move to the
     current stage is not a move; callers treat it as a no-op before asking.
     """
+    if not _machine_allows(current, target, rollback=rollback, was_champion=was_champion):
+        raise TransitionError(
+            _describe_refusal(current, target, rollback=rollback, subject=subject)
+        )
+
+
+@functools.cache
+def _machine_allows(current: Stage, target: Stage, *, rollback: bool, was_champion: bool) -> bool:
+    """The machine's answer. It is static, so each of the few questions is asked once:
+    putting a model through the machine costs more than the rest of a promotion."""
     trigger = _RESTORE if rollback and target is Stage.CHAMPION else _trigger(target)
     token = _Version()
     with _LOCK:
         _MACHINE.add_model(token, initial=current.value)
         try:
-            moved = bool(getattr(token, trigger)(was_champion=was_champion))
+            return bool(getattr(token, trigger)(was_champion=was_champion))
         except (MachineError, AttributeError):
-            moved = False
+            return False
         finally:
             _MACHINE.remove_model(token)
-    if not moved:
-        raise TransitionError(
-            _describe_refusal(current, target, rollback=rollback, subject=subject)
-        )
 
 
 def edges() -> list[tuple[Stage, Stage, bool]]:

@@ -6,14 +6,14 @@ library and the other domain modules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from stagekeeper.domain.stages import Cause, Stage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelVersion:
     """One version of a timeframe's registered model, as it stands now."""
 
@@ -26,7 +26,7 @@ class ModelVersion:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageChange:
     """One entry of the append-only history.
 
@@ -149,6 +149,35 @@ class TimeframeStatus:
     model_name: str
     champion: int | None
     counts: dict[Stage, int]
+
+    @classmethod
+    def of(cls, versions: Sequence[ModelVersion]) -> TimeframeStatus:
+        """The status of one timeframe's versions (at least one), counted here."""
+        counts = dict.fromkeys(Stage, 0)
+        for version in versions:
+            counts[version.stage] += 1
+        champion = next((v.version for v in versions if v.stage is Stage.CHAMPION), None)
+        return cls(versions[0].timeframe, versions[0].model_name, champion, counts)
+
+
+def former_champions(history: Iterable[StageChange]) -> list[int]:
+    """Versions that have been champion, most recently crowned first, each once."""
+    crowned = [c.version for c in reversed(list(history)) if c.to_stage is Stage.CHAMPION]
+    return list(dict.fromkeys(crowned))
+
+
+def previous_champion(
+    history: Iterable[StageChange],
+    lookup: Callable[[int], ModelVersion | None],
+    current: int | None,
+) -> ModelVersion | None:
+    """The archived version most recently crowned, other than ``current``, found from the
+    history: for stores that have no query for it."""
+    for number in former_champions(history):
+        candidate = lookup(number) if number != current else None
+        if candidate is not None and candidate.stage is Stage.ARCHIVED:
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from stagekeeper.domain import validation
-from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import (
+    Finding,
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+)
 from stagekeeper.domain.stages import Stage
 
 DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
@@ -58,6 +65,15 @@ class TimeframeView(Protocol):
         """Every recorded change of the timeframe, oldest first."""
         ...
 
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        """The archived version most recently crowned, other than ``current``: where a
+        rollback goes. One indexed query where the store has indexes."""
+        ...
+
+    def was_champion(self, version: int) -> bool:
+        """Whether the history ever crowned ``version``."""
+        ...
+
 
 Planner = Callable[[TimeframeView], Plan | None]
 
@@ -97,6 +113,11 @@ class ModelStore(Protocol):
 
     def champion(self, timeframe: str) -> ModelVersion | None:
         """The timeframe's champion, or ``None``."""
+        ...
+
+    def status(self) -> list[TimeframeStatus]:
+        """Every timeframe's champion and count per stage, ordered by timeframe; counted by
+        the store itself where it can (a GROUP BY), not by reading every version."""
         ...
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 
-from stagekeeper.domain import lifecycle, validation
+from stagekeeper.domain import validation
 from stagekeeper.domain.errors import ConcurrentUpdateError, NotFoundError, TransitionError
 from stagekeeper.domain.model import (
     Committed,
@@ -220,13 +220,9 @@ class Registry:
     ) -> ModelVersion:
         if wanted is not None:
             return self._existing(view, timeframe, wanted)
-        current = _number(champion)
-        for number in _former_champions(view.history()):
-            if number == current:
-                continue
-            candidate = view.get(number)
-            if candidate and candidate.stage is Stage.ARCHIVED:
-                return candidate
+        previous = view.previous_champion(_number(champion))
+        if previous is not None:
+            return previous
         raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
 
     def _existing(self, view: TimeframeView, timeframe: str, number: int) -> ModelVersion:
@@ -277,10 +273,7 @@ class Registry:
 
     def status(self) -> builtins.list[TimeframeStatus]:
         """Per timeframe: the champion version (or ``None``) and the count per stage."""
-        by_timeframe: dict[str, builtins.list[ModelVersion]] = {}
-        for version in self.store.versions():
-            by_timeframe.setdefault(version.timeframe, []).append(version)
-        return [_status_of(timeframe, found) for timeframe, found in by_timeframe.items()]
+        return self.store.status()
 
     # -- health and schema --------------------------------------------------------------
 
@@ -331,6 +324,8 @@ def _checked(planner: Planner, checks: Sequence[Check]) -> Planner:
 
 def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
     """Every promotion and rollback in the plan is a move the lifecycle allows."""
+    from stagekeeper.domain import lifecycle  # the state machine: writes need it, reads not
+
     for change in plan.changes:
         if change.from_stage is None or change.cause not in (Cause.PROMOTION, Cause.ROLLBACK):
             continue
@@ -339,7 +334,7 @@ def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
             change.from_stage,
             change.to_stage,
             rollback=restoring,
-            was_champion=restoring and change.version in _former_champions(view.history()),
+            was_champion=restoring and view.was_champion(change.version),
             subject=f"version {change.version} of {change.model_name}",
         )
 
@@ -353,22 +348,8 @@ def check_preconditions(plan: Plan, view: TimeframeView) -> None:
         raise ConcurrentUpdateError(f"{violation}; try again")
 
 
-def _former_champions(history: Sequence[StageChange]) -> list[int]:
-    """Versions that have been champion, most recently crowned first, each once."""
-    crowned = [c.version for c in reversed(history) if c.to_stage is Stage.CHAMPION]
-    return list(dict.fromkeys(crowned))
-
-
 def _changes(committed: Committed | None) -> list[StageChange]:
     return [] if committed is None else list(committed.changes)
-
-
-def _status_of(timeframe: str, versions: list[ModelVersion]) -> TimeframeStatus:
-    counts = dict.fromkeys(Stage, 0)
-    for version in versions:
-        counts[version.stage] += 1
-    champion = next((v.version for v in versions if v.stage is Stage.CHAMPION), None)
-    return TimeframeStatus(timeframe, versions[0].model_name, champion, counts)
 
 
 def _number(version: ModelVersion | None) -> int | None:

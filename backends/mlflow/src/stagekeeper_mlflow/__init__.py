@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stagekeeper.service.ports import StoreOptions
-
 if TYPE_CHECKING:
+    from stagekeeper.service.ports import StoreOptions
     from stagekeeper_mlflow.store import MlflowStore
 
 

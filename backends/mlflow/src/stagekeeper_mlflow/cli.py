@@ -6,13 +6,15 @@ Imports nothing of MLflow until a command runs: ``stagekeeper --help`` lists thi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True, add_completion=False)
 

@@ -20,7 +20,16 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import ValidationError
-from stagekeeper.domain.model import Finding, ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import (
+    Finding,
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+    former_champions,
+    previous_champion,
+)
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping
@@ -83,6 +92,13 @@ class _View:
         return [
             c for _key, value in records for c in readable_history(self.timeframe, self.name, value)
         ]
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        # The whole history is one tag read already (the model), so no query is saved here.
+        return previous_champion(self.history(), self.get, current)
+
+    def was_champion(self, version: int) -> bool:
+        return version in former_champions(self.history())
 
 
 class MlflowStore:
@@ -252,6 +268,12 @@ class MlflowStore:
                 for version in self.lookups.versions(tf, model, stage)
             ]
         return sorted(found, key=lambda v: (v.timeframe, v.version))
+
+    def status(self) -> list[TimeframeStatus]:
+        by_timeframe: dict[str, list[ModelVersion]] = {}
+        for version in self.versions():
+            by_timeframe.setdefault(version.timeframe, []).append(version)
+        return [TimeframeStatus.of(found) for _tf, found in sorted(by_timeframe.items())]
 
     def history(
         self,

@@ -66,14 +66,18 @@ def require_existing(url: URL) -> None:
 
 def build_engine(url: URL, lock_timeout: float) -> Engine:
     """An engine whose writers wait ``lock_timeout`` seconds for a lock (SQLite's busy
-    timeout here; PostgreSQL's ``lock_timeout`` is set per write transaction)."""
+    timeout, PostgreSQL's ``lock_timeout`` for the session)."""
     try:
         if url.get_backend_name() == "sqlite":
             engine = create_engine(url, connect_args={"timeout": lock_timeout})
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        # lock_timeout for the session, set once at connect rather than per transaction.
+        waits = f"-c lock_timeout={int(lock_timeout * 1000)}"
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": 10, "options": waits}
+        )
     except ImportError as exc:
         raise UnsupportedStore(
             f"the driver for {url.drivername} is not installed ({exc.name or exc})",

@@ -9,17 +9,23 @@ objects, never rows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain.errors import ConflictError, LockTimeout
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import (
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    TimeframeStatus,
+)
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate
@@ -30,7 +36,7 @@ from stagekeeper_sql.engine import (
     require_existing,
     translated_errors,
 )
-from stagekeeper_sql.schema import change_row, changes, timeframes, versions
+from stagekeeper_sql.schema import change_row, changes, count_column, timeframes, versions
 
 
 class SqlStore:
@@ -72,6 +78,7 @@ class SqlStore:
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
             connection.execute(changes.insert(), [change_row(registration.change_for(number))])
+            self._count(connection, registration.timeframe, Counter({Stage.DEVELOPMENT: 1}))
         return _version(row, registration.model_name)
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
@@ -81,19 +88,48 @@ class SqlStore:
             if plan is None:
                 return None
             # A plan that records only leads each version where it stands already.
-            for change in plan.changes:
-                connection.execute(
-                    update(versions)
-                    .where(versions.c.timeframe == change.timeframe)
-                    .where(versions.c.version == change.version)
-                    .values(stage=change.to_stage.value, updated_at=change.at)
-                )
+            connection.execute(
+                _MOVE,
+                [
+                    {"tf": c.timeframe, "number": c.version, "stage": c.to_stage.value,
+                     "at": c.at}
+                    for c in plan.changes
+                ],
+            )  # fmt: skip
             # Inserted under the lock: the ids are the commit order.
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
+            if plan.records_only:  # the stages moved behind stagekeeper's back: count anew
+                self._recount(connection, timeframe)
+            else:
+                moved: Counter[Stage] = Counter()
+                for change in plan.changes:
+                    moved[change.to_stage] += 1
+                    moved[change.from_stage or Stage.DEVELOPMENT] -= 1
+                self._count(connection, timeframe, moved)
             return plan
 
+    def _count(self, connection: Connection, timeframe: str, moved: Counter[Stage]) -> None:
+        """Add ``moved`` to the timeframe's per-stage counts."""
+        deltas = {f"d_{stage.value}": moved.get(stage, 0) for stage in Stage}
+        connection.execute(_COUNT, {"tf": timeframe, **deltas})
+
+    def _recount(self, connection: Connection, timeframe: str) -> None:
+        counted = dict.fromkeys((count_column(stage) for stage in Stage), 0)
+        rows = connection.execute(
+            select(versions.c.stage, func.count())
+            .where(versions.c.timeframe == timeframe)
+            .group_by(versions.c.stage)
+        )
+        counted.update({count_column(Stage(stage)): number for stage, number in rows})
+        connection.execute(update(timeframes).where(timeframes.c.name == timeframe).values(counted))
+
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        # Each dialect's INSERT ... ON CONFLICT, imported for the database in use only:
+        # PostgreSQL's dialect costs a SQLite command about 50 ms to import.
+        if connection.dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql as dialect
+        else:
+            from sqlalchemy.dialects import sqlite as dialect  # type: ignore[no-redef]
         connection.execute(
             dialect.insert(timeframes)
             .values(
@@ -105,11 +141,10 @@ class SqlStore:
         )
 
     def _lock(self, connection: Connection, timeframe: str) -> None:
-        # FOR UPDATE serialises writers of one timeframe on PostgreSQL; SQLite drops it
-        # and relies on BEGIN IMMEDIATE (see engine.py).
-        connection.execute(
-            select(timeframes.c.name).where(timeframes.c.name == timeframe).with_for_update()
-        )
+        # FOR UPDATE serialises writers of one timeframe on PostgreSQL. SQLite has no row
+        # locks: its BEGIN IMMEDIATE has taken the whole file already (see engine.py).
+        if connection.dialect.name == "postgresql":
+            connection.execute(_LOCK_TIMEFRAME, {"timeframe": timeframe})
 
     def _next_version(self, connection: Connection, timeframe: str) -> int:
         latest = connection.execute(
@@ -147,6 +182,62 @@ class SqlStore:
     def champion(self, timeframe: str, *, within: Connection | None = None) -> ModelVersion | None:
         found = self.versions(timeframe, Stage.CHAMPION, within=within)
         return found[0] if found else None
+
+    def status(self) -> list[TimeframeStatus]:
+        """One row per timeframe (its kept counts) and one per champion: no scan."""
+        counts = [timeframes.c[count_column(stage)] for stage in Stage]
+        with self._read() as connection:
+            rows = connection.execute(
+                select(timeframes.c.name, timeframes.c.model_name, *counts).order_by(
+                    timeframes.c.name
+                )
+            ).all()
+            champions = dict(
+                connection.execute(
+                    select(versions.c.timeframe, versions.c.version).where(
+                        versions.c.stage == Stage.CHAMPION.value
+                    )
+                ).all()
+            )
+        return [
+            TimeframeStatus(
+                name, model_name, champions.get(name), dict(zip(Stage, numbers, strict=True))
+            )
+            for name, model_name, *numbers in rows
+            if any(numbers)
+        ]
+
+    def previous_champion(
+        self, timeframe: str, current: int | None, *, within: Connection
+    ) -> ModelVersion | None:
+        """The newest crowning whose version is archived now, other than ``current``: one
+        query, down the ``stagekeeper_changes_crowning`` index."""
+        query = (
+            _versions_query()
+            .join(
+                changes,
+                (changes.c.timeframe == versions.c.timeframe)
+                & (changes.c.version == versions.c.version),
+            )
+            .where(changes.c.timeframe == timeframe)
+            .where(changes.c.to_stage == Stage.CHAMPION.value)
+            .where(versions.c.stage == Stage.ARCHIVED.value)
+            .order_by(changes.c.id.desc())
+            .limit(1)
+        )
+        if current is not None:
+            query = query.where(changes.c.version != current)
+        found = self._versions(query, within)
+        return found[0] if found else None
+
+    def was_champion(self, timeframe: str, version: int, *, within: Connection) -> bool:
+        crowned = (
+            select(changes.c.id)
+            .where(changes.c.timeframe == timeframe)
+            .where(changes.c.version == version)
+            .where(changes.c.to_stage == Stage.CHAMPION.value)
+        )
+        return bool(within.execute(select(crowned.exists())).scalar())
 
     def history(
         self,
@@ -210,29 +301,50 @@ class SqlStore:
             self.engine.connect().execution_options(**{WRITE: True}) as connection,
             connection.begin(),
         ):
-            if connection.dialect.name == "postgresql":
-                milliseconds = int(self.options.lock_timeout * 1000)
-                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
             yield connection
 
 
 class _View:
-    """A timeframe read inside the write transaction that holds its lock."""
+    """A timeframe read inside the write transaction that holds its lock. Reads are kept
+    for the rest of the step (nobody else can change them under the lock), and the first
+    version asked for comes with the champion, in one query: a promotion asks for both."""
+
+    _UNKNOWN: Any = object()
 
     def __init__(self, store: SqlStore, connection: Connection, timeframe: str) -> None:
         self.store, self.connection, self.timeframe = store, connection, timeframe
+        self._found: dict[int, ModelVersion | None] = {}
+        self._champion: ModelVersion | None = self._UNKNOWN
 
     def get(self, version: int) -> ModelVersion | None:
-        return self.store.get(self.timeframe, version, within=self.connection)
+        if version not in self._found:
+            rows = self.connection.execute(
+                _VERSION_AND_CHAMPION, {"tf": self.timeframe, "number": version}
+            ).all()
+            read = {row.version: _version(row._mapping, row.model_name) for row in rows}
+            self._found.update(read)
+            self._found.setdefault(version, None)
+            self._champion = next((v for v in read.values() if v.stage is Stage.CHAMPION), None)
+        return self._found[version]
 
     def champion(self) -> ModelVersion | None:
-        return self.store.champion(self.timeframe, within=self.connection)
+        if self._champion is self._UNKNOWN:
+            self._champion = self.store.champion(self.timeframe, within=self.connection)
+            if self._champion is not None:
+                self._found[self._champion.version] = self._champion
+        return self._champion
 
     def versions(self) -> list[ModelVersion]:
         return self.store.versions(self.timeframe, within=self.connection)
 
     def history(self) -> list[StageChange]:
         return self.store.history(self.timeframe, within=self.connection)
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        return self.store.previous_champion(self.timeframe, current, within=self.connection)
+
+    def was_champion(self, version: int) -> bool:
+        return self.store.was_champion(self.timeframe, version, within=self.connection)
 
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
@@ -276,3 +388,29 @@ def _change(row: Row[Any]) -> StageChange:
 def _utc(moment: datetime) -> datetime:
     # SQLite keeps no time zone; everything stagekeeper writes is UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# The write path's statements, built once: building a statement costs more than running it.
+_LOCK_TIMEFRAME = (
+    select(timeframes.c.name).where(timeframes.c.name == bindparam("timeframe")).with_for_update()
+)
+_VERSION_AND_CHAMPION = _versions_query().where(
+    (versions.c.timeframe == bindparam("tf"))
+    & ((versions.c.version == bindparam("number")) | (versions.c.stage == Stage.CHAMPION.value))
+)
+_MOVE = (
+    update(versions)
+    .where(versions.c.timeframe == bindparam("tf"))
+    .where(versions.c.version == bindparam("number"))
+    .values(stage=bindparam("stage"), updated_at=bindparam("at"))
+)
+_COUNT = (
+    update(timeframes)
+    .where(timeframes.c.name == bindparam("tf"))
+    .values(
+        {
+            count_column(stage): timeframes.c[count_column(stage)] + bindparam(f"d_{stage.value}")
+            for stage in Stage
+        }
+    )
+)

@@ -8,7 +8,6 @@ import typer
 
 from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
-from stagekeeper.domain import lifecycle as machine
 from stagekeeper.domain.errors import ValidationError
 
 FORMATS = ("table", "mermaid")
@@ -31,6 +30,8 @@ def lifecycle(
             raise ValidationError(
                 f"unknown format {output_format[:40]!r}: expected {' or '.join(FORMATS)}"
             )
+        from stagekeeper.domain import lifecycle as machine  # transitions: only here
+
         edges = machine.edges()
         if output_format.lower() == "mermaid" and not json_output:
             session.say(machine.mermaid())

@@ -1,0 +1,1 @@
+"""stagekeeper's benchmarks: ``python -m benchmarks`` (see ``__main__``)."""

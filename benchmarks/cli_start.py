@@ -1,0 +1,38 @@
+"""CLI start-up: stagekeeper's commands against minimal Typer apps doing the same job, each
+run as a whole process, interleaved, after warm-up runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmarks.report import Result
+from benchmarks.timing import interleaved, processes
+
+HERE = Path(__file__).parent
+PYTHON = sys.executable
+STAGEKEEPER = str(Path(sys.executable).parent / "stagekeeper")
+
+
+def measure(folder: Path, runs: int) -> list[Result]:
+    store = f"sqlite:///{folder / 'cli.db'}"
+    processes([STAGEKEEPER, "register", "--timeframe", "1H", "--store", store], runs=1, warmup=0)
+    pairs = {
+        "stagekeeper --help, against a minimal Typer app's --help": (
+            [STAGEKEEPER, "--help"],
+            [PYTHON, str(HERE / "baselines" / "typer_help.py"), "--help"],
+        ),
+        "list --stage champion on SQLite, against Typer + SQLAlchemy Core running one SELECT": (
+            [STAGEKEEPER, "list", "--stage", "champion", "--store", store],
+            [PYTHON, str(HERE / "baselines" / "typer_sqlite_select.py"), "--store", store],
+        ),
+    }
+    results = []
+    for name, (ours, baseline) in pairs.items():
+        sample, base = interleaved(
+            lambda a=ours: processes(a, runs=max(1, runs // 5)),
+            lambda b=baseline: processes(b, runs=max(1, runs // 5)),
+            rounds=5,
+        )
+        results.append(Result.ratio(name, sample, base, target=1.2))
+    return results

@@ -1,0 +1,183 @@
+"""Promotion latency: a champion promotion with its auto-demotion, on every store, next to
+a raw baseline doing the same minimal work by hand in the same run (interleaved, one of
+each in turn): one SQLAlchemy Core transaction with the same row writes, or the
+hand-written ``MlflowClient`` sequence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from benchmarks.report import Result
+from benchmarks.services import mlflow_tracking_server, postgres_database
+from benchmarks.timing import Sample
+from stagekeeper import Stage, open_registry
+from stagekeeper.service.registry import Registry
+
+MEMORY_TARGET_US = 50
+
+
+def prepared(
+    registry: Registry, timeframe: str, count: int, beta: int, source: str | None = None
+) -> None:
+    """``count`` versions, the first ``beta`` in beta and v1 champion: ready to be crowned
+    in turn."""
+    for _ in range(count):
+        registry.register(timeframe, source=source)
+    for number in range(1, beta + 1):
+        registry.promote(timeframe, number, Stage.BETA)
+    registry.promote(timeframe, 1, Stage.CHAMPION)
+
+
+def side_by_side(
+    ours: Callable[[int], object], baseline: Callable[[int], object], rounds: int
+) -> tuple[Sample, Sample]:
+    """Each called with versions 2, 3, ... in turn, one of each, after a warm-up of 3."""
+    import time
+
+    a: list[float] = []
+    b: list[float] = []
+    for round_ in range(rounds + 3):
+        version = round_ + 2
+        for call, into in ((ours, a), (baseline, b)):
+            started = time.perf_counter()
+            call(version)
+            if round_ >= 3:
+                into.append(time.perf_counter() - started)
+    return Sample(tuple(a)), Sample(tuple(b))
+
+
+def sql_baseline(url: str, timeframe: str) -> Callable[[int], object]:
+    """By hand: archive the champion, crown the version, two change rows; one transaction."""
+    engine = create_engine(url)
+    insert = text(
+        "INSERT INTO stagekeeper_changes (operation_id, timeframe, model_name, version, "
+        "from_stage, to_stage, actor, at, cause) VALUES (:op, :tf, 'm', :v, :f, :t, 'raw', "
+        ":at, :cause)"
+    )
+
+    def crown(version: int) -> None:
+        at = datetime.now(UTC)
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE stagekeeper_versions SET stage = 'archived', updated_at = :at "
+                    "WHERE timeframe = :tf AND version = :old"
+                ),
+                {"at": at, "tf": timeframe, "old": version - 1},
+            )
+            connection.execute(
+                text(
+                    "UPDATE stagekeeper_versions SET stage = 'champion', updated_at = :at "
+                    "WHERE timeframe = :tf AND version = :v"
+                ),
+                {"at": at, "tf": timeframe, "v": version},
+            )
+            connection.execute(
+                insert,
+                [
+                    {"op": "raw", "tf": timeframe, "v": version - 1, "f": "champion",
+                     "t": "archived", "at": at, "cause": "auto-demotion"},
+                    {"op": "raw", "tf": timeframe, "v": version, "f": "beta",
+                     "t": "champion", "at": at, "cause": "promotion"},
+                ],
+            )  # fmt: skip
+
+    return crown
+
+
+def sql(url: str, name: str, rounds: int) -> Result:
+    with open_registry(url, actor="bench") as registry:
+        prepared(registry, "SK", rounds + 5, rounds + 5)
+        prepared(registry, "RAW", rounds + 5, rounds + 5)
+        ours, base = side_by_side(
+            lambda v: registry.promote("SK", v, Stage.CHAMPION),
+            sql_baseline(url, "RAW"),
+            rounds,
+        )
+    return Result.ratio(
+        f"champion promotion on {name}, against one hand-written Core transaction",
+        ours,
+        base,
+        1.5,
+    )
+
+
+def memory(rounds: int) -> Result:
+    with open_registry("memory://", actor="bench") as registry:
+        prepared(registry, "SK", rounds * 10 + 5, rounds * 10 + 5)
+        ours, _ = side_by_side(
+            lambda v: registry.promote("SK", v, Stage.CHAMPION), lambda _: None, rounds * 10
+        )
+    us = ours.median * 1e6
+    return Result(
+        "champion promotion in memory",
+        f"{us:.0f} µs (p95 {ours.p95 * 1e6:.0f} µs)",
+        round(us, 1),
+        " µs",
+        MEMORY_TARGET_US,
+        {"stagekeeper": ours.ms()},
+    )
+
+
+STAGE_TAG = "stagekeeper.stage"
+
+
+def mlflow_baseline(client: Any, name: str) -> Callable[[int], object]:
+    """By hand with ``MlflowClient``: move the alias, re-tag the new and the old champion."""
+
+    def crown(version: int) -> None:
+        client.set_registered_model_alias(name, "champion", str(version))
+        client.set_model_version_tag(name, str(version), STAGE_TAG, "champion")
+        client.set_model_version_tag(name, str(version - 1), STAGE_TAG, "archived")
+
+    return crown
+
+
+def mlflow(url: str, name: str, rounds: int, versions: int) -> Result:
+    from mlflow.tracking import MlflowClient
+
+    from benchmarks.requests import counting_requests
+
+    uri = url.removeprefix("mlflow+")
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    template = f"v{versions}_{{timeframe}}"  # models of their own on a shared server
+    with open_registry(url, actor="bench", model_name_template=template) as registry:
+        prepared(registry, "SK", versions, rounds + 6, source="s3://bench/model")
+        prepared(registry, "RAW", versions, rounds + 6, source="s3://bench/model")
+        with counting_requests() as ours_count:
+            registry.promote("SK", rounds + 5, Stage.CHAMPION)
+        with counting_requests() as base_count:
+            mlflow_baseline(client, registry.model_name("RAW"))(rounds + 5)
+        ours, base = side_by_side(
+            lambda v: registry.promote("SK", v, Stage.CHAMPION),
+            mlflow_baseline(client, registry.model_name("RAW")),
+            rounds,
+        )
+    result = Result.ratio(
+        f"champion promotion on {name} ({versions} versions), against the hand-written "
+        "MlflowClient sequence",
+        ours,
+        base,
+        1.0,
+    )
+    result.data["requests"] = {"stagekeeper": ours_count[0], "baseline": base_count[0]}
+    return result
+
+
+def measure(folder: Path, rounds: int, mlflow_versions: tuple[int, ...]) -> list[Result]:
+    results = [memory(rounds)]
+    results.append(sql(f"sqlite:///{folder / 'latency.db'}", "a SQLite file", rounds))
+    with ExitStack() as stack:
+        results.append(sql(stack.enter_context(postgres_database()), "PostgreSQL", rounds))
+        server = stack.enter_context(mlflow_tracking_server()).replace("http://", "mlflow+http://")
+        for count in mlflow_versions:
+            embedded = f"mlflow+sqlite:///{folder / f'mlflow-{count}.db'}"
+            results.append(mlflow(embedded, "embedded MLflow", rounds, count))
+            results.append(mlflow(server, "an MLflow server", rounds, count))
+    return results
