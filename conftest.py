@@ -49,15 +49,14 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the server, dropped after the test."""
     import psycopg
     from sqlalchemy.engine import make_url
+    from tests.services import postgres
 
-    server = make_url(postgres_server)
-    name = f"stagekeeper_test_{uuid.uuid4().hex[:12]}"
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = postgres.create_database(postgres_server, "stagekeeper_test")
+    yield url
+    name = make_url(url).database
+    admin = make_url(postgres_server).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

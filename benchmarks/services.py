@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,21 +13,8 @@ from tests.services import mlflow_server, postgres
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A fresh database: on ``$STAGEKEEPER_TEST_POSTGRES_URL``'s server, else a throwaway one."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    with tempfile.TemporaryDirectory(prefix="stagekeeper-bench-pg-") as folder:
-        given = os.environ.get("STAGEKEEPER_TEST_POSTGRES_URL")
-        server = make_url(given or postgres.start(Path(folder)))
-        try:
-            name = f"bench_{uuid.uuid4().hex[:10]}"
-            admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
-            yield server.set(database=name).render_as_string(hide_password=False)
-        finally:
-            if not given:
-                postgres.stop(Path(folder))
+    with postgres.given_or_throwaway() as server:
+        yield postgres.create_database(server, "bench")
 
 
 @contextmanager

@@ -150,11 +150,15 @@ def command_names() -> list[str]:
 
 def _installation_key() -> list[list[object]]:
     """What changes when a package is installed or removed: each import path's mtime (a
-    package's metadata directory is created or deleted in it)."""
+    package's metadata directory is created or deleted in it). The working directory is
+    left out: every file a command creates there (a SQLite database) would move it."""
     key: list[list[object]] = []
+    here = os.getcwd()
     for entry in sys.path:
+        if not entry or os.path.abspath(entry) == here:
+            continue
         try:
-            key.append([entry, os.stat(entry or ".").st_mtime_ns])
+            key.append([entry, os.stat(entry).st_mtime_ns])
         except OSError:
             continue
     return key

@@ -18,6 +18,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PORT_FILE = "port"
@@ -102,6 +105,35 @@ def start(base: Path) -> str:
 
 def url(port: int, database: str = "postgres") -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+
+
+@contextmanager
+def given_or_throwaway(env: str = "STAGEKEEPER_TEST_POSTGRES_URL") -> Iterator[str]:
+    """The server ``$env`` names, else a throwaway cluster for the duration: its URL."""
+    given = os.environ.get(env)
+    if given:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="stagekeeper-pg-") as folder:
+        try:
+            yield start(Path(folder))
+        finally:
+            stop(Path(folder))
+
+
+def create_database(server: str, prefix: str) -> str:
+    """A new, empty database on the server at ``server``: its URL."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    given = make_url(server)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = given.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return given.set(database=name).render_as_string(hide_password=False)
 
 
 def stop(base: Path) -> None:

@@ -4,7 +4,6 @@ PostgreSQL database, or new model names on a shared MLflow registry."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,27 +32,10 @@ def sqlite() -> Iterator[Store]:
 
 @contextmanager
 def postgres() -> Iterator[Store]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     from tests.services import postgres as server
 
-    with tempfile.TemporaryDirectory(prefix="stagekeeper-stress-pg-") as folder:
-        given = os.environ.get("STAGEKEEPER_TEST_POSTGRES_URL")
-        base = make_url(given or server.start(Path(folder)))
-
-        def fresh() -> tuple[str, str]:
-            name = f"stagekeeper_stress_{_unique()}"
-            admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'CREATE DATABASE "{name}"')
-            return base.set(database=name).render_as_string(hide_password=False), TEMPLATE
-
-        try:
-            yield Store("PostgreSQL", fresh)
-        finally:
-            if not given:
-                server.stop(Path(folder))
+    with server.given_or_throwaway() as base:
+        yield Store("PostgreSQL", lambda: (server.create_database(base, "stress"), TEMPLATE))
 
 
 @contextmanager

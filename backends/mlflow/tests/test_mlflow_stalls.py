@@ -68,6 +68,23 @@ WRITER = textwrap.dedent(
 )
 
 
+def _crowned_one_of(url: str, template: str, betas: int) -> None:
+    """1H with ``betas`` versions in beta, v1 crowned."""
+    with open_registry(url, model_name_template=template, actor="setup") as setup:
+        for version in range(1, betas + 1):
+            setup.register("1H", source=SOURCE)
+            setup.promote("1H", version, "beta")
+        setup.promote("1H", 1, "champion")
+
+
+def _writer(*args: str) -> subprocess.Popen[bytes]:
+    """The writer under test (``WRITER``), crowning v2 of 1H and freezing where told."""
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, *args],
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+    )
+
+
 def _wait_until_stopped(pid: int) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -98,15 +115,8 @@ def _fresh(url: str, template: str) -> Registry:
 def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     mlflow_url: str, template: str, freeze_at: int
 ) -> None:
-    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
-        for version in (1, 2, 3):
-            setup.register("1H", source=SOURCE)
-            setup.promote("1H", version, "beta")
-        setup.promote("1H", 1, "champion")
-    frozen = subprocess.Popen(
-        [sys.executable, "-c", WRITER, mlflow_url, template, str(freeze_at), str(LEASE)],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
-    )
+    _crowned_one_of(mlflow_url, template, betas=3)
+    frozen = _writer(mlflow_url, template, str(freeze_at), str(LEASE))
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(LEASE * 1.5)  # its lease runs out while it is frozen
@@ -130,16 +140,9 @@ def test_a_writer_frozen_past_its_lease_writes_nothing_more(
 def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_nothing(
     mlflow_url: str, template: str
 ) -> None:
-    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
-        for version in (1, 2):
-            setup.register("1H", source=SOURCE)
-            setup.promote("1H", version, "beta")
-        setup.promote("1H", 1, "champion")
+    _crowned_one_of(mlflow_url, template, betas=2)
     # Frozen before its 4th write: the alias is on v2, both stage tags still unchanged.
-    frozen = subprocess.Popen(
-        [sys.executable, "-c", WRITER, mlflow_url, template, "4", "60", "write"],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
-    )
+    frozen = _writer(mlflow_url, template, "4", "60", "write")
     try:
         _wait_until_stopped(frozen.pid)
         with open_registry(mlflow_url, model_name_template=template, lock_timeout=0.5) as doc:
@@ -164,16 +167,8 @@ def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
 ) -> None:
     """The window fencing leaves: frozen after its check, the writer lands one write when it
     wakes. doctor --fix puts the store back where the last committed operation left it."""
-    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
-        for version in (1, 2, 3):
-            setup.register("1H", source=SOURCE)
-            setup.promote("1H", version, "beta")
-        setup.promote("1H", 1, "champion")
-    frozen = subprocess.Popen(
-        [sys.executable, "-c", WRITER, mlflow_url, template, str(freeze_after), str(LEASE),
-         "after"],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
-    )  # fmt: skip
+    _crowned_one_of(mlflow_url, template, betas=3)
+    frozen = _writer(mlflow_url, template, str(freeze_after), str(LEASE), "after")
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(LEASE * 1.5)
@@ -204,15 +199,8 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     """With a lease long enough to be trusted for a while without checks, a writer frozen
     past it (before its alias write) still finds, when it wakes, that it lost its lock."""
     lease = 5.0  # trusted for 0.5 s: every write of a live writer goes unchecked
-    with open_registry(mlflow_url, model_name_template=template, actor="setup") as setup:
-        for version in (1, 2, 3):
-            setup.register("1H", source=SOURCE)
-            setup.promote("1H", version, "beta")
-        setup.promote("1H", 1, "champion")
-    frozen = subprocess.Popen(
-        [sys.executable, "-c", WRITER, mlflow_url, template, "3", str(lease), "write"],
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
-    )
+    _crowned_one_of(mlflow_url, template, betas=3)
+    frozen = _writer(mlflow_url, template, "3", str(lease), "write")
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(lease * 1.5)
