@@ -74,10 +74,11 @@ def build_engine(url: URL, lock_timeout: float) -> Engine:
             event.listen(engine, "begin", _sqlite_begin)
             return engine
         # lock_timeout for the session, set once at connect rather than per transaction.
+        # No pre-ping: it costs every operation a round trip; a connection the server
+        # dropped fails one operation (exit 3, nothing changed: the server rolled it back)
+        # and the pool connects afresh for the next.
         waits = f"-c lock_timeout={int(lock_timeout * 1000)}"
-        return create_engine(
-            url, pool_pre_ping=True, connect_args={"connect_timeout": 10, "options": waits}
-        )
+        return create_engine(url, connect_args={"connect_timeout": 10, "options": waits})
     except ImportError as exc:
         raise UnsupportedStore(
             f"the driver for {url.drivername} is not installed ({exc.name or exc})",

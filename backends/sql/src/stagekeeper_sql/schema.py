@@ -38,8 +38,8 @@ timeframes = Table(
     Column("name", String(32), primary_key=True),
     Column("model_name", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # How many versions stand in each stage, kept by every write under the timeframe's
-    # lock, so that ``status`` reads one row per timeframe whatever the registry's size.
+    # How many versions stand in each stage, kept by triggers on the versions table (see
+    # migration 0002), so that ``status`` reads one row per timeframe at any size.
     *(Column(count_column(stage), Integer, nullable=False, server_default="0") for stage in Stage),
 )
 

@@ -9,7 +9,6 @@ objects, never rows.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -78,7 +77,6 @@ class SqlStore:
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
             connection.execute(changes.insert(), [change_row(registration.change_for(number))])
-            self._count(connection, registration.timeframe, Counter({Stage.DEVELOPMENT: 1}))
         return _version(row, registration.model_name)
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
@@ -96,32 +94,10 @@ class SqlStore:
                     for c in plan.changes
                 ],
             )  # fmt: skip
-            # Inserted under the lock: the ids are the commit order.
+            # Inserted under the lock: the ids are the commit order. (The per-stage counts
+            # follow by themselves: the schema's triggers keep them.)
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
-            if plan.records_only:  # the stages moved behind stagekeeper's back: count anew
-                self._recount(connection, timeframe)
-            else:
-                moved: Counter[Stage] = Counter()
-                for change in plan.changes:
-                    moved[change.to_stage] += 1
-                    moved[change.from_stage or Stage.DEVELOPMENT] -= 1
-                self._count(connection, timeframe, moved)
             return plan
-
-    def _count(self, connection: Connection, timeframe: str, moved: Counter[Stage]) -> None:
-        """Add ``moved`` to the timeframe's per-stage counts."""
-        deltas = {f"d_{stage.value}": moved.get(stage, 0) for stage in Stage}
-        connection.execute(_COUNT, {"tf": timeframe, **deltas})
-
-    def _recount(self, connection: Connection, timeframe: str) -> None:
-        counted = dict.fromkeys((count_column(stage) for stage in Stage), 0)
-        rows = connection.execute(
-            select(versions.c.stage, func.count())
-            .where(versions.c.timeframe == timeframe)
-            .group_by(versions.c.stage)
-        )
-        counted.update({count_column(Stage(stage)): number for stage, number in rows})
-        connection.execute(update(timeframes).where(timeframes.c.name == timeframe).values(counted))
 
     def _ensure_timeframe(self, connection: Connection, registration: Registration) -> None:
         # Each dialect's INSERT ... ON CONFLICT, imported for the database in use only:
@@ -403,14 +379,4 @@ _MOVE = (
     .where(versions.c.timeframe == bindparam("tf"))
     .where(versions.c.version == bindparam("number"))
     .values(stage=bindparam("stage"), updated_at=bindparam("at"))
-)
-_COUNT = (
-    update(timeframes)
-    .where(timeframes.c.name == bindparam("tf"))
-    .values(
-        {
-            count_column(stage): timeframes.c[count_column(stage)] + bindparam(f"d_{stage.value}")
-            for stage in Stage
-        }
-    )
 )
