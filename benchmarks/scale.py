@@ -25,7 +25,7 @@ from stagekeeper import Stage, open_registry
 from stagekeeper.service.registry import Registry
 
 VERSIONS = 1000
-BETAS = 40  # the newest versions, waiting in beta (promotions crown them)
+BETAS = 100  # the newest versions, waiting in beta (promotions crown them)
 CROWNED_EVERY = 100  # every 100th version was champion once (rollback targets)
 TARGET_RATIO, TARGET_MS = 1.5, 20.0
 
@@ -69,6 +69,8 @@ def bulk_load(url: str, first: int, last: int) -> float:
             )
             connection.execute(versions.insert(), version_rows)
             connection.execute(changes.insert(), change_rows)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")  # as a live database's statistics would be
     engine.dispose()
     return time.perf_counter() - started
 

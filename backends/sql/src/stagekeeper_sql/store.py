@@ -160,26 +160,13 @@ class SqlStore:
         return found[0] if found else None
 
     def status(self) -> list[TimeframeStatus]:
-        """One row per timeframe (its kept counts) and one per champion: no scan."""
-        counts = [timeframes.c[count_column(stage)] for stage in Stage]
+        """One row per timeframe: its kept counts, and its champion through the partial
+        unique index. No scan of the versions."""
         with self._read() as connection:
-            rows = connection.execute(
-                select(timeframes.c.name, timeframes.c.model_name, *counts).order_by(
-                    timeframes.c.name
-                )
-            ).all()
-            champions = dict(
-                connection.execute(
-                    select(versions.c.timeframe, versions.c.version).where(
-                        versions.c.stage == Stage.CHAMPION.value
-                    )
-                ).all()
-            )
+            rows = connection.execute(_STATUS).all()
         return [
-            TimeframeStatus(
-                name, model_name, champions.get(name), dict(zip(Stage, numbers, strict=True))
-            )
-            for name, model_name, *numbers in rows
+            TimeframeStatus(name, model_name, champion, dict(zip(Stage, numbers, strict=True)))
+            for name, model_name, champion, *numbers in rows
             if any(numbers)
         ]
 
@@ -379,4 +366,18 @@ _MOVE = (
     .where(versions.c.timeframe == bindparam("tf"))
     .where(versions.c.version == bindparam("number"))
     .values(stage=bindparam("stage"), updated_at=bindparam("at"))
+)
+_STATUS = (
+    select(
+        timeframes.c.name,
+        timeframes.c.model_name,
+        versions.c.version,
+        *(timeframes.c[count_column(stage)] for stage in Stage),
+    )
+    .select_from(timeframes)
+    .outerjoin(
+        versions,
+        (versions.c.timeframe == timeframes.c.name) & (versions.c.stage == Stage.CHAMPION.value),
+    )
+    .order_by(timeframes.c.name)
 )
