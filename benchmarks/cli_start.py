@@ -16,7 +16,13 @@ STAGEKEEPER = str(Path(sys.executable).parent / "stagekeeper")
 
 def measure(folder: Path, runs: int) -> list[Result]:
     store = f"sqlite:///{folder / 'cli.db'}"
-    processes([STAGEKEEPER, "register", "--timeframe", "1H", "--store", store], runs=1, warmup=0)
+    mlflow_store = f"mlflow+sqlite:///{folder / 'cli-mlflow.db'}"
+    for url in (store, mlflow_store):
+        processes(
+            [STAGEKEEPER, "register", "--timeframe", "1H", "--source", "s3://m", "--store", url],
+            runs=1,
+            warmup=0,
+        )
     pairs = {
         "stagekeeper --help, against a minimal Typer app's --help": (
             [STAGEKEEPER, "--help"],
@@ -25,6 +31,16 @@ def measure(folder: Path, runs: int) -> list[Result]:
         "list --stage champion on SQLite, against Typer + SQLAlchemy Core running one SELECT": (
             [STAGEKEEPER, "list", "--stage", "champion", "--store", store],
             [PYTHON, str(HERE / "baselines" / "typer_sqlite_select.py"), "--store", store],
+        ),
+        "list --stage champion on embedded MLflow, against Typer + MLflow's client making "
+        "the same search": (
+            [STAGEKEEPER, "list", "--stage", "champion", "--store", mlflow_store],
+            [
+                PYTHON,
+                str(HERE / "baselines" / "typer_mlflow_search.py"),
+                "--uri",
+                mlflow_store.removeprefix("mlflow+"),
+            ],
         ),
     }
     results = []

@@ -1,5 +1,5 @@
 """Baseline for ``stagekeeper list --stage champion`` on MLflow: a minimal Typer app that
-imports MLflow and asks for the champion alias of one model, as stagekeeper must."""
+imports MLflow and makes the same search call, printing each model's champion alias."""
 
 from typing import Annotated
 
@@ -10,11 +10,11 @@ app = typer.Typer()
 
 
 @app.command()
-def champion(uri: Annotated[str, typer.Option()], name: Annotated[str, typer.Option()]) -> None:
-    """Show the champion."""
+def champions(uri: Annotated[str, typer.Option()]) -> None:
+    """List the champions."""
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    model = client.get_registered_model(name)
-    typer.echo(f"{name} {model.aliases.get('champion')}")
+    for model in client.search_registered_models("name LIKE '%_trading_model'"):
+        typer.echo(f"{model.name} {model.aliases.get('champion')}")
 
 
 if __name__ == "__main__":
