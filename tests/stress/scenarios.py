@@ -28,9 +28,9 @@ from tests.stress.invariants import violations
 from tests.stress.worker import TIMEFRAMES, open_for_stress, run_doctor, run_operations
 
 ROOT = Path(__file__).resolve().parents[2]
-# A crowning on SQL: the lock (BEGIN IMMEDIATE or FOR UPDATE), the two updates, the insert
-# of the history and the commit.
-STALL_POINTS = 5
+# A crowning on SQL: the lock (BEGIN IMMEDIATE or FOR UPDATE), the update of both versions
+# (one executemany), the insert of the history and the commit.
+STALL_POINTS = 4
 QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
