@@ -22,7 +22,10 @@ class PostgresModel(RegistryModel):
         engine = create_engine(self.url)
         with engine.begin() as connection:  # each run starts empty
             connection.execute(
-                text("TRUNCATE stagekeeper_changes, stagekeeper_versions, stagekeeper_timeframes")
+                text(
+                    "TRUNCATE stagekeeper_metrics, stagekeeper_policies, stagekeeper_changes, "
+                    "stagekeeper_versions, stagekeeper_timeframes"
+                )
             )
         engine.dispose()
         return registry

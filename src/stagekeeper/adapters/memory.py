@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from stagekeeper.domain.errors import ConflictError
 from stagekeeper.domain.model import (
+    Metrics,
     ModelVersion,
     Plan,
     Registration,
@@ -24,6 +26,7 @@ from stagekeeper.domain.model import (
     former_champions,
     previous_champion,
 )
+from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 
@@ -35,6 +38,11 @@ class _Timeframe:
     versions: dict[int, ModelVersion] = field(default_factory=dict)
     champion: int | None = None
     history: list[StageChange] = field(default_factory=list)
+    metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def record_metrics(self, version: int, metrics: Metrics) -> None:
+        if metrics:
+            self.metrics.setdefault(version, {}).update(metrics)
 
     def move(self, change: StageChange) -> None:
         version = self.versions[change.version]
@@ -56,6 +64,8 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._timeframes: dict[str, _Timeframe] = {}
         self._history: list[StageChange] = []  # every timeframe's, in commit order
+        self._policies: dict[str | None, Mapping[str, Any]] = {}
+        self._policy_history: list[PolicyChange] = []
 
     def register(self, registration: Registration) -> ModelVersion:
         with self._lock:
@@ -73,6 +83,7 @@ class MemoryStore:
                 source=registration.source,
             )
             timeframe.versions[number] = version
+            timeframe.record_metrics(number, registration.metrics)
             self._record([registration.change_for(number)])
             return version
 
@@ -117,8 +128,12 @@ class MemoryStore:
             if plan is None:
                 return None
             # A plan that records only leads each version where it stands already.
+            found = self._timeframes[timeframe]
             for change in plan.changes:
-                self._timeframes[change.timeframe].move(change)
+                if change.moves:
+                    found.move(change)
+            for number, metrics in plan.metrics.items():
+                found.record_metrics(number, metrics)
             self._record(plan.changes)
             return plan
 
@@ -141,6 +156,24 @@ class MemoryStore:
                 source = [] if found is None else found.history
             found_changes = [c for c in source if version is None or c.version == version]
         return found_changes[-limit:] if limit else found_changes
+
+    def metrics(self, timeframe: str, version: int) -> Metrics:
+        with self._lock:
+            found = self._timeframes.get(timeframe)
+            return {} if found is None else dict(found.metrics.get(version, {}))
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        with self._lock:
+            return dict(self._policies)
+
+    def set_policy(self, change: PolicyChange) -> None:
+        with self._lock:
+            self._policies[change.timeframe] = change.document
+            self._policy_history.append(change)
+
+    def policy_history(self) -> list[PolicyChange]:
+        with self._lock:
+            return list(self._policy_history)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -169,6 +202,9 @@ class _View:
 
     def was_champion(self, version: int) -> bool:
         return version in former_champions(self.history())
+
+    def metrics(self, version: int) -> Metrics:
+        return self.store.metrics(self.timeframe, version)
 
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:

@@ -11,11 +11,14 @@ from typer.core import TyperGroup
 
 from stagekeeper import plugins
 from stagekeeper.cli import funnel, options
+from stagekeeper.cli.commands.check import check
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
 from stagekeeper.cli.commands.history import history
 from stagekeeper.cli.commands.lifecycle import lifecycle
 from stagekeeper.cli.commands.list_versions import list_versions
+from stagekeeper.cli.commands.metrics import metrics
+from stagekeeper.cli.commands.policy import policy_app
 from stagekeeper.cli.commands.promote import promote
 from stagekeeper.cli.commands.register import register
 from stagekeeper.cli.commands.rollback import rollback
@@ -112,6 +115,9 @@ app.command("rollback")(rollback)
 app.command("status")(status)
 app.command("lifecycle")(lifecycle)
 app.command("doctor")(doctor)
+app.command("metrics")(metrics)
+app.command("check")(check)
+app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
 
 

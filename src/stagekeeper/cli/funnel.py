@@ -40,6 +40,7 @@ EXIT_CODES: dict[str, int] = {
     "lock_timeout": 1,
     "lock_lost": 1,
     "transition_not_allowed": 1,
+    "gate_failed": 1,
     "invalid_input": USAGE_EXIT,
     "usage": USAGE_EXIT,
     "store_unavailable": 3,

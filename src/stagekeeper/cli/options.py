@@ -101,3 +101,12 @@ Reason = Annotated[
         show_default=False,
     ),
 ]
+Metrics = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--metric",
+        metavar="NAME=VALUE",
+        help="A metric of the version, e.g. sharpe=1.42; repeat for more.",
+        show_default=False,
+    ),
+]

@@ -5,7 +5,7 @@ The JSON shapes are a public contract (see the README); change them with care.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported when there is something to draw, not befor
     from rich.table import Table
 
     from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
+    from stagekeeper.domain.policy import GateResult, PolicyChange
 
 Data = dict[str, Any]
 Edge = tuple[Stage, Stage, bool]  # source, target, rollback only
@@ -49,6 +50,41 @@ def change_data(change: StageChange) -> Data:
         "actor": change.actor,
         "at": timestamp(change.at),
         "cause": change.cause.value,
+        "detail": change.detail,
+    }
+
+
+def gates_data(results: Sequence[GateResult]) -> Data:
+    return {
+        "allowed": allowed(results),
+        "gates": [
+            {"gate": r.gate, "passed": r.passed, "found": r.found, "required": r.required}
+            for r in results
+        ],
+    }
+
+
+def allowed(results: Sequence[GateResult]) -> bool:
+    return all(result.passed for result in results)
+
+
+def metrics_data(version: ModelVersion, metrics: Mapping[str, float]) -> Data:
+    return {
+        "timeframe": version.timeframe,
+        "model_name": version.model_name,
+        "version": version.version,
+        "metrics": dict(sorted(metrics.items())),
+    }
+
+
+def policy_change_data(change: PolicyChange) -> Data:
+    return {
+        "operation_id": change.operation_id,
+        "timeframe": change.timeframe,
+        "document": change.document,
+        "actor": change.actor,
+        "at": timestamp(change.at),
+        "reason": change.reason,
     }
 
 
@@ -105,7 +141,9 @@ def versions_table(versions: Iterable[ModelVersion]) -> Table:
 
 
 def changes_table(changes: Iterable[StageChange]) -> Table:
-    table = _table("at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason")
+    table = _table(
+        "at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason", "detail"
+    )
     for c in changes:
         table.add_row(
             _short(c.at),
@@ -116,7 +154,30 @@ def changes_table(changes: Iterable[StageChange]) -> Table:
             c.cause.value,
             c.actor,
             c.reason or "",
+            c.detail or "",
         )
+    return table
+
+
+def gates_table(results: Iterable[GateResult]) -> Table:
+    table = _table("gate", "result", "found", "required")
+    for r in results:
+        table.add_row(r.gate, "pass" if r.passed else "FAIL", r.found, r.required)
+    return table
+
+
+def metrics_table(metrics: Mapping[str, float]) -> Table:
+    table = _table("metric", "value")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:g}")
+    return table
+
+
+def policy_changes_table(changes: Iterable[PolicyChange]) -> Table:
+    table = _table("at (UTC)", "scope", "actor", "reason", "operation")
+    for c in changes:
+        scope = "default" if c.timeframe is None else c.timeframe
+        table.add_row(_short(c.at), scope, c.actor, c.reason or "", c.operation_id)
     return table
 
 

@@ -17,6 +17,7 @@ ErrorCode = Literal[
     "lock_timeout",
     "lock_lost",
     "transition_not_allowed",
+    "gate_failed",
     "invalid_input",
     "store_unavailable",
 ]
@@ -68,6 +69,17 @@ class TransitionError(StagekeeperError):
     """The lifecycle does not allow the requested move."""
 
     code: ErrorCode = "transition_not_allowed"
+
+
+class GateError(TransitionError):
+    """The store's policy refuses the move: one or more of its gates failed. ``failures``
+    holds each failed gate's one-line account (the value found and the value required)."""
+
+    code: ErrorCode = "gate_failed"
+
+    def __init__(self, message: str, failures: tuple[str, ...], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.failures = failures
 
 
 class ValidationError(StagekeeperError):

@@ -44,6 +44,21 @@ class StageChange:
     actor: str
     at: datetime
     cause: Cause
+    # What else the operation recorded: the metrics set, or the gates a forced move bypassed.
+    detail: str | None = None
+
+    @property
+    def moves(self) -> bool:
+        """Whether the change moved the version (a metrics record leaves it where it is)."""
+        return self.from_stage is not self.to_stage
+
+    @property
+    def crowns(self) -> bool:
+        """Whether the change made its version champion."""
+        return self.to_stage is Stage.CHAMPION and self.from_stage is not Stage.CHAMPION
+
+
+Metrics = Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class Registration:
     actor: str
     at: datetime
     operation_id: str
+    metrics: Metrics = field(default_factory=dict)
+    detail: str | None = None
 
     def change_for(self, version: int) -> StageChange:
         """The history entry that records this registration once the number is known."""
@@ -72,6 +89,7 @@ class Registration:
             actor=self.actor,
             at=self.at,
             cause=Cause.REGISTRATION,
+            detail=self.detail,
         )
 
 
@@ -103,10 +121,12 @@ class Plan:
     champion_before: int | None
     changes: Sequence[StageChange] = field(default_factory=tuple)
     records_only: bool = False
+    # Metrics to record on versions, by version number, committed with the changes.
+    metrics: Mapping[int, Metrics] = field(default_factory=dict)
 
     @property
     def crowns_champion(self) -> bool:
-        return any(change.to_stage is Stage.CHAMPION for change in self.changes)
+        return any(change.crowns for change in self.changes)
 
     @property
     def checks_champion(self) -> bool:
@@ -141,6 +161,14 @@ class Committed:
     version: ModelVersion | None = None  # the new version, for a registration
 
 
+def metrics_detail(new: Metrics, recorded: Metrics) -> str:
+    """A history entry's account of metrics recorded: ``sharpe=1.5 (was 1.42), ...``."""
+    return ", ".join(
+        f"{name}={value:g}" + (f" (was {recorded[name]:g})" if name in recorded else "")
+        for name, value in sorted(new.items())
+    )
+
+
 @dataclass(frozen=True)
 class TimeframeStatus:
     """A timeframe at a glance: its champion and how many versions sit in each stage."""
@@ -162,7 +190,7 @@ class TimeframeStatus:
 
 def former_champions(history: Iterable[StageChange]) -> list[int]:
     """Versions that have been champion, most recently crowned first, each once."""
-    crowned = [c.version for c in reversed(list(history)) if c.to_stage is Stage.CHAMPION]
+    crowned = [c.version for c in reversed(list(history)) if c.crowns]
     return list(dict.fromkeys(crowned))
 
 

@@ -39,7 +39,16 @@ class Cause(StrEnum):
 
     REGISTRATION = "registration"
     PROMOTION = "promotion"
+    # A promotion made with ``--force``: the policy's gates were not held to it (the change's
+    # detail names those that failed); the lifecycle and the one champion still were.
+    FORCED = "forced"
     AUTO_DEMOTION = "auto-demotion"
     ROLLBACK = "rollback"
     MIGRATION = "migration"
     REPAIR = "repair"
+    # Not a move: metrics recorded on a version that stays where it stands.
+    METRICS = "metrics"
+
+
+# The causes of a move a user asked for, which the lifecycle must allow.
+REQUESTED_MOVES = frozenset({Cause.PROMOTION, Cause.FORCED, Cause.ROLLBACK})

@@ -8,7 +8,9 @@ library and the domain errors.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 
 from stagekeeper.domain.errors import ValidationError
 
@@ -23,6 +25,9 @@ MAX_TIMEFRAME_LENGTH = 32
 _TIMEFRAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _DIGITS = re.compile(r"[0-9]+")
 _TEMPLATE_TEXT = re.compile(r"[A-Za-z0-9_.-]*")
+# Metric names as MLflow accepts them in tag keys and search filters, a letter first.
+_METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+MAX_METRICS = 100
 
 
 def timeframe(value: object) -> str:
@@ -90,6 +95,52 @@ def text(value: object, what: str, longest: int) -> str:
             f"invalid {what}: it contains bytes that are not valid UTF-8 text"
         ) from None
     return value
+
+
+def metric_name(value: object) -> str:
+    """1 to 64 letters, digits, ``_``, ``.`` or ``-``, starting with a letter."""
+    if isinstance(value, str) and _METRIC_NAME.fullmatch(value):
+        return value
+    raise ValidationError(
+        f"invalid metric name {_shown(value)}: use a letter, then up to 63 letters, digits, "
+        "'_', '.' or '-' (e.g. sharpe, max_drawdown)"
+    )
+
+
+def metric_value(name: str, value: object) -> float:
+    """A finite number, or text that reads as one."""
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValidationError(f"invalid value {_shown(value)} for metric {name}: expected a number")
+    return number
+
+
+def metrics(values: Mapping[str, object] | None) -> dict[str, float]:
+    """Named numbers, each checked; at most 100 at a time."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ValidationError(f"invalid metrics {_shown(values)}: expected names and numbers")
+    if len(values) > MAX_METRICS:
+        raise ValidationError(f"{len(values)} metrics given: at most {MAX_METRICS} at a time")
+    return {metric_name(name): metric_value(name, value) for name, value in values.items()}
+
+
+def metric_assignments(texts: Iterable[str]) -> dict[str, float]:
+    """``name=value`` pairs, as the CLI's ``--metric`` takes them; a name given twice is
+    refused rather than one value silently dropped."""
+    found: dict[str, object] = {}
+    for text in texts:
+        name, equals, value = text.partition("=")
+        if not equals:
+            raise ValidationError(f"invalid metric {_shown(text)}: expected name=value")
+        if name.strip() in found:
+            raise ValidationError(f"metric {name.strip()} is given twice")
+        found[name.strip()] = value
+    return metrics(found)
 
 
 def lock_timeout(value: object) -> float:

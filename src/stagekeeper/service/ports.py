@@ -6,19 +6,21 @@ driver's errors into ``stagekeeper.domain.errors``. Imports only the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.model import (
     Finding,
+    Metrics,
     ModelVersion,
     Plan,
     Registration,
     StageChange,
     TimeframeStatus,
 )
+from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
 
 DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
@@ -74,6 +76,10 @@ class TimeframeView(Protocol):
         """Whether the history ever crowned ``version``."""
         ...
 
+    def metrics(self, version: int) -> Metrics:
+        """The version's metrics, by name (empty if none)."""
+        ...
+
 
 Planner = Callable[[TimeframeView], Plan | None]
 
@@ -95,7 +101,8 @@ class ModelStore(Protocol):
     def register(self, registration: Registration) -> ModelVersion:
         """Add a version in development and record its registration, atomically.
 
-        With ``registration.version`` set, use that number (``ConflictError`` if taken;
+        Record ``registration.metrics`` with it. With ``registration.version`` set, use that
+        number (``ConflictError`` if taken;
         ``ValidationError`` if the store cannot choose numbers); otherwise take the
         timeframe's next number.
         """
@@ -125,9 +132,10 @@ class ModelStore(Protocol):
 
         Call ``planner`` with a ``TimeframeView`` whose reads see the timeframe as it stands
         under the lock, then commit the plan it returns atomically: move its versions (a plan
-        that ``records_only`` moves nothing) and append its changes to the history, in
-        commit order. Return the plan, or ``None`` if the planner returned ``None`` (nothing
-        to do). Whatever the planner raises propagates, and nothing changes. Writers of one
+        that ``records_only`` moves nothing), record its ``metrics`` (replacing values of the
+        same name) and append its changes to the history, in commit order. Return the plan,
+        or ``None`` if the planner returned ``None`` (nothing to do). Whatever the planner
+        raises propagates, and nothing changes. Writers of one
         timeframe wait for each other here, for at most the store's lock timeout.
         """
         ...
@@ -139,6 +147,24 @@ class ModelStore(Protocol):
         limit: int | None = None,
     ) -> list[StageChange]:
         """Recorded changes, oldest first; with ``limit``, only the most recent ones."""
+        ...
+
+    def metrics(self, timeframe: str, version: int) -> Metrics:
+        """A version's metrics, by name (empty if none or if it does not exist)."""
+        ...
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        """The policy documents in force: the default under ``None``, and each timeframe's
+        own under its name."""
+        ...
+
+    def set_policy(self, change: PolicyChange) -> None:
+        """Replace the document of ``change.timeframe`` (the default if ``None``) and append
+        the change to the policy's history, atomically."""
+        ...
+
+    def policy_history(self) -> list[PolicyChange]:
+        """Every policy change, oldest first."""
         ...
 
     def close(self) -> None:

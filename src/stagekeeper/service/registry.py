@@ -22,25 +22,36 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
+from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
-from stagekeeper.domain.errors import ConcurrentUpdateError, NotFoundError, TransitionError
+from stagekeeper.domain.errors import (
+    ConcurrentUpdateError,
+    GateError,
+    NotFoundError,
+    TransitionError,
+    ValidationError,
+)
 from stagekeeper.domain.model import (
     Committed,
     Finding,
+    Metrics,
     ModelVersion,
     Plan,
     Registration,
     Seen,
     StageChange,
     TimeframeStatus,
+    metrics_detail,
 )
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
-from stagekeeper.domain.stages import Cause, Stage
-from stagekeeper.service import doctor
+from stagekeeper.domain.policy import GateResult, Policy, PolicyChange
+from stagekeeper.domain.stages import REQUESTED_MOVES, Cause, Stage
+from stagekeeper.service import doctor, gates
 from stagekeeper.service.ports import (
     ModelStore,
     Planned,
@@ -50,6 +61,7 @@ from stagekeeper.service.ports import (
     TimeframeView,
 )
 from stagekeeper.service.publishing import Publish, publish_nothing
+from stagekeeper.service.reading import StoreView
 
 Clock = Callable[[], datetime]
 Check = Callable[[Plan, TimeframeView], None]
@@ -126,10 +138,13 @@ class Registry:
         version: int | str | None = None,
         *,
         source: str | None = None,
+        metrics: Mapping[str, float | str] | None = None,
         reason: str | None = None,
         actor: str | None = None,
     ) -> ModelVersion:
-        """Add a version in development: the next number, or ``version`` if given."""
+        """Add a version in development: the next number, or ``version`` if given; with
+        ``metrics``, recorded on it in the same step."""
+        values = validation.metrics(metrics)
         context = self.context(reason, actor)
         registration = Registration(
             timeframe=validation.timeframe(timeframe),
@@ -140,6 +155,8 @@ class Registry:
             actor=context.actor,
             at=context.at,
             operation_id=context.operation_id,
+            metrics=values,
+            detail=metrics_detail(values, {}) if values else None,
         )
         committed = self.commit(registration)
         assert committed is not None and committed.version is not None  # always one
@@ -153,28 +170,49 @@ class Registry:
         *,
         reason: str | None = None,
         actor: str | None = None,
+        force: bool = False,
     ) -> list[StageChange]:
         """Move a version to ``stage``; crowning a champion archives the old one atomically.
 
-        Returns the changes made, the auto-demotion first; an empty list when the version
-        is already in ``stage``.
+        The store's policy must let the move through (``GateError`` lists every gate that
+        failed); ``force`` goes past the gates, with a reason, unless the policy forbids
+        it, and never past the lifecycle. Returns the changes made, the auto-demotion
+        first; an empty list when the version is already in ``stage``.
         """
         timeframe = validation.timeframe(timeframe)
         number = validation.version(version)
         target = Stage.parse(stage)
         reason = validation.reason(reason)
         actor = None if actor is None else validation.actor(actor)
+        if force and not (reason and reason.strip()):
+            raise ValidationError("a forced move needs a reason: give --force with --reason")
+        policy = self.policy(timeframe)
 
         def plan(view: TimeframeView) -> Plan | None:
             current = self._existing(view, timeframe, number)
             if current.stage is target:
                 return None
             context = self.context(reason, actor)
+            move = context.change(current, target, Cause.FORCED if force else Cause.PROMOTION)
+            check_lifecycle(Plan(timeframe, None, (move,)), view)  # before any gate
             champion = view.champion() if target is Stage.CHAMPION else None
+            failures = gates.failed(
+                gates.judge(
+                    policy, view, current, target,
+                    champion=champion, reason=context.reason, now=context.at,
+                )
+            )  # fmt: skip
+            subject = f"version {number} of {current.model_name}"
+            if force:
+                if not policy.gates(target).allow_force:
+                    raise GateError(f"the policy forbids forcing {subject} {target.value}", ())
+                move = dataclasses.replace(move, detail=gates.bypassed(failures))
+            elif failures:
+                raise gates.refusal(failures, subject, target)
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
-            changes.append(context.change(current, target, Cause.PROMOTION))
+            changes.append(move)
             return Plan(timeframe, _number(champion), tuple(changes))
 
         return _changes(self.commit(Planned(timeframe, plan)))
@@ -196,6 +234,7 @@ class Registry:
         wanted = validation.optional_version(to_version)
         reason = validation.reason(reason)
         actor = None if actor is None else validation.actor(actor)
+        policy = self.policy(timeframe)
 
         def plan(view: TimeframeView) -> Plan | None:
             champion = view.champion()
@@ -203,6 +242,15 @@ class Registry:
             if champion is not None and target.version == champion.version:
                 return None
             context = self.context(reason, actor)
+            failures = gates.failed(
+                gates.judge(
+                    policy, view, target, Stage.CHAMPION,
+                    champion=champion, reason=context.reason, now=context.at, rollback=True,
+                )
+            )  # fmt: skip
+            if failures:
+                subject = f"version {target.version} of {target.model_name}"
+                raise gates.refusal(failures, subject, Stage.CHAMPION)
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
@@ -224,6 +272,105 @@ class Registry:
         if previous is not None:
             return previous
         raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
+
+    def set_metrics(
+        self,
+        timeframe: str,
+        version: int | str,
+        metrics: Mapping[str, float | str],
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> list[StageChange]:
+        """Record metrics on a version. A value that replaces another is a change in the
+        history (cause ``metrics``, the old and new values in its detail), never a silent
+        overwrite; values already recorded change nothing. Returns the change made, if any.
+        """
+        timeframe = validation.timeframe(timeframe)
+        number = validation.version(version)
+        values = validation.metrics(metrics)
+        if not values:
+            raise ValidationError("no metrics given: name at least one, e.g. sharpe=1.42")
+        reason = validation.reason(reason)
+        actor = None if actor is None else validation.actor(actor)
+
+        def plan(view: TimeframeView) -> Plan | None:
+            current = self._existing(view, timeframe, number)
+            recorded = view.metrics(number)
+            new = {name: value for name, value in values.items() if recorded.get(name) != value}
+            if not new:
+                return None
+            context = self.context(reason, actor)
+            change = dataclasses.replace(
+                context.change(current, current.stage, Cause.METRICS),
+                detail=metrics_detail(new, recorded),
+            )
+            return Plan(timeframe, None, (change,), records_only=True, metrics={number: new})
+
+        return _changes(self.commit(Planned(timeframe, plan)))
+
+    def check(
+        self,
+        timeframe: str,
+        version: int | str,
+        stage: Stage | str,
+        *,
+        reason: str | None = None,
+    ) -> builtins.list[GateResult]:
+        """Every gate a promotion of the version to ``stage`` would face now, the lifecycle
+        first, without moving anything: the move would be allowed if every one passed."""
+        from stagekeeper.domain import lifecycle
+
+        timeframe = validation.timeframe(timeframe)
+        number = validation.version(version)
+        target = Stage.parse(stage)
+        reason = validation.reason(reason)
+        view = StoreView(self.store, timeframe)
+        current = self._existing(view, timeframe, number)
+        allowed = current.stage is target or target in lifecycle.allowed_targets(current.stage)
+        champion = view.champion() if target is Stage.CHAMPION else None
+        return [
+            gates.lifecycle_result(allowed, current, target),
+            *gates.judge(
+                self.policy(timeframe), view, current, target,
+                champion=champion, reason=reason, now=self._clock(),
+            ),
+        ]  # fmt: skip
+
+    # -- policies -----------------------------------------------------------------------
+
+    def policy(self, timeframe: str | None = None) -> Policy:
+        """The policy in force: a timeframe's own sections over the default's."""
+        documents = self.store.policies()
+        own = None if timeframe is None else documents.get(validation.timeframe(timeframe))
+        return policies.effective(documents.get(None), own)
+
+    def policy_documents(self) -> dict[str | None, Mapping[str, Any]]:
+        """The stored documents: the default under ``None``, each timeframe's own by name."""
+        return self.store.policies()
+
+    def set_policy(
+        self,
+        document: Mapping[str, Any],
+        *,
+        timeframe: str | None = None,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> PolicyChange:
+        """Replace the default policy, or ``timeframe``'s own; checked before it is stored,
+        and recorded in the policy's history."""
+        scope = None if timeframe is None else validation.timeframe(timeframe)
+        parsed = policies.parse(document)
+        context = self.context(reason, actor)
+        change = PolicyChange(
+            context.operation_id, scope, parsed.document, context.actor, context.at, context.reason
+        )
+        self.store.set_policy(change)
+        return change
+
+    def policy_history(self) -> builtins.list[PolicyChange]:
+        """Every policy change, oldest first."""
+        return self.store.policy_history()
 
     def _existing(self, view: TimeframeView, timeframe: str, number: int) -> ModelVersion:
         found = view.get(number)
@@ -253,6 +400,11 @@ class Registry:
             None if timeframe is None else validation.timeframe(timeframe),
             None if stage is None else Stage.parse(stage),
         )
+
+    def metrics(self, timeframe: str, version: int | str) -> Metrics:
+        """A version's metrics, by name; ``NotFoundError`` if the version does not exist."""
+        found = self.get(timeframe, version)
+        return self.store.metrics(found.timeframe, found.version)
 
     def champion(self, timeframe: str) -> ModelVersion | None:
         """The timeframe's champion, or ``None``."""
@@ -327,7 +479,7 @@ def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
     from stagekeeper.domain import lifecycle  # the state machine: writes need it, reads not
 
     for change in plan.changes:
-        if change.from_stage is None or change.cause not in (Cause.PROMOTION, Cause.ROLLBACK):
+        if change.from_stage is None or change.cause not in REQUESTED_MOVES:
             continue
         restoring = change.cause is Cause.ROLLBACK and change.to_stage is Stage.CHAMPION
         lifecycle.check_move(

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, timedelta
-from typing import Any
 
 import pytest
 
@@ -30,53 +28,20 @@ from stagekeeper.domain.errors import (
     TransitionError,
     ValidationError,
 )
-from stagekeeper.domain.model import ModelVersion, Plan, StageChange
+from stagekeeper.domain.model import Plan
 from stagekeeper.domain.operation import OperationContext
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planned
 from stagekeeper.service.registry import Registry
+from stagekeeper.testing.base import RegistryFactory, snapshot, stages_of
+from stagekeeper.testing.policy_contract import PolicyContract
 
-RegistryFactory = Callable[[], Registry]
-
-
-def _stages(registry: Registry, timeframe: str = "1H") -> dict[int, Stage]:
-    return {v.version: v.stage for v in registry.list(timeframe)}
+__all__ = ["RegistryContract", "RegistryFactory"]
 
 
-def _snapshot(registry: Registry) -> tuple[list[ModelVersion], list[StageChange]]:
-    return registry.list(), registry.history()
-
-
-class RegistryContract:
-    """Behaviour every ``ModelStore`` must show through the ``Registry`` service."""
-
-    @pytest.fixture
-    def registry_factory(self) -> RegistryFactory:
-        raise NotImplementedError("a backend's test class provides registry_factory")
-
-    @pytest.fixture
-    def version_source(self) -> str | None:
-        """Where registered versions say the model lives; ``None`` if the store allows."""
-        return None
-
-    @pytest.fixture(autouse=True)
-    def _remember_source(self, version_source: str | None) -> None:
-        self.source = version_source
-
-    @pytest.fixture
-    def registry(self, registry_factory: RegistryFactory) -> Iterator[Registry]:
-        with registry_factory() as registry:
-            yield registry
-
-    def new(self, registry: Registry, timeframe: str = "1H", **kwargs: Any) -> ModelVersion:
-        """Register a version with the store's source."""
-        return registry.register(timeframe, source=self.source, **kwargs)
-
-    def _with_champion(self, registry: Registry, timeframe: str = "1H") -> ModelVersion:
-        version = self.new(registry, timeframe)
-        registry.promote(timeframe, version.version, Stage.BETA)
-        registry.promote(timeframe, version.version, Stage.CHAMPION)
-        return registry.get(timeframe, version.version)
+class RegistryContract(PolicyContract):
+    """Behaviour every ``ModelStore`` must show through the ``Registry`` service: the
+    tests below, and the policies' (``stagekeeper.testing.policy_contract``)."""
 
     # -- register -----------------------------------------------------------------------
 
@@ -130,10 +95,10 @@ class RegistryContract:
             return
         assert self.new(registry, "1H", version=7).version == 7
         assert self.new(registry, "1H").version == 8
-        before = _snapshot(registry)
+        before = snapshot(registry)
         with pytest.raises(ConflictError):
             self.new(registry, "1H", version=7)
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     # -- promote ------------------------------------------------------------------------
 
@@ -152,18 +117,18 @@ class RegistryContract:
     def test_promoting_to_the_current_stage_is_a_no_op(self, registry: Registry) -> None:
         self.new(registry, "1H")
         registry.promote("1H", 1, Stage.BETA)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         assert registry.promote("1H", 1, Stage.BETA) == []
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     def test_a_refused_move_names_the_allowed_targets_and_changes_nothing(
         self, registry: Registry
     ) -> None:
         self.new(registry, "1H")
-        before = _snapshot(registry)
+        before = snapshot(registry)
         with pytest.raises(TransitionError, match="allowed targets are beta, archived"):
             registry.promote("1H", 1, Stage.CHAMPION)
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     def test_promoting_an_unknown_version_is_not_found(self, registry: Registry) -> None:
         self.new(registry, "1H")
@@ -186,7 +151,7 @@ class RegistryContract:
         assert (promotion.version, promotion.to_stage) == (new.version, Stage.CHAMPION)
         assert demotion.operation_id == promotion.operation_id
         assert registry.history("1H")[-2:] == [demotion, promotion]
-        assert _stages(registry) == {old.version: Stage.ARCHIVED, new.version: Stage.CHAMPION}
+        assert stages_of(registry) == {old.version: Stage.ARCHIVED, new.version: Stage.CHAMPION}
 
     def test_champions_of_different_timeframes_do_not_touch(self, registry: Registry) -> None:
         hourly = self._with_champion(registry, "1H")
@@ -199,7 +164,7 @@ class RegistryContract:
         challenger = self.new(registry, "1H")
         registry.promote("1H", challenger.version, Stage.BETA)
         challenger = registry.get("1H", challenger.version)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         stamp = OperationContext(None, "test", challenger.updated_at, "stale")
         stale = stamp.change(challenger, Stage.CHAMPION, Cause.PROMOTION)
         # Planned as if there were no champion: applying it would make two.
@@ -209,7 +174,7 @@ class RegistryContract:
         moved = dataclasses.replace(stale, from_stage=Stage.DEVELOPMENT)
         with pytest.raises(ConcurrentUpdateError):
             registry.commit(Planned("1H", lambda _view: Plan("1H", champion.version, (moved,))))
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     # -- reads --------------------------------------------------------------------------
 
@@ -280,7 +245,10 @@ class RegistryContract:
         )
         assert demotion.operation_id == restore.operation_id
         assert restore.reason == "regression"
-        assert _stages(registry) == {first.version: Stage.CHAMPION, second.version: Stage.ARCHIVED}
+        assert stages_of(registry) == {
+            first.version: Stage.CHAMPION,
+            second.version: Stage.ARCHIVED,
+        }
 
     def test_rollback_to_a_named_former_champion(self, registry: Registry) -> None:
         first = self._with_champion(registry)
@@ -293,25 +261,25 @@ class RegistryContract:
     def test_rollback_to_the_current_champion_is_a_no_op(self, registry: Registry) -> None:
         self._with_champion(registry)
         champion = self._with_champion(registry)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         assert registry.rollback("1H", to_version=champion.version) == []
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     def test_rollback_refuses_a_version_that_was_never_champion(self, registry: Registry) -> None:
         self._with_champion(registry)
         never = self.new(registry, "1H")
         registry.promote("1H", never.version, Stage.ARCHIVED)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         with pytest.raises(TransitionError, match="never been champion before"):
             registry.rollback("1H", to_version=never.version)
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     def test_rollback_without_a_former_champion_is_refused(self, registry: Registry) -> None:
         self._with_champion(registry)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         with pytest.raises(TransitionError, match="no archived former champion"):
             registry.rollback("1H")
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     # -- health -------------------------------------------------------------------------
 
@@ -341,12 +309,12 @@ class RegistryContract:
         context = OperationContext("seen elsewhere", "doctor", version.created_at, "rec")
         # Records a move to beta, but the version is still in development.
         note = context.change(version, Stage.BETA, Cause.REPAIR)
-        before = _snapshot(registry)
+        before = snapshot(registry)
         with pytest.raises(ConcurrentUpdateError):
             registry.commit(
                 Planned("1H", lambda _view: Plan("1H", None, (note,), records_only=True))
             )
-        assert _snapshot(registry) == before
+        assert snapshot(registry) == before
 
     # -- many writers -------------------------------------------------------------------
 
@@ -375,7 +343,7 @@ class RegistryContract:
         for thread in threads:
             thread.join()
         with registry_factory() as check:
-            stages = _stages(check)
+            stages = stages_of(check)
             crowned = [c for c in check.history("1H") if c.to_stage is Stage.CHAMPION]
         assert list(stages.values()).count(Stage.CHAMPION) == 1
         assert len(crowned) == writers - len(errors)

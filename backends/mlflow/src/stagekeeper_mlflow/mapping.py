@@ -8,6 +8,12 @@
   MLflow registered by itself).
 - The history is one registered-model tag per operation, ``stagekeeper.history.<time>.<op>``,
   holding a JSON record of its changes: visible in the MLflow UI, read back in one call.
+- Metrics set through stagekeeper are model-version tags ``stagekeeper.metric.<name>``; a
+  version's run (``runs:/<id>/...``) gives the others, and a tag wins over the run's value.
+- Policies live on a registered model of their own, ``stagekeeper policies of <template>``
+  (a name no template can make: it has spaces; one per template, as each template is a
+  registry of its own), one tag per change, ``stagekeeper.policy.<time>.<op>``; the newest
+  change of each scope is its document in force.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.model import Metrics, StageChange
+from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
 
 CHAMPION_ALIAS = "champion"
@@ -33,6 +40,8 @@ HEARTBEAT_TAG = "stagekeeper.heartbeat"
 # operation if that was dropped, else empty. ``doctor --fix`` repairs toward the history
 # and removes them.
 FENCED_PREFIX = "stagekeeper.fenced."
+METRIC_PREFIX = "stagekeeper.metric."
+POLICY_PREFIX = "stagekeeper.policy."
 
 
 def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:
@@ -74,6 +83,7 @@ def encode_history(changes: Sequence[StageChange]) -> str:
                     "from": None if c.from_stage is None else c.from_stage.value,
                     "to": c.to_stage.value,
                     "cause": c.cause.value,
+                    **({"detail": c.detail} if c.detail is not None else {}),
                 }
                 for c in changes
             ],
@@ -99,6 +109,7 @@ def decode_history(timeframe: str, model_name: str, value: str) -> list[StageCha
                 actor=str(record["actor"]),
                 at=at,
                 cause=Cause(change["cause"]),
+                detail=change.get("detail"),
             )
             for change in record["changes"]
         ]
@@ -125,8 +136,68 @@ def last_changed(tags: Mapping[str, str]) -> dict[int, datetime]:
         except ValueError:
             continue
         for change in changes:
-            changed[change.version] = change.at
+            if change.moves:
+                changed[change.version] = change.at
     return changed
+
+
+def metric_tags(metrics: Metrics) -> dict[str, str]:
+    """Metrics as version tags; ``repr`` of a float reads back as the same float."""
+    return {f"{METRIC_PREFIX}{name}": repr(float(value)) for name, value in metrics.items()}
+
+
+def tagged_metrics(tags: Mapping[str, str]) -> dict[str, float]:
+    """The metrics among a version's tags; a value that is not a number is skipped."""
+    found = {}
+    for key, value in tags.items():
+        if key.startswith(METRIC_PREFIX):
+            try:
+                found[key.removeprefix(METRIC_PREFIX)] = float(value)
+            except ValueError:
+                continue
+    return found
+
+
+def policy_model(template: str) -> str:
+    return f"stagekeeper policies of {template}"
+
+
+def policy_key(change: PolicyChange) -> str:
+    micros = int(change.at.timestamp() * 1_000_000)
+    return f"{POLICY_PREFIX}{micros:017d}.{change.operation_id}"
+
+
+def encode_policy(change: PolicyChange) -> str:
+    return json.dumps(
+        {
+            "operation_id": change.operation_id,
+            "timeframe": change.timeframe,
+            "document": change.document,
+            "actor": change.actor,
+            "at": change.at.astimezone(UTC).isoformat(),
+            "reason": change.reason,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def decode_policies(tags: Mapping[str, str]) -> list[PolicyChange]:
+    """The policy changes among the policy model's tags, oldest first."""
+    changes = []
+    for _key, value in sorted((k, v) for k, v in tags.items() if k.startswith(POLICY_PREFIX)):
+        record = json.loads(value)
+        changes.append(
+            PolicyChange(
+                operation_id=str(record["operation_id"]),
+                timeframe=record["timeframe"],
+                document=record["document"],
+                actor=str(record["actor"]),
+                at=datetime.fromisoformat(record["at"]).astimezone(UTC),
+                reason=record["reason"],
+            )
+        )
+    return changes
 
 
 def fenced_key(owner: str) -> str:

@@ -11,9 +11,10 @@ finishes the operation if its record was written, and drops it otherwise.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import RegisteredModel
@@ -22,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import (
     Finding,
+    Metrics,
     ModelVersion,
     Plan,
     Registration,
@@ -30,6 +32,7 @@ from stagekeeper.domain.model import (
     former_champions,
     previous_champion,
 )
+from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping
@@ -37,6 +40,7 @@ from stagekeeper_mlflow.connection import (
     RegistryClient,
     client_for,
     error_code,
+    registry_uri,
     translated_errors,
 )
 from stagekeeper_mlflow.lock import Intent, Lease, TimeframeLock
@@ -59,7 +63,9 @@ class _View:
     checks then ask MLflow once for each thing."""
 
     def __init__(self, store: MlflowStore, timeframe: str, name: str) -> None:
-        self.lookups, self.timeframe, self.name = store.lookups, timeframe, name
+        self.store, self.lookups = store, store.lookups
+        self.timeframe, self.name = timeframe, name
+        self._raw: dict[int, MlflowVersion | None] = {}
         self._found: dict[int, ModelVersion | None] = {}
 
     @cached_property
@@ -73,6 +79,7 @@ class _View:
     def get(self, version: int) -> ModelVersion | None:
         if version not in self._found:
             raw = self.lookups.fetch(self.name, version) if self.model else None
+            self._raw[version] = raw
             self._found[version] = (
                 None if raw is None else to_version(self.timeframe, raw, changed=self.changed)
             )
@@ -99,6 +106,10 @@ class _View:
 
     def was_champion(self, version: int) -> bool:
         return version in former_champions(self.history())
+
+    def metrics(self, version: int) -> Metrics:
+        self.get(version)
+        return self.store.metrics_of(self._raw[version])
 
 
 class MlflowStore:
@@ -140,7 +151,7 @@ class MlflowStore:
             )
         name = registration.model_name
         with translated_errors(self.url):
-            created = self._create_version(name, registration.source)
+            created = self._create_version(name, registration.source, registration.metrics)
             number = int(created.version)
             # The record carries MLflow's own creation time, so version and history agree.
             change = dataclasses.replace(
@@ -151,8 +162,8 @@ class MlflowStore:
             )
         return to_version(registration.timeframe, created)
 
-    def _create_version(self, name: str, source: str) -> MlflowVersion:
-        tags = {STAGE_TAG: Stage.DEVELOPMENT.value}
+    def _create_version(self, name: str, source: str, metrics: Metrics) -> MlflowVersion:
+        tags = {STAGE_TAG: Stage.DEVELOPMENT.value, **mapping.metric_tags(metrics)}
         run_id = _run_of(source)
         try:
             return self.client.create_model_version(
@@ -184,6 +195,10 @@ class MlflowStore:
             )
             lease.declare(intent)
             self._write(name, plan.changes, intent, lease.check)
+            for number, values in plan.metrics.items():
+                for key, value in mapping.metric_tags(values).items():
+                    lease.check()
+                    self.client.set_model_version_tag(name, str(number), key, value)
             return plan
 
     def finish_inherited(self, name: str, lease: Lease) -> None:
@@ -295,6 +310,52 @@ class MlflowStore:
         ]
         return changes[-limit:] if limit else changes
 
+    def metrics(self, timeframe: str, version: int) -> Metrics:
+        with translated_errors(self.url):
+            return self.metrics_of(self.lookups.fetch(self.options.model_name(timeframe), version))
+
+    def metrics_of(self, raw: MlflowVersion | None) -> Metrics:
+        """A version's metrics: its run's (one request), and stagekeeper's tags over them."""
+        if raw is None:
+            return {}
+        tagged = mapping.tagged_metrics(raw.tags or {})
+        if not raw.run_id:
+            return tagged
+        run = or_none(lambda: self.tracking.get_run(raw.run_id))
+        logged = dict(run.data.metrics) if run is not None else {}
+        return {**logged, **tagged}
+
+    @cached_property
+    def tracking(self) -> Any:
+        """MLflow's tracking client, for the runs behind versions; made when first needed."""
+        from mlflow.tracking._tracking_service.client import TrackingServiceClient
+
+        return TrackingServiceClient(registry_uri(self.url))  # type: ignore[no-untyped-call]
+
+    # -- policies -----------------------------------------------------------------------
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return {change.timeframe: change.document for change in self.policy_history()}
+
+    def set_policy(self, change: PolicyChange) -> None:
+        """One tag write: the change is both the history entry and the document in force."""
+        name = mapping.policy_model(self.options.model_name_template)
+        with translated_errors(self.url):
+            try:
+                self.client.create_registered_model(name)
+            except MlflowException as exc:
+                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            self.client.set_registered_model_tag(
+                name, mapping.policy_key(change), mapping.encode_policy(change)
+            )
+
+    def policy_history(self) -> list[PolicyChange]:
+        name = mapping.policy_model(self.options.model_name_template)
+        with translated_errors(self.url):
+            model = or_none(lambda: self.client.get_registered_model(name))
+        return [] if model is None else mapping.decode_policies(model.tags or {})
+
     # -- legacy stages ------------------------------------------------------------------
 
     def legacy_stages(self, timeframe: str) -> dict[int, str]:
@@ -332,10 +393,11 @@ def _run_of(source: str) -> str | None:
 
 
 def _moves(record: str) -> bool:
-    """Whether a history record moved a version (anything but registrations)."""
+    """Whether a history record moved a version (not a registration, not metrics)."""
     try:
         return any(
-            c.cause is not Cause.REGISTRATION for c in mapping.decode_history("", "", record)
+            c.moves and c.cause is not Cause.REGISTRATION
+            for c in mapping.decode_history("", "", record)
         )
     except ValueError:
         return False

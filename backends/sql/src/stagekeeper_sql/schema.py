@@ -9,7 +9,9 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -22,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 VERSION_TABLE = "stagekeeper_alembic_version"
 
 metadata = MetaData()
@@ -78,10 +80,38 @@ changes = Table(
     Column("actor", String(255), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("cause", String(32), nullable=False),
+    Column("detail", Text),
     Index("stagekeeper_changes_by_version", "timeframe", "version", "id"),
     Index("stagekeeper_changes_by_timeframe", "timeframe", "id"),
     # A rollback's target: the newest crowning of a timeframe, found without a scan.
     Index("stagekeeper_changes_crowning", "timeframe", "to_stage", "id"),
+)
+
+metrics = Table(
+    "stagekeeper_metrics",
+    metadata,
+    Column("timeframe", String(32), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False),
+    ForeignKeyConstraint(
+        ["timeframe", "version"],
+        ["stagekeeper_versions.timeframe", "stagekeeper_versions.version"],
+        name="stagekeeper_metrics_version",
+    ),
+)
+
+# Append-only: the newest row of a scope is its document in force.
+policies = Table(
+    "stagekeeper_policies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("operation_id", String(64), nullable=False),
+    Column("timeframe", String(32)),  # NULL: the default policy
+    Column("document", Text, nullable=False),  # canonical JSON
+    Column("actor", String(255), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text),
 )
 
 
@@ -99,4 +129,5 @@ def change_row(change: StageChange) -> dict[str, object]:
         "actor": change.actor,
         "at": change.at,
         "cause": change.cause.value,
+        "detail": change.detail,
     }

@@ -9,22 +9,25 @@ objects, never rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain.errors import ConflictError, LockTimeout
 from stagekeeper.domain.model import (
+    Metrics,
     ModelVersion,
     Plan,
     Registration,
     StageChange,
     TimeframeStatus,
 )
+from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate
@@ -35,7 +38,15 @@ from stagekeeper_sql.engine import (
     require_existing,
     translated_errors,
 )
-from stagekeeper_sql.schema import change_row, changes, count_column, timeframes, versions
+from stagekeeper_sql.schema import (
+    change_row,
+    changes,
+    count_column,
+    metrics,
+    policies,
+    timeframes,
+    versions,
+)
 
 
 class SqlStore:
@@ -77,6 +88,7 @@ class SqlStore:
                     f"version {number} of {registration.timeframe} exists already"
                 ) from exc
             connection.execute(changes.insert(), [change_row(registration.change_for(number))])
+            _record_metrics(connection, registration.timeframe, number, registration.metrics)
         return _version(row, registration.model_name)
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
@@ -86,14 +98,15 @@ class SqlStore:
             if plan is None:
                 return None
             # A plan that records only leads each version where it stands already.
-            connection.execute(
-                _MOVE,
-                [
-                    {"tf": c.timeframe, "number": c.version, "stage": c.to_stage.value,
-                     "at": c.at}
-                    for c in plan.changes
-                ],
-            )  # fmt: skip
+            moves = [
+                {"tf": c.timeframe, "number": c.version, "stage": c.to_stage.value, "at": c.at}
+                for c in plan.changes
+                if c.moves
+            ]
+            if moves:
+                connection.execute(_MOVE, moves)
+            for number, values in plan.metrics.items():
+                _record_metrics(connection, timeframe, number, values)
             # Inserted under the lock: the ids are the commit order. (The per-stage counts
             # follow by themselves: the schema's triggers keep them.)
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
@@ -184,6 +197,7 @@ class SqlStore:
             )
             .where(changes.c.timeframe == timeframe)
             .where(changes.c.to_stage == Stage.CHAMPION.value)
+            .where(changes.c.from_stage != Stage.CHAMPION.value)  # not a metrics record
             .where(versions.c.stage == Stage.ARCHIVED.value)
             .order_by(changes.c.id.desc())
             .limit(1)
@@ -199,6 +213,7 @@ class SqlStore:
             .where(changes.c.timeframe == timeframe)
             .where(changes.c.version == version)
             .where(changes.c.to_stage == Stage.CHAMPION.value)
+            .where(changes.c.from_stage != Stage.CHAMPION.value)
         )
         return bool(within.execute(select(crowned.exists())).scalar())
 
@@ -225,6 +240,44 @@ class SqlStore:
         with self._read(within) as connection:
             rows = connection.execute(query).all()
         return [_version(row._mapping, row.model_name) for row in rows]
+
+    def metrics(self, timeframe: str, version: int, *, within: Connection | None = None) -> Metrics:
+        with self._read(within) as connection:
+            rows = connection.execute(_METRICS, {"tf": timeframe, "number": version}).all()
+        return {str(name): float(value) for name, value in rows}
+
+    # -- policies -----------------------------------------------------------------------
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return {change.timeframe: change.document for change in self.policy_history()}
+
+    def set_policy(self, change: PolicyChange) -> None:
+        with self._write() as connection:
+            connection.execute(
+                policies.insert().values(
+                    operation_id=change.operation_id,
+                    timeframe=change.timeframe,
+                    document=json.dumps(change.document, sort_keys=True),
+                    actor=change.actor,
+                    at=change.at,
+                    reason=change.reason,
+                )
+            )
+
+    def policy_history(self) -> list[PolicyChange]:
+        with self._read() as connection:
+            rows = connection.execute(select(policies).order_by(policies.c.id)).all()
+        return [
+            PolicyChange(
+                row.operation_id,
+                row.timeframe,
+                json.loads(row.document),
+                row.actor,
+                _utc(row.at),
+                row.reason,
+            )
+            for row in rows
+        ]
 
     # -- schema and lifetime ------------------------------------------------------------
 
@@ -309,6 +362,9 @@ class _View:
     def was_champion(self, version: int) -> bool:
         return self.store.was_champion(self.timeframe, version, within=self.connection)
 
+    def metrics(self, version: int) -> Metrics:
+        return self.store.metrics(self.timeframe, version, within=self.connection)
+
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
     """Entry point for ``sqlite://`` and ``postgresql[+psycopg]://``."""
@@ -345,6 +401,26 @@ def _change(row: Row[Any]) -> StageChange:
         actor=row.actor,
         at=_utc(row.at),
         cause=Cause(row.cause),
+        detail=row.detail,
+    )
+
+
+def _record_metrics(connection: Connection, timeframe: str, version: int, values: Metrics) -> None:
+    """Replace the named values (their history is in the changes table)."""
+    if not values:
+        return
+    connection.execute(
+        delete(metrics)
+        .where(metrics.c.timeframe == timeframe)
+        .where(metrics.c.version == version)
+        .where(metrics.c.name.in_(list(values)))
+    )
+    connection.execute(
+        metrics.insert(),
+        [
+            {"timeframe": timeframe, "version": version, "name": name, "value": value}
+            for name, value in values.items()
+        ],
     )
 
 
@@ -366,6 +442,9 @@ _MOVE = (
     .where(versions.c.timeframe == bindparam("tf"))
     .where(versions.c.version == bindparam("number"))
     .values(stage=bindparam("stage"), updated_at=bindparam("at"))
+)
+_METRICS = select(metrics.c.name, metrics.c.value).where(
+    (metrics.c.timeframe == bindparam("tf")) & (metrics.c.version == bindparam("number"))
 )
 _STATUS = (
     select(

@@ -8,6 +8,7 @@ import typer
 
 from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
+from stagekeeper.domain import validation
 
 
 def register(
@@ -19,6 +20,7 @@ def register(
             "--source", metavar="URI", help="Where the model lives, e.g. runs:/<id>/model."
         ),
     ] = None,
+    metric: options.Metrics = None,
     reason: options.Reason = None,
     store: options.Store = None,
     actor: options.Actor = None,
@@ -27,7 +29,13 @@ def register(
     """Register a new model version (the next number unless --model-version is given)."""
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=True)
-        version = registry.register(timeframe, model_version, source=source, reason=reason)
+        version = registry.register(
+            timeframe,
+            model_version,
+            source=source,
+            metrics=validation.metric_assignments(metric or []),
+            reason=reason,
+        )
         session.emit(
             render.version_data(version),
             lambda console: console.print(

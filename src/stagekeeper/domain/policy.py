@@ -1,0 +1,311 @@
+"""Promotion policies: the gates a move must pass, and their verdict on the evidence.
+
+A policy is a document of sections, one per target stage (``beta``, ``champion``,
+``archived``) and one for ``rollback``; the store keeps a default document and, for any
+timeframe, one of its own whose sections replace the default's. Everything here is pure:
+the service reads the documents and the evidence (metrics, the champion's metrics, when the
+version entered its stage) from the store, and ``evaluate`` gives the verdict. Imports only
+the standard library and the domain.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.model import Metrics
+from stagekeeper.domain.stages import Stage
+
+GATED_STAGES = (Stage.BETA, Stage.CHAMPION, Stage.ARCHIVED)
+ROLLBACK = "rollback"
+_STAGE_KEYS = frozenset({"require_reason", "require", "soak", "approvals", "allow_force"})
+_ROLLBACK_KEYS = frozenset({"gates"})
+
+_NAME = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"  # as validation.metric_name
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_CONDITION = re.compile(
+    rf"\s*(?P<metric>{_NAME})\s*(?P<op>>=|<=|>|<|==)\s*"
+    rf"(?:(?P<value>{_NUMBER})|champion\.(?P<other>{_NAME})"
+    rf"(?:\s*(?P<sign>[-+])\s*(?P<margin>{_NUMBER}))?)\s*"
+)
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+}
+_DURATION = re.compile(r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])\s*")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict: what it asks, what was found, what it requires."""
+
+    gate: str
+    passed: bool
+    found: str
+    required: str
+
+    def line(self) -> str:
+        return f"{self.gate}: found {self.found}, required {self.required}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``metric OP number`` or ``metric OP champion.metric [+|- margin]``."""
+
+    text: str
+    metric: str
+    op: str
+    value: float | None = None
+    champion_metric: str | None = None
+    margin: float = 0.0
+
+    @classmethod
+    def parse(cls, text: object) -> Condition:
+        match = _CONDITION.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValidationError(
+                f"invalid condition {text!r}: expected 'metric OP number' or "
+                "'metric OP champion.metric [+ margin]', OP one of >=, <=, >, <, ==",
+                hint="e.g. 'sharpe >= 1.0' or 'sharpe > champion.sharpe + 0.05'",
+            )
+        sign = -1.0 if match["sign"] == "-" else 1.0
+        return cls(
+            text=" ".join(str(text).split()),
+            metric=match["metric"],
+            op=match["op"],
+            value=None if match["value"] is None else float(match["value"]),
+            champion_metric=match["other"],
+            margin=sign * float(match["margin"] or 0.0),
+        )
+
+    def judge(
+        self, metrics: Metrics, champion: int | None, champion_metrics: Metrics
+    ) -> GateResult:
+        """A missing metric fails; a comparison with no champion to beat passes."""
+        found = metrics.get(self.metric)
+        shown = "no value" if found is None else _number(found)
+        if self.champion_metric is None:
+            assert self.value is not None
+            required = f"{self.op} {_number(self.value)}"
+            passed = found is not None and _COMPARE[self.op](found, self.value)
+            return GateResult(self.text, passed, shown, required)
+        if champion is None:
+            return GateResult(self.text, True, shown, "no champion to beat")
+        theirs = champion_metrics.get(self.champion_metric)
+        if theirs is None:
+            required = f"a champion (v{champion}) with a {self.champion_metric} value"
+            return GateResult(self.text, False, shown, required)
+        bar = theirs + self.margin
+        required = f"{self.op} {_number(bar)} (champion v{champion})"
+        return GateResult(
+            self.text, found is not None and _COMPARE[self.op](found, bar), shown, required
+        )
+
+
+@dataclass(frozen=True)
+class StageGates:
+    """The gates of one target stage."""
+
+    require_reason: bool = False
+    require: tuple[Condition, ...] = ()
+    soak: timedelta | None = None
+    approvals: int = 0
+    allow_force: bool = True
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the gates judge, read by the service under the timeframe's lock."""
+
+    metrics: Metrics
+    champion: int | None  # the champion to beat (not the candidate itself), or None
+    champion_metrics: Metrics
+    stage: Stage  # where the candidate stands now
+    in_stage_since: datetime | None  # when it got there, from the history
+    reason: str | None
+    now: datetime
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    """One entry of the policy's own history: a scope's document replaced."""
+
+    operation_id: str
+    timeframe: str | None  # None: the default, for every timeframe without its own
+    document: Mapping[str, Mapping[str, Any]]
+    actor: str
+    at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed policy document; ``document`` is its canonical form, as stored."""
+
+    document: Mapping[str, Mapping[str, Any]]
+    stages: Mapping[Stage, StageGates]
+    rollback_gates: bool = False
+
+    def gates(self, stage: Stage) -> StageGates:
+        return self.stages.get(stage, StageGates())
+
+    def evaluate(
+        self, target: Stage, evidence: Evidence, *, rollback: bool = False
+    ) -> list[GateResult]:
+        """Every gate of ``target``; a rollback skips the metric and soak gates unless the
+        policy's ``[rollback] gates = true`` says otherwise: rollback is the emergency exit."""
+        gates = self.gates(target)
+        results = []
+        if gates.require_reason:
+            given = bool(evidence.reason and evidence.reason.strip())
+            results.append(GateResult("reason", given, "given" if given else "none", "a reason"))
+        if not rollback or self.rollback_gates:
+            results.extend(
+                condition.judge(evidence.metrics, evidence.champion, evidence.champion_metrics)
+                for condition in gates.require
+            )
+            if gates.soak is not None:
+                results.append(_soak(gates.soak, evidence))
+        return results
+
+
+def parse(document: object) -> Policy:
+    """A policy from its document (TOML read into a dict, or JSON); ``ValidationError``
+    names the first thing wrong."""
+    if not isinstance(document, Mapping):
+        raise ValidationError("invalid policy: expected a table of sections")
+    stages: dict[Stage, StageGates] = {}
+    canonical: dict[str, dict[str, Any]] = {}
+    rollback_gates = False
+    for key, section in document.items():
+        if not isinstance(section, Mapping):
+            raise ValidationError(f"invalid policy: [{key}] must be a table")
+        if key == ROLLBACK:
+            _known_keys(key, section, _ROLLBACK_KEYS)
+            rollback_gates = _flag(key, "gates", section.get("gates", False))
+            canonical[key] = {"gates": rollback_gates}
+            continue
+        stage = _gated_stage(key)
+        stages[stage] = _stage_gates(key, section)
+        canonical[key] = _stage_document(stages[stage])
+    return Policy(canonical, stages, rollback_gates)
+
+
+def effective(default: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Policy:
+    """A timeframe's policy: its own sections, and the default's for the others."""
+    return parse({**(default or {}), **(own or {})})
+
+
+def duration(value: object, what: str = "soak") -> timedelta:
+    """``30s``, ``90m``, ``24h`` or ``2d``."""
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValidationError(
+            f"invalid {what} {value!r}: expected a duration such as 24h, 90m or 2d"
+        )
+    return timedelta(seconds=float(match["amount"]) * _UNIT_SECONDS[match["unit"]])
+
+
+def shown_duration(span: timedelta) -> str:
+    """A duration as ``1d 2h 3m``, to the minute (seconds below one minute)."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    parts = [(days, "d"), (hours, "h"), (rest // 60, "m")]
+    return " ".join(f"{amount}{unit}" for amount, unit in parts if amount) or "0m"
+
+
+def _canonical_duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit in ("h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _soak(required: timedelta, evidence: Evidence) -> GateResult:
+    gate = f"soak in {evidence.stage.value}"
+    wanted = f">= {shown_duration(required)}"
+    if evidence.in_stage_since is None:
+        return GateResult(gate, False, "no record of when it got there", wanted)
+    stood = evidence.now - evidence.in_stage_since
+    return GateResult(gate, stood >= required, shown_duration(stood), wanted)
+
+
+def _gated_stage(key: object) -> Stage:
+    names = ", ".join([*(s.value for s in GATED_STAGES), ROLLBACK])
+    try:
+        stage = Stage.parse(key) if isinstance(key, str) and key == key.strip().lower() else None
+    except ValidationError:
+        stage = None
+    if stage not in GATED_STAGES:
+        raise ValidationError(f"invalid policy: unknown section [{key}]; expected one of {names}")
+    assert stage is not None
+    return stage
+
+
+def _stage_gates(key: str, section: Mapping[str, Any]) -> StageGates:
+    _known_keys(key, section, _STAGE_KEYS)
+    require = section.get("require", [])
+    if not isinstance(require, list):
+        raise ValidationError(f"invalid policy: [{key}] require must be a list of conditions")
+    approvals = section.get("approvals", 0)
+    if isinstance(approvals, bool) or not isinstance(approvals, int) or not 0 <= approvals <= 10:
+        raise ValidationError(
+            f"invalid policy: [{key}] approvals must be a whole number from 0 to 10"
+        )
+    if approvals:
+        raise ValidationError(
+            f"invalid policy: [{key}] approvals are not supported by this stagekeeper yet",
+            hint="leave approvals out, or set it to 0",
+        )
+    soak = section.get("soak")
+    return StageGates(
+        require_reason=_flag(key, "require_reason", section.get("require_reason", False)),
+        require=tuple(Condition.parse(text) for text in require),
+        soak=None if soak is None else duration(soak, f"[{key}] soak"),
+        approvals=approvals,
+        allow_force=_flag(key, "allow_force", section.get("allow_force", True)),
+    )
+
+
+def _stage_document(gates: StageGates) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "require_reason": gates.require_reason,
+        "require": [condition.text for condition in gates.require],
+        "approvals": gates.approvals,
+        "allow_force": gates.allow_force,
+    }
+    if gates.soak is not None:
+        document["soak"] = _canonical_duration(gates.soak)
+    return document
+
+
+def _known_keys(key: str, section: Mapping[str, Any], known: frozenset[str]) -> None:
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ValidationError(
+            f"invalid policy: unknown key {unknown[0]!r} in [{key}]; expected "
+            + ", ".join(sorted(known))
+        )
+
+
+def _flag(key: str, name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"invalid policy: [{key}] {name} must be true or false")
+    return value
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else str(value)

@@ -1,0 +1,84 @@
+"""The policy's gates on a move: the evidence read, the verdict, the refusal.
+
+The planner calls ``judge`` under the timeframe's lock, so the gates see what the move
+will see. Only the evidence the gates ask for is read: a policy without a soak gate never
+reads the history. Imports the domain and the ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from stagekeeper.domain.errors import GateError
+from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.policy import Evidence, GateResult, Policy
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.ports import TimeframeView
+
+LIFECYCLE_GATE = "lifecycle"
+
+
+def judge(
+    policy: Policy,
+    view: TimeframeView,
+    candidate: ModelVersion,
+    target: Stage,
+    *,
+    champion: ModelVersion | None,
+    reason: str | None,
+    now: datetime,
+    rollback: bool = False,
+) -> list[GateResult]:
+    """Every gate of ``target`` on moving ``candidate`` there."""
+    gates = policy.gates(target)
+    weighs_evidence = not rollback or policy.rollback_gates
+    rival = champion if champion is not None and champion.version != candidate.version else None
+    beats = weighs_evidence and any(c.champion_metric for c in gates.require)
+    evidence = Evidence(
+        metrics=view.metrics(candidate.version) if weighs_evidence and gates.require else {},
+        champion=None if rival is None else rival.version,
+        champion_metrics=view.metrics(rival.version) if rival is not None and beats else {},
+        stage=candidate.stage,
+        in_stage_since=(
+            entered_stage(view.history(), candidate) if weighs_evidence and gates.soak else None
+        ),
+        reason=reason,
+        now=now,
+    )
+    return policy.evaluate(target, evidence, rollback=rollback)
+
+
+def entered_stage(history: Sequence[StageChange], version: ModelVersion) -> datetime | None:
+    """When ``version`` last moved into the stage it stands in, from the history."""
+    for change in reversed(history):
+        if change.version == version.version and change.moves:
+            return change.at if change.to_stage is version.stage else None
+    return None
+
+
+def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> GateResult:
+    """The lifecycle's verdict, shown as a gate by ``check``."""
+    move = f"{candidate.stage.value} -> {target.value}"
+    return GateResult(LIFECYCLE_GATE, allowed, move, "a move the lifecycle allows")
+
+
+def failed(results: Sequence[GateResult]) -> list[GateResult]:
+    return [result for result in results if not result.passed]
+
+
+def refusal(failures: Sequence[GateResult], subject: str, target: Stage) -> GateError:
+    """The error for a move the policy refuses, listing every failed gate."""
+    lines = tuple(result.line() for result in failures)
+    return GateError(
+        f"the policy refuses to make {subject} {target.value}: " + "; ".join(lines),
+        lines,
+        hint="stagekeeper check shows every gate; promote --force --reason bypasses them",
+    )
+
+
+def bypassed(failures: Sequence[GateResult]) -> str:
+    """A forced change's detail: the gates it went past."""
+    if not failures:
+        return "forced; no gate failed"
+    return "forced past: " + "; ".join(result.line() for result in failures)

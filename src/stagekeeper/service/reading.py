@@ -1,0 +1,51 @@
+"""A timeframe view over a store's plain reads, for use cases that write nothing.
+
+``check`` asks the same gates a promotion asks, but takes no lock: it answers "would this
+be allowed now?", and a promotion asks again under the lock. Imports the domain and the
+ports.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from stagekeeper.domain.model import (
+    Metrics,
+    ModelVersion,
+    StageChange,
+    former_champions,
+    previous_champion,
+)
+from stagekeeper.service.ports import ModelStore
+
+
+class StoreView:
+    """A ``TimeframeView`` answered by the store's own reads, each made once."""
+
+    def __init__(self, store: ModelStore, timeframe: str) -> None:
+        self.store, self.timeframe = store, timeframe
+
+    def get(self, version: int) -> ModelVersion | None:
+        return self.store.get(self.timeframe, version)
+
+    def champion(self) -> ModelVersion | None:
+        return self.store.champion(self.timeframe)
+
+    def versions(self) -> list[ModelVersion]:
+        return self.store.versions(self.timeframe)
+
+    @cached_property
+    def _history(self) -> list[StageChange]:
+        return self.store.history(self.timeframe)
+
+    def history(self) -> list[StageChange]:
+        return self._history
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        return previous_champion(self._history, self.get, current)
+
+    def was_champion(self, version: int) -> bool:
+        return version in former_champions(self._history)
+
+    def metrics(self, version: int) -> Metrics:
+        return self.store.metrics(self.timeframe, version)
