@@ -77,7 +77,7 @@ def test_promote_returns_every_change_including_the_auto_demotion(store: str) ->
     assert {c["actor"] for c in changes} == {"ana"}
     assert set(changes[0]) == {
         "operation_id", "timeframe", "model_name", "version", "from_stage", "to_stage",
-        "reason", "actor", "at", "cause",
+        "reason", "actor", "at", "cause", "detail",
     }  # fmt: skip
 
 
@@ -95,7 +95,7 @@ def test_people_see_the_auto_demotion_in_the_promote_table(store: str) -> None:
 def test_a_no_op_promotion_says_so_and_returns_no_changes(store: str) -> None:
     version = crowned(store)
     move = ("--timeframe", "1H", "--model-version", str(version), "--target-stage", "champion")
-    assert data(store, "promote", *move) == {"changes": []}
+    assert data(store, "promote", *move) == {"status": "done", "changes": [], "request": None}
     shown = cli(store, "promote", *move)
     assert shown.exit_code == 0 and "already champion; nothing changed" in shown.stdout
 
@@ -221,7 +221,7 @@ def test_lifecycle_draws_the_machine_as_mermaid() -> None:
 
 
 def test_db_upgrade_reports_the_schema_revision(store: str) -> None:
-    assert data(store, "db", "upgrade") == {"revision": "0003"}
+    assert data(store, "db", "upgrade") == {"revision": "0004"}
     memory = runner.invoke(app, ["db", "upgrade", "--store", "memory://", "--json"])
     assert json.loads(memory.stdout) == {"data": {"revision": None}}
 

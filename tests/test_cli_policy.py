@@ -124,3 +124,44 @@ def test_a_forced_promotion_needs_a_reason_and_is_recorded(store: str, policy_fi
     [change] = data(store, "promote", *move(version), "--force", "--reason", "outage")["changes"]
     assert change["cause"] == "forced"
     assert change["detail"].startswith("forced past: sharpe >= 1.0: found 0.5")
+
+
+def test_a_move_waiting_for_approval_through_the_cli(store: str, tmp_path: Path) -> None:
+    path = tmp_path / "approvals.toml"
+    path.write_text('[beta]\napprovals = 1\nexpires = "48h"\n', encoding="utf-8")
+    data(store, "policy", "set", "--file", str(path))
+    version = str(data(store, "register", "--timeframe", "1H")["version"])
+    asked = data(store, "promote", *move(version, "beta"), "--reason", "validated")
+    assert asked["status"] == "pending"
+    request = asked["request"]
+    assert (request["state"], request["requester"], request["approvals_needed"]) == (
+        "pending",
+        "ana",
+        1,
+    )
+    [listed] = data(store, "requests")
+    assert listed["id"] == request["id"]
+    own = error(store, "approve", "--request", request["id"], exit_code=1)
+    assert "someone else" in own["message"]
+    done = json.loads(
+        cli(store, "approve", "--request", request["id"], "--json", actor="bob").stdout
+    )["data"]
+    assert done["status"] == "done"
+    assert [c["cause"] for c in done["changes"]] == ["approval", "promotion"]
+    assert data(store, "requests") == []
+    assert data(store, "requests", "--all")[0]["state"] == "approved"
+    unknown = error(store, "approve", "--request", "nope", exit_code=1)
+    assert unknown["code"] == "not_found"
+
+
+def test_reject_needs_a_reason(store: str, tmp_path: Path) -> None:
+    path = tmp_path / "approvals.toml"
+    path.write_text("[beta]\napprovals = 1\n", encoding="utf-8")
+    data(store, "policy", "set", "--file", str(path))
+    version = str(data(store, "register", "--timeframe", "1H")["version"])
+    request = data(store, "promote", *move(version, "beta"))["request"]["id"]
+    assert error(store, "reject", "--request", request, exit_code=2)["code"] == "invalid_input"
+    rejected = json.loads(
+        cli(store, "reject", "--request", request, "--reason", "no", "--json", actor="bob").stdout
+    )["data"]
+    assert [c["cause"] for c in rejected["changes"]] == ["rejection"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stagekeeper import Stage, ValidationError
+from stagekeeper import GateError, Stage, ValidationError
 from stagekeeper.compat import MLflowManager
 
 
@@ -53,3 +53,12 @@ def test_the_store_can_be_named() -> None:
     manager.promote_model("4H_trading_model", 1, Stage.BETA)
     assert len(manager.find_models_by_stage(Stage.BETA)) == 1
     manager.close()
+
+
+def test_the_seed_call_is_held_to_the_stores_policy(manager: MLflowManager) -> None:
+    manager.registry.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+    with pytest.raises(GateError, match="sharpe"):
+        manager.promote_model("1H_trading_model", "1", "beta", reason="Passed validation")
+    manager.registry.set_metrics("1H", 1, {"sharpe": 1.3})
+    manager.promote_model("1H_trading_model", "1", "beta", reason="Passed validation")
+    assert [m.version for m in manager.find_models_by_stage("beta")] == [1]

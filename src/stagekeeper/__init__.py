@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stagekeeper.bootstrap import open_registry
+    from stagekeeper.domain.approvals import ApprovalRequest
     from stagekeeper.domain.errors import (
         BackendError,
         ConcurrentUpdateError,
         ConflictError,
+        GateError,
         LockLost,
         LockTimeout,
         NotFoundError,
@@ -31,18 +33,23 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from stagekeeper.domain.model import ModelVersion, StageChange, TimeframeStatus
+    from stagekeeper.domain.policy import GateResult, Policy
     from stagekeeper.domain.stages import Cause, Stage
     from stagekeeper.service.registry import Registry
 
 _EXPORTS = {
+    "ApprovalRequest": "stagekeeper.domain.approvals",
     "BackendError": "stagekeeper.domain.errors",
     "Cause": "stagekeeper.domain.stages",
     "ConcurrentUpdateError": "stagekeeper.domain.errors",
     "ConflictError": "stagekeeper.domain.errors",
+    "GateError": "stagekeeper.domain.errors",
+    "GateResult": "stagekeeper.domain.policy",
     "LockLost": "stagekeeper.domain.errors",
     "LockTimeout": "stagekeeper.domain.errors",
     "ModelVersion": "stagekeeper.domain.model",
     "NotFoundError": "stagekeeper.domain.errors",
+    "Policy": "stagekeeper.domain.policy",
     "Registry": "stagekeeper.service.registry",
     "SchemaMismatch": "stagekeeper.domain.errors",
     "Stage": "stagekeeper.domain.stages",
@@ -57,14 +64,18 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ApprovalRequest",
     "BackendError",
     "Cause",
     "ConcurrentUpdateError",
     "ConflictError",
+    "GateError",
+    "GateResult",
     "LockLost",
     "LockTimeout",
     "ModelVersion",
     "NotFoundError",
+    "Policy",
     "Registry",
     "SchemaMismatch",
     "Stage",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ConflictError
 from stagekeeper.domain.model import (
     Metrics,
@@ -39,6 +40,7 @@ class _Timeframe:
     champion: int | None = None
     history: list[StageChange] = field(default_factory=list)
     metrics: dict[int, dict[str, float]] = field(default_factory=dict)
+    requests: dict[str, ApprovalRequest] = field(default_factory=dict)  # insertion order
 
     def record_metrics(self, version: int, metrics: Metrics) -> None:
         if metrics:
@@ -134,6 +136,7 @@ class MemoryStore:
                     found.move(change)
             for number, metrics in plan.metrics.items():
                 found.record_metrics(number, metrics)
+            found.requests.update((request.id, request) for request in plan.requests)
             self._record(plan.changes)
             return plan
 
@@ -161,6 +164,21 @@ class MemoryStore:
         with self._lock:
             found = self._timeframes.get(timeframe)
             return {} if found is None else dict(found.metrics.get(version, {}))
+
+    def requests(self, timeframe: str | None = None) -> list[ApprovalRequest]:
+        with self._lock:
+            names = sorted(self._timeframes) if timeframe is None else [timeframe]
+            found = [
+                request
+                for name in names
+                if name in self._timeframes
+                for request in self._timeframes[name].requests.values()
+            ]
+        return sorted(found, key=lambda request: request.requested_at)
+
+    def identity(self) -> str | None:
+        """A process's memory authenticates nobody."""
+        return None
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
         with self._lock:
@@ -205,6 +223,9 @@ class _View:
 
     def metrics(self, version: int) -> Metrics:
         return self.store.metrics(self.timeframe, version)
+
+    def requests(self) -> list[ApprovalRequest]:
+        return self.store.requests(self.timeframe)
 
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from stagekeeper import plugins
 from stagekeeper.cli import funnel, options
+from stagekeeper.cli.commands.approvals import approve, reject, requests
 from stagekeeper.cli.commands.check import check
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
@@ -118,6 +119,9 @@ app.command("doctor")(doctor)
 app.command("metrics")(metrics)
 app.command("check")(check)
 app.add_typer(policy_app, name="policy")
+app.command("requests")(requests)
+app.command("approve")(approve)
+app.command("reject")(reject)
 app.add_typer(db_app, name="db")
 
 

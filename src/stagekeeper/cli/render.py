@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # rich is imported when there is something to draw, not befor
     from rich.console import Console
     from rich.table import Table
 
+    from stagekeeper.domain.approvals import ApprovalRequest
     from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
     from stagekeeper.domain.policy import GateResult, PolicyChange
 
@@ -75,6 +76,46 @@ def metrics_data(version: ModelVersion, metrics: Mapping[str, float]) -> Data:
         "version": version.version,
         "metrics": dict(sorted(metrics.items())),
     }
+
+
+def request_data(request: ApprovalRequest) -> Data:
+    return {
+        "id": request.id,
+        "timeframe": request.timeframe,
+        "model_name": request.model_name,
+        "version": request.version,
+        "from_stage": request.from_stage.value,
+        "target_stage": request.target.value,
+        "state": request.state.value,
+        "requester": request.requester,
+        "identity": request.identity,
+        "reason": request.reason,
+        "requested_at": timestamp(request.requested_at),
+        "expires_at": timestamp(request.expires_at),
+        "approvals_needed": request.needed,
+        "approvals": [
+            {"actor": a.actor, "identity": a.identity, "at": timestamp(a.at), "reason": a.reason}
+            for a in request.approvals
+        ],
+    }
+
+
+def requests_table(requests: Iterable[ApprovalRequest]) -> Table:
+    table = _table("request", "timeframe", "version", "move", "state", "approvals", "requester",
+                   "expires (UTC)", "reason")  # fmt: skip
+    for r in requests:
+        table.add_row(
+            r.id,
+            r.timeframe,
+            str(r.version),
+            f"{r.from_stage.value} -> {r.target.value}",
+            r.state.value,
+            f"{len(r.approvals)} of {r.needed}",
+            r.requester,
+            _short(r.expires_at),
+            r.reason or "",
+        )
+    return table
 
 
 def policy_change_data(change: PolicyChange) -> Data:

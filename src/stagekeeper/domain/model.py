@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.stages import Cause, Stage
 
 
@@ -123,6 +124,8 @@ class Plan:
     records_only: bool = False
     # Metrics to record on versions, by version number, committed with the changes.
     metrics: Mapping[int, Metrics] = field(default_factory=dict)
+    # Approval requests to keep as they are here (new, or with their state moved on).
+    requests: Sequence[ApprovalRequest] = field(default_factory=tuple)
 
     @property
     def crowns_champion(self) -> bool:

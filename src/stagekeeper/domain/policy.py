@@ -17,13 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from stagekeeper.domain.approvals import DEFAULT_EXPIRY
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import Metrics
 from stagekeeper.domain.stages import Stage
 
 GATED_STAGES = (Stage.BETA, Stage.CHAMPION, Stage.ARCHIVED)
 ROLLBACK = "rollback"
-_STAGE_KEYS = frozenset({"require_reason", "require", "soak", "approvals", "allow_force"})
+# The gate a move waits on rather than fails: promote records a request instead.
+APPROVALS_GATE = "approvals"
+_STAGE_KEYS = frozenset(
+    {"require_reason", "require", "soak", "approvals", "expires", "allow_force"}
+)
 _ROLLBACK_KEYS = frozenset({"gates"})
 
 _NAME = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"  # as validation.metric_name
@@ -119,6 +124,7 @@ class StageGates:
     require: tuple[Condition, ...] = ()
     soak: timedelta | None = None
     approvals: int = 0
+    expires: timedelta = DEFAULT_EXPIRY  # how long an approval request stays open
     allow_force: bool = True
 
 
@@ -162,7 +168,9 @@ class Policy:
         self, target: Stage, evidence: Evidence, *, rollback: bool = False
     ) -> list[GateResult]:
         """Every gate of ``target``; a rollback skips the metric and soak gates unless the
-        policy's ``[rollback] gates = true`` says otherwise: rollback is the emergency exit."""
+        policy's ``[rollback] gates = true`` says otherwise, and never waits for approvals:
+        rollback is the emergency exit. The approvals gate, if the stage has one, is
+        listed as not yet passed: approvals come after the request."""
         gates = self.gates(target)
         results = []
         if gates.require_reason:
@@ -175,6 +183,15 @@ class Policy:
             )
             if gates.soak is not None:
                 results.append(_soak(gates.soak, evidence))
+        if gates.approvals and not rollback:
+            results.append(
+                GateResult(
+                    APPROVALS_GATE,
+                    False,
+                    "none yet",
+                    f"{gates.approvals} from someone other than the requester",
+                )
+            )
         return results
 
 
@@ -265,17 +282,14 @@ def _stage_gates(key: str, section: Mapping[str, Any]) -> StageGates:
         raise ValidationError(
             f"invalid policy: [{key}] approvals must be a whole number from 0 to 10"
         )
-    if approvals:
-        raise ValidationError(
-            f"invalid policy: [{key}] approvals are not supported by this stagekeeper yet",
-            hint="leave approvals out, or set it to 0",
-        )
     soak = section.get("soak")
+    expires = section.get("expires")
     return StageGates(
         require_reason=_flag(key, "require_reason", section.get("require_reason", False)),
         require=tuple(Condition.parse(text) for text in require),
         soak=None if soak is None else duration(soak, f"[{key}] soak"),
         approvals=approvals,
+        expires=DEFAULT_EXPIRY if expires is None else duration(expires, f"[{key}] expires"),
         allow_force=_flag(key, "allow_force", section.get("allow_force", True)),
     )
 
@@ -285,6 +299,7 @@ def _stage_document(gates: StageGates) -> dict[str, Any]:
         "require_reason": gates.require_reason,
         "require": [condition.text for condition in gates.require],
         "approvals": gates.approvals,
+        "expires": _canonical_duration(gates.expires),
         "allow_force": gates.allow_force,
     }
     if gates.soak is not None:

@@ -46,8 +46,12 @@ class Cause(StrEnum):
     ROLLBACK = "rollback"
     MIGRATION = "migration"
     REPAIR = "repair"
-    # Not a move: metrics recorded on a version that stays where it stands.
+    # Not moves: records about a version that stays where it stands.
     METRICS = "metrics"
+    REQUEST = "request"  # a move asked for, waiting for approvals
+    APPROVAL = "approval"
+    REJECTION = "rejection"
+    EXPIRY = "expiry"
 
 
 # The causes of a move a user asked for, which the lifecycle must allow.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from stagekeeper.domain import validation
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import (
     Finding,
     Metrics,
@@ -80,6 +81,10 @@ class TimeframeView(Protocol):
         """The version's metrics, by name (empty if none)."""
         ...
 
+    def requests(self) -> list[ApprovalRequest]:
+        """The timeframe's approval requests, in every state, oldest first."""
+        ...
+
 
 Planner = Callable[[TimeframeView], Plan | None]
 
@@ -132,8 +137,10 @@ class ModelStore(Protocol):
 
         Call ``planner`` with a ``TimeframeView`` whose reads see the timeframe as it stands
         under the lock, then commit the plan it returns atomically: move its versions (a plan
-        that ``records_only`` moves nothing), record its ``metrics`` (replacing values of the
-        same name) and append its changes to the history, in commit order. Return the plan,
+        that ``records_only`` moves nothing, nor does a change whose ``moves`` is false),
+        record its ``metrics`` (replacing values of the same name) and its ``requests``
+        (replacing those of the same id), and append its changes to the history, in commit
+        order. Return the plan,
         or ``None`` if the planner returned ``None`` (nothing to do). Whatever the planner
         raises propagates, and nothing changes. Writers of one
         timeframe wait for each other here, for at most the store's lock timeout.
@@ -151,6 +158,15 @@ class ModelStore(Protocol):
 
     def metrics(self, timeframe: str, version: int) -> Metrics:
         """A version's metrics, by name (empty if none or if it does not exist)."""
+        ...
+
+    def requests(self, timeframe: str | None = None) -> list[ApprovalRequest]:
+        """Approval requests in every state, of one timeframe or all, oldest first."""
+        ...
+
+    def identity(self) -> str | None:
+        """Who the store authenticated this connection as (PostgreSQL's ``current_user``,
+        an MLflow server's user), or ``None`` where it authenticates nobody."""
         ...
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import (
     Metrics,
     ModelVersion,
@@ -49,3 +50,6 @@ class StoreView:
 
     def metrics(self, version: int) -> Metrics:
         return self.store.metrics(self.timeframe, version)
+
+    def requests(self) -> list[ApprovalRequest]:
+        return self.store.requests(self.timeframe)

@@ -29,8 +29,8 @@ from typing import Any
 
 from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
+from stagekeeper.domain.approvals import ApprovalRequest, RequestState
 from stagekeeper.domain.errors import (
-    ConcurrentUpdateError,
     GateError,
     NotFoundError,
     TransitionError,
@@ -43,15 +43,15 @@ from stagekeeper.domain.model import (
     ModelVersion,
     Plan,
     Registration,
-    Seen,
     StageChange,
     TimeframeStatus,
     metrics_detail,
 )
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
-from stagekeeper.domain.policy import GateResult, Policy, PolicyChange
-from stagekeeper.domain.stages import REQUESTED_MOVES, Cause, Stage
-from stagekeeper.service import doctor, gates
+from stagekeeper.domain.policy import APPROVALS_GATE, GateResult, Policy, PolicyChange
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.service import approving, doctor, gates
+from stagekeeper.service.checks import check_lifecycle, check_preconditions, number_of
 from stagekeeper.service.ports import (
     ModelStore,
     Planned,
@@ -178,6 +178,11 @@ class Registry:
         failed); ``force`` goes past the gates, with a reason, unless the policy forbids
         it, and never past the lifecycle. Returns the changes made, the auto-demotion
         first; an empty list when the version is already in ``stage``.
+
+        When the policy asks for approvals, nothing moves: a request is recorded and the
+        one change returned is its history entry (cause ``request``); ``pending_request``
+        finds it, and ``approve`` completes it. Asking again while it is pending changes
+        nothing and returns an empty list.
         """
         timeframe = validation.timeframe(timeframe)
         number = validation.version(version)
@@ -187,6 +192,7 @@ class Registry:
         if force and not (reason and reason.strip()):
             raise ValidationError("a forced move needs a reason: give --force with --reason")
         policy = self.policy(timeframe)
+        identity = self.store.identity() if policy.gates(target).approvals else None
 
         def plan(view: TimeframeView) -> Plan | None:
             current = self._existing(view, timeframe, number)
@@ -196,19 +202,22 @@ class Registry:
             move = context.change(current, target, Cause.FORCED if force else Cause.PROMOTION)
             check_lifecycle(Plan(timeframe, None, (move,)), view)  # before any gate
             champion = view.champion() if target is Stage.CHAMPION else None
-            failures = gates.failed(
-                gates.judge(
-                    policy, view, current, target,
-                    champion=champion, reason=context.reason, now=context.at,
-                )
+            results = gates.judge(
+                policy, view, current, target,
+                champion=champion, reason=context.reason, now=context.at,
             )  # fmt: skip
+            failures = [r for r in gates.failed(results) if r.gate != APPROVALS_GATE]
             subject = f"version {number} of {current.model_name}"
             if force:
                 if not policy.gates(target).allow_force:
                     raise GateError(f"the policy forbids forcing {subject} {target.value}", ())
-                move = dataclasses.replace(move, detail=gates.bypassed(failures))
+                move = dataclasses.replace(move, detail=gates.bypassed(gates.failed(results)))
             elif failures:
                 raise gates.refusal(failures, subject, target)
+            elif policy.gates(target).approvals:
+                return approving.request_plan(
+                    view, context, current, target, policy.gates(target), identity
+                )
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
@@ -336,6 +345,96 @@ class Registry:
                 champion=champion, reason=reason, now=self._clock(),
             ),
         ]  # fmt: skip
+
+    # -- approvals ----------------------------------------------------------------------
+
+    def approve(
+        self, request_id: str, *, reason: str | None = None, actor: str | None = None
+    ) -> list[StageChange]:
+        """Approve a pending request; the last approval it needs makes the move, in the same
+        step, if the version still stands where it stood and every gate still passes.
+        Returns the changes made: the approval's entry, then the move's if it happened."""
+        request = self._request(request_id)
+        reason = validation.reason(reason)
+        actor = None if actor is None else validation.actor(actor)
+        identity = self.store.identity()
+        policy = self.policy(request.timeframe)
+
+        def plan(view: TimeframeView) -> Plan | None:
+            found = approving.find(view, request.id)
+            context = self.context(reason, actor)
+            return approving.approval_plan(view, found, context, identity, policy)
+
+        return self._acting_on(request, plan)
+
+    def reject(
+        self, request_id: str, *, reason: str | None, actor: str | None = None
+    ) -> list[StageChange]:
+        """Close a pending request without the move; a reason is required."""
+        request = self._request(request_id)
+        reason = validation.reason(reason)
+        if not (reason and reason.strip()):
+            raise ValidationError("a rejection needs a reason: give --reason")
+        actor = None if actor is None else validation.actor(actor)
+
+        def plan(view: TimeframeView) -> Plan | None:
+            found = approving.find(view, request.id)
+            return approving.rejection_plan(view, found, self.context(reason, actor))
+
+        return self._acting_on(request, plan)
+
+    def _acting_on(self, request: ApprovalRequest, planner: Planner) -> list[StageChange]:
+        """Commit an action on a request; one that finds it expired records the expiry
+        instead, and is then refused."""
+        expired: list[ApprovalRequest] = []
+
+        def plan(view: TimeframeView) -> Plan | None:
+            context = self.context(None, None)
+            closed, records = approving.expire(view, [approving.find(view, request.id)], context)
+            if closed:
+                expired.extend(closed)
+                return Plan(request.timeframe, None, tuple(records), True, requests=closed)
+            return planner(view)
+
+        changes = _changes(self.commit(Planned(request.timeframe, plan)))
+        if expired:
+            raise TransitionError(
+                f"request {request.id} expired at {expired[0].expires_at:%Y-%m-%d %H:%M} UTC; "
+                "nothing approved",
+                hint="ask again with promote",
+            )
+        return changes
+
+    def requests(
+        self, timeframe: str | None = None, *, pending_only: bool = True
+    ) -> builtins.list[ApprovalRequest]:
+        """Approval requests, oldest first: the pending ones, or all. A request past its
+        expiry shows as expired even before anyone records it."""
+        now = self._clock()
+        found = [
+            dataclasses.replace(request, state=request.state_at(now))
+            for request in self.store.requests(
+                None if timeframe is None else validation.timeframe(timeframe)
+            )
+        ]
+        return [r for r in found if not pending_only or r.state is RequestState.PENDING]
+
+    def pending_request(
+        self, timeframe: str, version: int | str, stage: Stage | str
+    ) -> ApprovalRequest | None:
+        """The pending request to move the version to ``stage``, if there is one."""
+        number, target = validation.version(version), Stage.parse(stage)
+        return next(
+            (r for r in self.requests(timeframe) if r.version == number and r.target is target),
+            None,
+        )
+
+    def _request(self, request_id: str) -> ApprovalRequest:
+        wanted = validation.text(request_id, "request id", 64).strip()
+        found = next((r for r in self.store.requests() if r.id == wanted), None)
+        if found is None:
+            raise NotFoundError(f"no approval request {wanted}")
+        return found
 
     # -- policies -----------------------------------------------------------------------
 
@@ -474,35 +573,8 @@ def _checked(planner: Planner, checks: Sequence[Check]) -> Planner:
     return plan
 
 
-def check_lifecycle(plan: Plan, view: TimeframeView) -> None:
-    """Every promotion and rollback in the plan is a move the lifecycle allows."""
-    from stagekeeper.domain import lifecycle  # the state machine: writes need it, reads not
-
-    for change in plan.changes:
-        if change.from_stage is None or change.cause not in REQUESTED_MOVES:
-            continue
-        restoring = change.cause is Cause.ROLLBACK and change.to_stage is Stage.CHAMPION
-        lifecycle.check_move(
-            change.from_stage,
-            change.to_stage,
-            rollback=restoring,
-            was_champion=restoring and view.was_champion(change.version),
-            subject=f"version {change.version} of {change.model_name}",
-        )
-
-
-def check_preconditions(plan: Plan, view: TimeframeView) -> None:
-    """The plan still holds against the timeframe as the lock shows it."""
-    stages = {n: found.stage for n in plan.versions if (found := view.get(n)) is not None}
-    champion = view.champion() if plan.checks_champion else None
-    violation = plan.violation(Seen(stages, _number(champion)))
-    if violation:
-        raise ConcurrentUpdateError(f"{violation}; try again")
-
-
 def _changes(committed: Committed | None) -> list[StageChange]:
     return [] if committed is None else list(committed.changes)
 
 
-def _number(version: ModelVersion | None) -> int | None:
-    return None if version is None else version.version
+_number = number_of

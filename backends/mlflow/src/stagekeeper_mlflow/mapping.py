@@ -8,6 +8,8 @@
   MLflow registered by itself).
 - The history is one registered-model tag per operation, ``stagekeeper.history.<time>.<op>``,
   holding a JSON record of its changes: visible in the MLflow UI, read back in one call.
+- Approval requests are registered-model tags ``stagekeeper.request.<id>``, read with the
+  model under the lock.
 - Metrics set through stagekeeper are model-version tags ``stagekeeper.metric.<name>``; a
   version's run (``runs:/<id>/...``) gives the others, and a tag wins over the run's value.
 - Policies live on a registered model of their own, ``stagekeeper policies of <template>``
@@ -24,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from stagekeeper.domain import approvals
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import Metrics, StageChange
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
@@ -41,6 +45,7 @@ HEARTBEAT_TAG = "stagekeeper.heartbeat"
 # and removes them.
 FENCED_PREFIX = "stagekeeper.fenced."
 METRIC_PREFIX = "stagekeeper.metric."
+REQUEST_PREFIX = "stagekeeper.request."
 POLICY_PREFIX = "stagekeeper.policy."
 
 
@@ -156,6 +161,23 @@ def tagged_metrics(tags: Mapping[str, str]) -> dict[str, float]:
             except ValueError:
                 continue
     return found
+
+
+def request_tag(request: ApprovalRequest) -> tuple[str, str]:
+    document = json.dumps(approvals.to_document(request), separators=(",", ":"), sort_keys=True)
+    return f"{REQUEST_PREFIX}{request.id}", document
+
+
+def tagged_requests(tags: Mapping[str, str]) -> list[ApprovalRequest]:
+    """The approval requests among a model's tags, oldest first; unreadable ones skipped."""
+    found = []
+    for key, value in tags.items():
+        if key.startswith(REQUEST_PREFIX):
+            try:
+                found.append(approvals.from_document(json.loads(value)))
+            except (KeyError, TypeError, ValueError):
+                continue
+    return sorted(found, key=lambda request: (request.requested_at, request.id))
 
 
 def policy_model(template: str) -> str:

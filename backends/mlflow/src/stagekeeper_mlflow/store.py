@@ -11,6 +11,7 @@ finishes the operation if its record was written, and drops it otherwise.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
@@ -20,6 +21,7 @@ from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import (
     Finding,
@@ -111,6 +113,9 @@ class _View:
         self.get(version)
         return self.store.metrics_of(self._raw[version])
 
+    def requests(self) -> list[ApprovalRequest]:
+        return mapping.tagged_requests(self.model.tags or {}) if self.model else []
+
 
 class MlflowStore:
     """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.service.ports``."""
@@ -199,6 +204,9 @@ class MlflowStore:
                 for key, value in mapping.metric_tags(values).items():
                     lease.check()
                     self.client.set_model_version_tag(name, str(number), key, value)
+            for request in plan.requests:
+                lease.check()
+                self.client.set_registered_model_tag(name, *mapping.request_tag(request))
             return plan
 
     def finish_inherited(self, name: str, lease: Lease) -> None:
@@ -234,17 +242,18 @@ class MlflowStore:
         runs before each write and stops a writer that lost its lock (fencing)."""
         check()
         self.client.set_registered_model_tag(name, intent.key, intent.record)
-        if not intent.moves:  # the versions stand where the record leads already
+        moves = [change for change in changes if change.moves]
+        if not intent.moves or not moves:  # the versions stand where the record leads already
             return
-        crowned = [c.version for c in changes if c.to_stage is Stage.CHAMPION]
-        dethroned = any(c.from_stage is Stage.CHAMPION for c in changes)
+        crowned = [c.version for c in moves if c.crowns]
+        dethroned = any(c.from_stage is Stage.CHAMPION for c in moves)
         if crowned:
             check()
             self.client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
         elif dethroned:
             check()
             self._drop_alias(name)
-        for change in changes:
+        for change in moves:
             check()
             self.client.set_model_version_tag(
                 name, str(change.version), STAGE_TAG, change.to_stage.value
@@ -331,6 +340,19 @@ class MlflowStore:
         from mlflow.tracking._tracking_service.client import TrackingServiceClient
 
         return TrackingServiceClient(registry_uri(self.url))  # type: ignore[no-untyped-call]
+
+    def requests(self, timeframe: str | None = None) -> list[ApprovalRequest]:
+        with translated_errors(self.url):
+            models = self.lookups.models(timeframe)
+        found = [r for _tf, model in models for r in mapping.tagged_requests(model.tags or {})]
+        return sorted(found, key=lambda request: (request.requested_at, request.id))
+
+    def identity(self) -> str | None:
+        """The user a tracking server authenticates (``MLFLOW_TRACKING_USERNAME``, sent with
+        every request); an embedded registry authenticates nobody."""
+        if not registry_uri(self.url).startswith(("http://", "https://")):
+            return None
+        return os.environ.get("MLFLOW_TRACKING_USERNAME") or None
 
     # -- policies -----------------------------------------------------------------------
 

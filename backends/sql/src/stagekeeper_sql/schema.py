@@ -24,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 VERSION_TABLE = "stagekeeper_alembic_version"
 
 metadata = MetaData()
@@ -112,6 +112,18 @@ policies = Table(
     Column("actor", String(255), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("reason", Text),
+)
+
+requests = Table(
+    "stagekeeper_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("timeframe", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("document", Text, nullable=False),  # the request, as JSON
+    Index("stagekeeper_requests_by_timeframe", "timeframe", "requested_at"),
 )
 
 

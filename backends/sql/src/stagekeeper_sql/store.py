@@ -10,14 +10,17 @@ objects, never rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from stagekeeper.domain import approvals
+from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ConflictError, LockTimeout
 from stagekeeper.domain.model import (
     Metrics,
@@ -44,6 +47,7 @@ from stagekeeper_sql.schema import (
     count_column,
     metrics,
     policies,
+    requests,
     timeframes,
     versions,
 )
@@ -107,6 +111,7 @@ class SqlStore:
                 connection.execute(_MOVE, moves)
             for number, values in plan.metrics.items():
                 _record_metrics(connection, timeframe, number, values)
+            _keep_requests(connection, plan.requests)
             # Inserted under the lock: the ids are the commit order. (The per-stage counts
             # follow by themselves: the schema's triggers keep them.)
             connection.execute(changes.insert(), [change_row(c) for c in plan.changes])
@@ -246,6 +251,28 @@ class SqlStore:
             rows = connection.execute(_METRICS, {"tf": timeframe, "number": version}).all()
         return {str(name): float(value) for name, value in rows}
 
+    def requests(
+        self, timeframe: str | None = None, *, within: Connection | None = None
+    ) -> list[ApprovalRequest]:
+        query = select(requests.c.document).order_by(requests.c.requested_at, requests.c.id)
+        if timeframe is not None:
+            query = query.where(requests.c.timeframe == timeframe)
+        with self._read(within) as connection:
+            documents = connection.execute(query).scalars().all()
+        return [approvals.from_document(json.loads(document)) for document in documents]
+
+    def identity(self) -> str | None:
+        return self._authenticated
+
+    @cached_property
+    def _authenticated(self) -> str | None:
+        """PostgreSQL's ``current_user``, asked once; SQLite authenticates nobody."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        with self._read() as connection:
+            found = connection.execute(select(func.current_user())).scalar()
+        return None if found is None else str(found)
+
     # -- policies -----------------------------------------------------------------------
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
@@ -365,6 +392,9 @@ class _View:
     def metrics(self, version: int) -> Metrics:
         return self.store.metrics(self.timeframe, version, within=self.connection)
 
+    def requests(self) -> list[ApprovalRequest]:
+        return self.store.requests(self.timeframe, within=self.connection)
+
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
     """Entry point for ``sqlite://`` and ``postgresql[+psycopg]://``."""
@@ -420,6 +450,27 @@ def _record_metrics(connection: Connection, timeframe: str, version: int, values
         [
             {"timeframe": timeframe, "version": version, "name": name, "value": value}
             for name, value in values.items()
+        ],
+    )
+
+
+def _keep_requests(connection: Connection, kept: Sequence[ApprovalRequest]) -> None:
+    """Replace each request by its id."""
+    if not kept:
+        return
+    connection.execute(delete(requests).where(requests.c.id.in_([r.id for r in kept])))
+    connection.execute(
+        requests.insert(),
+        [
+            {
+                "id": r.id,
+                "timeframe": r.timeframe,
+                "version": r.version,
+                "state": r.state.value,
+                "requested_at": r.requested_at,
+                "document": json.dumps(approvals.to_document(r), sort_keys=True),
+            }
+            for r in kept
         ],
     )
 

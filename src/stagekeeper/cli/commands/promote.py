@@ -9,6 +9,7 @@ import typer
 from stagekeeper.cli import options, render
 from stagekeeper.cli.commands.check import show_check
 from stagekeeper.cli.session import command_session
+from stagekeeper.domain.stages import Cause
 
 
 def promote(
@@ -43,11 +44,27 @@ def promote(
         changes = registry.promote(
             timeframe, model_version, target_stage, reason=reason, force=force
         )
+        waits = not changes or changes[-1].cause is Cause.REQUEST  # else the move was made
+        request = (
+            registry.pending_request(timeframe, model_version, target_stage) if waits else None
+        )
+        if request is not None:
+            session.emit(
+                {"status": "pending", "changes": [render.change_data(c) for c in changes],
+                 "request": render.request_data(request)},
+                lambda console: console.print(
+                    f"Waiting for approval: request {request.id} needs {request.remaining} more "
+                    f"(stagekeeper approve --request {request.id}); expires "
+                    f"{render.timestamp(request.expires_at)}."
+                ),
+            )  # fmt: skip
+            return
         already = (
             f"Version {model_version} of {registry.model_name(timeframe)} is already "
             f"{target_stage.lower()}; nothing changed."
         )
         session.emit(
-            {"changes": [render.change_data(c) for c in changes]},
+            {"status": "done", "changes": [render.change_data(c) for c in changes],
+             "request": None},
             lambda console: render.show_empty_or(console, render.changes_table(changes), already),
-        )
+        )  # fmt: skip
