@@ -81,3 +81,19 @@ def test_a_second_run_of_the_example_shows_every_change_of_that_run(tmp_path: Pa
     assert len(moves) == 10
     assert sum("(registration)" in line for line in moves) == 3
     assert sum("(auto-demotion)" in line for line in moves) == 2
+
+
+@pytest.mark.parametrize("store", [None, "sqlite:///policy.db"])
+def test_the_policy_example_shows_a_refusal_a_pass_an_approval_and_a_forced_move(
+    tmp_path: Path, store: str | None
+) -> None:
+    args = [sys.executable, str(ROOT / "examples" / "policy_example.py")]
+    shown = run(tmp_path, *args, *(["--store", store] if store else [])).stdout
+    assert shown.count("refused by the policy:") == 2
+    assert "soak in beta: found 0s, required >= 1d" in shown
+    assert "sharpe > champion.sharpe: found 0.8, required > 1.1 (champion v1)" in shown
+    assert shown.count("waits for 1 approval") == 2
+    assert "ben approves: v1 champion -> archived" in shown
+    assert "v2 is champion, cause forced: forced past: sharpe >= 1.0: found 0.8" in shown
+    trail = shown.split("== 7.")[1]
+    assert [line.split()[6] for line in trail.splitlines()[1:]].count("approval") == 2

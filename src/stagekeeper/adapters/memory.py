@@ -227,6 +227,9 @@ class _View:
     def requests(self) -> list[ApprovalRequest]:
         return self.store.requests(self.timeframe)
 
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return self.store.policies()
+
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:
     """Entry point for ``memory://``: a new, empty store each time."""

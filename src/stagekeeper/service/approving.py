@@ -16,7 +16,7 @@ from stagekeeper.domain.approvals import Approval, ApprovalRequest, RequestState
 from stagekeeper.domain.errors import NotFoundError, TransitionError
 from stagekeeper.domain.model import ModelVersion, Plan, StageChange
 from stagekeeper.domain.operation import OperationContext
-from stagekeeper.domain.policy import APPROVALS_GATE, Policy, StageGates
+from stagekeeper.domain.policy import Policy, StageGates
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import gates
 from stagekeeper.service.checks import check_lifecycle, number_of
@@ -97,13 +97,14 @@ def approval_plan(
         policy, view, current, request.target,
         champion=champion, reason=request.reason, now=context.at,
     )  # fmt: skip
-    failures = [result for result in gates.failed(results) if result.gate != APPROVALS_GATE]
+    failures = gates.blocking(results)
     if failures:
         subject = f"version {current.version} of {current.model_name}"
         raise gates.refusal(failures, subject, request.target)
     changes = [approved]
     if champion is not None:
-        changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
+        demotion = context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION)
+        changes.append(dataclasses.replace(demotion, reason=request.reason))
     changes.append(move)
     return Plan(request.timeframe, number_of(champion), tuple(changes), requests=(updated,))
 

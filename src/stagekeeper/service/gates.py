@@ -8,11 +8,12 @@ reads the history. Imports the domain and the ports.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from stagekeeper.domain.errors import GateError
 from stagekeeper.domain.model import ModelVersion, StageChange
-from stagekeeper.domain.policy import Evidence, GateResult, Policy
+from stagekeeper.domain.policy import APPROVALS_GATE, Evidence, GateResult, Policy
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import TimeframeView
 
@@ -65,6 +66,33 @@ def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> G
 
 def failed(results: Sequence[GateResult]) -> list[GateResult]:
     return [result for result in results if not result.passed]
+
+
+def blocking(results: Sequence[GateResult]) -> list[GateResult]:
+    """The failed gates that refuse a move; approvals make it wait instead."""
+    return [result for result in failed(results) if result.gate != APPROVALS_GATE]
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the gates let a promotion do: move (``detail`` for a forced one) or ask."""
+
+    asks_approval: bool = False
+    detail: str | None = None
+
+
+def admit(
+    policy: Policy, target: Stage, results: Sequence[GateResult], subject: str, *, force: bool
+) -> Admission:
+    """The gates' answer to a promotion; ``GateError`` if they refuse it."""
+    if force:
+        if not policy.gates(target).allow_force:
+            raise GateError(f"the policy forbids forcing {subject} {target.value}", ())
+        return Admission(detail=bypassed(failed(results)))
+    failures = blocking(results)
+    if failures:
+        raise refusal(failures, subject, target)
+    return Admission(asks_approval=bool(policy.gates(target).approvals))
 
 
 def refusal(failures: Sequence[GateResult], subject: str, target: Stage) -> GateError:

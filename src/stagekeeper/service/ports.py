@@ -52,6 +52,8 @@ class StoreOptions:
 class TimeframeView(Protocol):
     """One timeframe as it stands under the write lock: what a planner may read."""
 
+    timeframe: str
+
     def get(self, version: int) -> ModelVersion | None:
         """One version, or ``None``."""
         ...
@@ -83,6 +85,11 @@ class TimeframeView(Protocol):
 
     def requests(self) -> list[ApprovalRequest]:
         """The timeframe's approval requests, in every state, oldest first."""
+        ...
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        """The store's policy documents (see ``ModelStore.policies``), read where the
+        planner reads: in the write's own transaction where the store has one."""
         ...
 
 

@@ -7,7 +7,9 @@ ports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import (
@@ -53,3 +55,6 @@ class StoreView:
 
     def requests(self) -> list[ApprovalRequest]:
         return self.store.requests(self.timeframe)
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return self.store.policies()

@@ -31,7 +31,6 @@ from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest, RequestState
 from stagekeeper.domain.errors import (
-    GateError,
     NotFoundError,
     TransitionError,
     ValidationError,
@@ -48,7 +47,7 @@ from stagekeeper.domain.model import (
     metrics_detail,
 )
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
-from stagekeeper.domain.policy import APPROVALS_GATE, GateResult, Policy, PolicyChange
+from stagekeeper.domain.policy import GateResult, Policy, PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import approving, doctor, gates
 from stagekeeper.service.checks import check_lifecycle, check_preconditions, number_of
@@ -191,13 +190,12 @@ class Registry:
         actor = None if actor is None else validation.actor(actor)
         if force and not (reason and reason.strip()):
             raise ValidationError("a forced move needs a reason: give --force with --reason")
-        policy = self.policy(timeframe)
-        identity = self.store.identity() if policy.gates(target).approvals else None
 
         def plan(view: TimeframeView) -> Plan | None:
             current = self._existing(view, timeframe, number)
             if current.stage is target:
                 return None
+            policy = policy_of(view)
             context = self.context(reason, actor)
             move = context.change(current, target, Cause.FORCED if force else Cause.PROMOTION)
             check_lifecycle(Plan(timeframe, None, (move,)), view)  # before any gate
@@ -206,18 +204,14 @@ class Registry:
                 policy, view, current, target,
                 champion=champion, reason=context.reason, now=context.at,
             )  # fmt: skip
-            failures = [r for r in gates.failed(results) if r.gate != APPROVALS_GATE]
             subject = f"version {number} of {current.model_name}"
-            if force:
-                if not policy.gates(target).allow_force:
-                    raise GateError(f"the policy forbids forcing {subject} {target.value}", ())
-                move = dataclasses.replace(move, detail=gates.bypassed(gates.failed(results)))
-            elif failures:
-                raise gates.refusal(failures, subject, target)
-            elif policy.gates(target).approvals:
+            admission = gates.admit(policy, target, results, subject, force=force)
+            if admission.asks_approval:
+                identity = self.store.identity()
                 return approving.request_plan(
                     view, context, current, target, policy.gates(target), identity
                 )
+            move = dataclasses.replace(move, detail=admission.detail)
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
@@ -243,7 +237,6 @@ class Registry:
         wanted = validation.optional_version(to_version)
         reason = validation.reason(reason)
         actor = None if actor is None else validation.actor(actor)
-        policy = self.policy(timeframe)
 
         def plan(view: TimeframeView) -> Plan | None:
             champion = view.champion()
@@ -253,7 +246,7 @@ class Registry:
             context = self.context(reason, actor)
             failures = gates.failed(
                 gates.judge(
-                    policy, view, target, Stage.CHAMPION,
+                    policy_of(view), view, target, Stage.CHAMPION,
                     champion=champion, reason=context.reason, now=context.at, rollback=True,
                 )
             )  # fmt: skip
@@ -341,7 +334,7 @@ class Registry:
         return [
             gates.lifecycle_result(allowed, current, target),
             *gates.judge(
-                self.policy(timeframe), view, current, target,
+                policy_of(view), view, current, target,
                 champion=champion, reason=reason, now=self._clock(),
             ),
         ]  # fmt: skip
@@ -358,12 +351,11 @@ class Registry:
         reason = validation.reason(reason)
         actor = None if actor is None else validation.actor(actor)
         identity = self.store.identity()
-        policy = self.policy(request.timeframe)
 
         def plan(view: TimeframeView) -> Plan | None:
             found = approving.find(view, request.id)
             context = self.context(reason, actor)
-            return approving.approval_plan(view, found, context, identity, policy)
+            return approving.approval_plan(view, found, context, identity, policy_of(view))
 
         return self._acting_on(request, plan)
 
@@ -571,6 +563,12 @@ def _checked(planner: Planner, checks: Sequence[Check]) -> Planner:
         return planned
 
     return plan
+
+
+def policy_of(view: TimeframeView) -> Policy:
+    """The timeframe's policy in force, read through the view (under the lock, for a write)."""
+    documents = view.policies()
+    return policies.effective(documents.get(None), documents.get(view.timeframe))
 
 
 def _changes(committed: Committed | None) -> list[StageChange]:

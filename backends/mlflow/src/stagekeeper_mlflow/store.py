@@ -116,6 +116,13 @@ class _View:
     def requests(self) -> list[ApprovalRequest]:
         return mapping.tagged_requests(self.model.tags or {}) if self.model else []
 
+    @cached_property
+    def _policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return self.store.policies()
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return self._policies
+
 
 class MlflowStore:
     """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.service.ports``."""

@@ -275,8 +275,11 @@ class SqlStore:
 
     # -- policies -----------------------------------------------------------------------
 
-    def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return {change.timeframe: change.document for change in self.policy_history()}
+    def policies(self, *, within: Connection | None = None) -> dict[str | None, Mapping[str, Any]]:
+        """The newest document of each scope: one query, in the caller's transaction."""
+        with self._read(within) as connection:
+            rows = connection.execute(_POLICIES).all()
+        return {timeframe: json.loads(document) for timeframe, document in rows}
 
     def set_policy(self, change: PolicyChange) -> None:
         with self._write() as connection:
@@ -395,6 +398,9 @@ class _View:
     def requests(self) -> list[ApprovalRequest]:
         return self.store.requests(self.timeframe, within=self.connection)
 
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        return self.store.policies(within=self.connection)
+
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
     """Entry point for ``sqlite://`` and ``postgresql[+psycopg]://``."""
@@ -496,6 +502,9 @@ _MOVE = (
 )
 _METRICS = select(metrics.c.name, metrics.c.value).where(
     (metrics.c.timeframe == bindparam("tf")) & (metrics.c.version == bindparam("number"))
+)
+_POLICIES = select(policies.c.timeframe, policies.c.document).where(
+    policies.c.id.in_(select(func.max(policies.c.id)).group_by(policies.c.timeframe))
 )
 _STATUS = (
     select(

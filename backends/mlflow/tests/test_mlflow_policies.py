@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from mlflow.tracking import MlflowClient
 
+from stagekeeper import open_registry
 from stagekeeper.domain.errors import GateError
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.registry import Registry
@@ -58,3 +59,31 @@ def test_the_policy_is_a_model_of_its_own_in_mlflow(
     assert key.endswith(change.operation_id)
     assert '"sharpe >= 1.0"' in value
     assert registry.list() == []  # not mistaken for a timeframe's model
+
+
+@pytest.mark.mlflow_server
+def test_the_server_user_is_recorded_beside_the_declared_actor(
+    mlflow_server: str, template: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user a tracking server would authenticate (sent with every request) is kept on
+    the request and on each approval; an embedded registry has none."""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-trading")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-checked-by-this-server")
+    url = mlflow_server.replace("http://", "mlflow+http://")
+    with open_registry(url, actor="ann", model_name_template=template) as registry:
+        registry.set_policy({"beta": {"approvals": 1}})
+        version = registry.register("1H", source="s3://bucket/model")
+        registry.promote("1H", version.version, "beta")
+        request = registry.pending_request("1H", version.version, "beta")
+        assert request is not None and request.identity == "svc-trading"
+        registry.approve(request.id, actor="bob")
+        [done] = registry.requests("1H", pending_only=False)
+        assert [(a.actor, a.identity) for a in done.approvals] == [("bob", "svc-trading")]
+
+
+def test_an_embedded_registry_authenticates_nobody(
+    mlflow_sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-trading")
+    with open_registry(mlflow_sqlite_url) as registry:
+        assert registry.store.identity() is None  # no server checks that name
