@@ -211,7 +211,8 @@ class Registry:
                 return approving.request_plan(
                     view, context, current, target, policy.gates(target), identity
                 )
-            move = dataclasses.replace(move, detail=admission.detail)
+            if admission.detail is not None:
+                move = dataclasses.replace(move, detail=admission.detail)
             changes = []
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))

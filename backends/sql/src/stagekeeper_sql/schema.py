@@ -112,6 +112,7 @@ policies = Table(
     Column("actor", String(255), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("reason", Text),
+    Index("stagekeeper_policies_by_scope", "timeframe", "id"),
 )
 
 requests = Table(

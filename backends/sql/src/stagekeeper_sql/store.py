@@ -64,6 +64,10 @@ class SqlStore:
             require_existing(self.url)
         self.engine = build_engine(self.url, options.lock_timeout)
         self.options = options
+        self._policies: tuple[tuple[int, int] | None, dict[str | None, Mapping[str, Any]]] = (
+            None,
+            {},
+        )
         if options.check_schema:
             where = self.url.render_as_string(hide_password=True)
             with translated_errors(self.url):
@@ -275,11 +279,23 @@ class SqlStore:
 
     # -- policies -----------------------------------------------------------------------
 
-    def policies(self, *, within: Connection | None = None) -> dict[str | None, Mapping[str, Any]]:
-        """The newest document of each scope: one query, in the caller's transaction."""
+    def policies(
+        self, *, within: Connection | None = None, revision: tuple[int, int] | None = None
+    ) -> dict[str | None, Mapping[str, Any]]:
+        """The newest document of each scope: one query, in the caller's transaction.
+
+        A writer's first read brings the policy table's ``revision`` (its newest id and its
+        row count) at no extra query; if it matches the documents this store read last,
+        those are served without reading them again. Policies change rarely, and a
+        promotion otherwise pays a query for them every time."""
+        if revision is not None and self._policies[0] == revision:
+            return self._policies[1]
         with self._read(within) as connection:
             rows = connection.execute(_POLICIES).all()
-        return {timeframe: json.loads(document) for timeframe, document in rows}
+        found = {timeframe: json.loads(document) for timeframe, document in rows}
+        if revision is not None:  # read after the revision: as new as it, or newer
+            self._policies = (revision, found)
+        return found
 
     def set_policy(self, change: PolicyChange) -> None:
         with self._write() as connection:
@@ -361,6 +377,7 @@ class _View:
         self.store, self.connection, self.timeframe = store, connection, timeframe
         self._found: dict[int, ModelVersion | None] = {}
         self._champion: ModelVersion | None = self._UNKNOWN
+        self._policy_revision: tuple[int, int] | None = None
 
     def get(self, version: int) -> ModelVersion | None:
         if version not in self._found:
@@ -368,6 +385,8 @@ class _View:
                 _VERSION_AND_CHAMPION, {"tf": self.timeframe, "number": version}
             ).all()
             read = {row.version: _version(row._mapping, row.model_name) for row in rows}
+            if rows:
+                self._policy_revision = (rows[0].policy_newest, rows[0].policy_rows)
             self._found.update(read)
             self._found.setdefault(version, None)
             self._champion = next((v for v in read.values() if v.stage is Stage.CHAMPION), None)
@@ -399,7 +418,7 @@ class _View:
         return self.store.requests(self.timeframe, within=self.connection)
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return self.store.policies(within=self.connection)
+        return self.store.policies(within=self.connection, revision=self._policy_revision)
 
 
 def open_store(url: str, options: StoreOptions) -> SqlStore:
@@ -490,9 +509,17 @@ def _utc(moment: datetime) -> datetime:
 _LOCK_TIMEFRAME = (
     select(timeframes.c.name).where(timeframes.c.name == bindparam("timeframe")).with_for_update()
 )
-_VERSION_AND_CHAMPION = _versions_query().where(
-    (versions.c.timeframe == bindparam("tf"))
-    & ((versions.c.version == bindparam("number")) | (versions.c.stage == Stage.CHAMPION.value))
+# The policy table's revision: its newest id and its row count. Policies are only appended,
+# so a new one changes the first and a row deleted by hand the second.
+_POLICY_NEWEST = select(func.coalesce(func.max(policies.c.id), 0)).scalar_subquery()
+_POLICY_ROWS = select(func.count(policies.c.id)).scalar_subquery()
+_VERSION_AND_CHAMPION = (
+    _versions_query()
+    .add_columns(_POLICY_NEWEST.label("policy_newest"), _POLICY_ROWS.label("policy_rows"))
+    .where(
+        (versions.c.timeframe == bindparam("tf"))
+        & ((versions.c.version == bindparam("number")) | (versions.c.stage == Stage.CHAMPION.value))
+    )
 )
 _MOVE = (
     update(versions)

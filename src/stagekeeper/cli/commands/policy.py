@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,6 +94,8 @@ def history(
 
 
 def _read(file: Path) -> dict[str, Any]:
+    import tomllib  # only for this command
+
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as exc:

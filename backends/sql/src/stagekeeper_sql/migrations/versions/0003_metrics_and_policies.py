@@ -41,9 +41,12 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.Text),
     )
+    # The document in force per scope: the newest row of each, without a sort.
+    op.create_index("stagekeeper_policies_by_scope", "stagekeeper_policies", ["timeframe", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("stagekeeper_policies_by_scope", "stagekeeper_policies")
     op.drop_table("stagekeeper_policies")
     op.drop_table("stagekeeper_metrics")
     with op.batch_alter_table("stagekeeper_changes") as batch:
