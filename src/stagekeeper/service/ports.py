@@ -29,6 +29,8 @@ DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
 # Capabilities a backend may declare; the service and the contract suite ask for them
 # instead of asking which backend they talk to.
 CHOOSES_VERSION_NUMBERS = "chooses-version-numbers"
+# The store serves models:/<name>@champion to MLflow's own loaders (events name it).
+SERVES_MODELS_URIS = "serves-models-uris"
 
 
 @dataclass(frozen=True)

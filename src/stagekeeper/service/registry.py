@@ -27,6 +27,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from stagekeeper.domain import events as stream
 from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest, RequestState
@@ -35,6 +36,7 @@ from stagekeeper.domain.errors import (
     TransitionError,
     ValidationError,
 )
+from stagekeeper.domain.events import Event
 from stagekeeper.domain.model import (
     Committed,
     Finding,
@@ -52,6 +54,7 @@ from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import approving, doctor, gates
 from stagekeeper.service.checks import check_lifecycle, check_preconditions, number_of
 from stagekeeper.service.ports import (
+    SERVES_MODELS_URIS,
     ModelStore,
     Planned,
     Planner,
@@ -513,6 +516,33 @@ class Registry:
             None if timeframe is None else validation.timeframe(timeframe),
             validation.optional_version(version),
             validation.limit(limit),
+        )
+
+    def events(
+        self, timeframe: str | None = None, since: str | None = None
+    ) -> builtins.list[Event]:
+        """The committed operations after the cursor ``since`` (the start if ``None``), one
+        event each, every timeframe's in commit order; each carries the cursor to resume
+        from after it. See ``stagekeeper.domain.events``."""
+        positions = stream.parse_cursor(since)
+        history = self.history(timeframe)
+        found = stream.after(stream.events(history), positions)
+        return [self._published(event, positions) for event in found]
+
+    def _published(self, event: Event, positions: dict[str, int]) -> Event:
+        """The event with its cursor (``positions`` move on) and its new champion's model."""
+        positions[event.timeframe] = event.sequence
+        source = uri = None
+        if event.new_champion is not None:
+            found = self.store.get(event.timeframe, event.new_champion)
+            source = None if found is None else found.source
+            if SERVES_MODELS_URIS in self.store.capabilities:
+                uri = f"models:/{event.model_name}@champion"
+        return dataclasses.replace(
+            event,
+            cursor=stream.format_cursor(positions),
+            champion_source=source,
+            champion_uri=uri,
         )
 
     def status(self) -> builtins.list[TimeframeStatus]:

@@ -31,15 +31,17 @@ from stagekeeper.domain.errors import (
 from stagekeeper.domain.model import Plan
 from stagekeeper.domain.operation import OperationContext
 from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.domain.timeline import reigns
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planned
 from stagekeeper.service.registry import Registry
 from stagekeeper.testing.base import RegistryFactory, snapshot, stages_of
+from stagekeeper.testing.events_contract import EventsContract
 from stagekeeper.testing.policy_contract import PolicyContract
 
 __all__ = ["RegistryContract", "RegistryFactory"]
 
 
-class RegistryContract(PolicyContract):
+class RegistryContract(PolicyContract, EventsContract):
     """Behaviour every ``ModelStore`` must show through the ``Registry`` service: the
     tests below, and the policies' (``stagekeeper.testing.policy_contract``)."""
 
@@ -351,6 +353,17 @@ class RegistryContract(PolicyContract):
         assert [v for v, s in stages.items() if s is Stage.ARCHIVED] == sorted(
             c.version for c in crowned[:-1]
         )
+
+    def test_the_champion_timeline_folds_from_the_history(self, registry: Registry) -> None:
+        first = self._with_champion(registry)
+        second = self._with_champion(registry)
+        registry.rollback("1H", reason="live drawdown")
+        found = [(r.version, r.began, r.ended, r.successor) for r in reigns(registry.history())]
+        assert found == [
+            (first.version, "promotion", "auto-demotion", second.version),
+            (second.version, "promotion", "rollback", first.version),
+            (first.version, "rollback", None, None),
+        ]
 
     def test_a_second_registry_sees_the_same_store(self, registry_factory: RegistryFactory) -> None:
         with registry_factory() as writer:

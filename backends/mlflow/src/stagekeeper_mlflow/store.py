@@ -36,7 +36,7 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
-from stagekeeper.service.ports import Planner, StoreOptions
+from stagekeeper.service.ports import SERVES_MODELS_URIS, Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping
 from stagekeeper_mlflow.connection import (
     RegistryClient,
@@ -127,7 +127,8 @@ class _View:
 class MlflowStore:
     """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.service.ports``."""
 
-    capabilities: frozenset[str] = frozenset()  # MLflow numbers versions itself
+    # MLflow numbers versions itself, and its loaders resolve models:/<name>@champion.
+    capabilities: frozenset[str] = frozenset({SERVES_MODELS_URIS})
 
     def __init__(
         self,

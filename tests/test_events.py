@@ -1,0 +1,128 @@
+"""The event stream, read from hand-made histories, and ``stagekeeper events`` itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from stagekeeper import open_registry
+from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.events import (
+    EventType,
+    after,
+    document,
+    events,
+    format_cursor,
+    parse_cursor,
+)
+from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.testing.events_contract import valid
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+D, B, C, A = Stage.DEVELOPMENT, Stage.BETA, Stage.CHAMPION, Stage.ARCHIVED
+COMMAND = str(Path(sys.executable).parent / "stagekeeper")
+
+
+def change(
+    operation: str, version: int, source: Stage | None, target: Stage, cause: Cause,
+    minute: int, timeframe: str = "1H",
+) -> StageChange:  # fmt: skip
+    return StageChange(
+        operation, timeframe, f"{timeframe}_trading_model", version, source, target, None,
+        "ana", START + timedelta(minutes=minute), cause,
+    )  # fmt: skip
+
+
+def test_each_operation_is_one_event_of_its_type() -> None:
+    history = [
+        change("r", 1, None, D, Cause.REGISTRATION, 0),
+        change("p", 1, D, B, Cause.PROMOTION, 1),
+        change("q", 1, B, B, Cause.REQUEST, 2),
+        change("x", 1, B, B, Cause.EXPIRY, 3),
+        change("a", 1, B, B, Cause.APPROVAL, 4),
+        change("a", 1, B, C, Cause.PROMOTION, 4),
+        change("m", 1, C, C, Cause.METRICS, 5),
+        change("f", 1, C, A, Cause.FORCED, 6),
+        change("d", 2, D, B, Cause.REPAIR, 7),
+    ]
+    found = events(history)
+    assert [(e.operation_id, e.type, e.sequence) for e in found] == [
+        ("r", EventType.REGISTERED, 1),
+        ("p", EventType.PROMOTED, 2),
+        ("q", EventType.APPROVAL_REQUESTED, 3),
+        ("x", EventType.REQUEST_EXPIRED, 4),
+        ("a", EventType.CHAMPION_CHANGED, 5),
+        ("m", EventType.METRICS_RECORDED, 6),
+        ("f", EventType.CHAMPION_CHANGED, 7),
+        ("d", EventType.REPAIRED, 8),
+    ]
+    approved = found[4]
+    assert (approved.previous_champion, approved.new_champion) == (None, 1)
+    assert (found[6].previous_champion, found[6].new_champion) == (1, None)  # archived
+    for event in found:
+        valid(document(_with_cursor(event)))
+
+
+def _with_cursor(event: object) -> object:
+    import dataclasses
+
+    return dataclasses.replace(event, cursor=f"{event.timeframe}:{event.sequence}")  # type: ignore[attr-defined, type-var]
+
+
+def test_timeframes_merge_by_time_without_reordering_one() -> None:
+    history = [
+        change("a1", 1, None, D, Cause.REGISTRATION, 10),
+        change("b1", 1, None, D, Cause.REGISTRATION, 5, timeframe="4H"),
+        change("a2", 2, None, D, Cause.REGISTRATION, 3),  # a clock that disagrees
+        change("b2", 2, None, D, Cause.REGISTRATION, 20, timeframe="4H"),
+    ]
+    ordered = [e.operation_id for e in after(events(history), {})]
+    assert ordered.index("a1") < ordered.index("a2")
+    assert ordered.index("b1") < ordered.index("b2")
+    assert [e.operation_id for e in after(events(history), {"1H": 1, "4H": 2})] == ["a2"]
+
+
+def test_cursors_read_back_and_bad_ones_are_refused() -> None:
+    assert parse_cursor(format_cursor({"4H": 3, "1H": 12})) == {"1H": 12, "4H": 3}
+    assert parse_cursor(None) == parse_cursor("") == {}
+    for bad in ("1H", "1H:x", "1H:1;4H:2", "a b:1"):
+        with pytest.raises(ValidationError, match="invalid cursor"):
+            parse_cursor(bad)
+
+
+def test_events_follow_prints_new_events_as_they_are_committed(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    env = {**os.environ, "STAGEKEEPER_STORE": store}
+    with open_registry(store) as registry:
+        registry.register("1H")
+    with subprocess.Popen(
+        [COMMAND, "events", "--follow", "--interval", "0.1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as follower:  # fmt: skip
+        try:
+            assert follower.stdout is not None
+            first = json.loads(follower.stdout.readline())
+            assert (first["type"], first["cursor"]) == ("registered", "1H:1")
+            time.sleep(0.3)
+            with open_registry(store) as registry:
+                registry.promote("1H", 1, "beta", reason="validated")
+            second = json.loads(follower.stdout.readline())
+            assert (second["type"], second["reason"], second["cursor"]) == (
+                "promoted",
+                "validated",
+                "1H:2",
+            )
+        finally:
+            follower.terminate()
+    resumed = subprocess.run(
+        [COMMAND, "events", "--since", "1H:1"], env=env, capture_output=True, text=True
+    )
+    assert [json.loads(line)["type"] for line in resumed.stdout.splitlines()] == ["promoted"]
