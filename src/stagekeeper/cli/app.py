@@ -25,6 +25,7 @@ from stagekeeper.cli.commands.promote import promote
 from stagekeeper.cli.commands.register import register
 from stagekeeper.cli.commands.rollback import rollback
 from stagekeeper.cli.commands.status import status
+from stagekeeper.cli.commands.timeline import timeline
 
 
 class FunneledGroup(TyperGroup):
@@ -124,6 +125,7 @@ app.command("requests")(requests)
 app.command("approve")(approve)
 app.command("reject")(reject)
 app.command("events")(events)
+app.command("timeline")(timeline)
 app.add_typer(db_app, name="db")
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # rich is imported when there is something to draw, not befor
     from stagekeeper.domain.approvals import ApprovalRequest
     from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
     from stagekeeper.domain.policy import GateResult, PolicyChange
+    from stagekeeper.domain.timeline import Reign
 
 Data = dict[str, Any]
 Edge = tuple[Stage, Stage, bool]  # source, target, rollback only
@@ -116,6 +117,48 @@ def requests_table(requests: Iterable[ApprovalRequest]) -> Table:
             r.reason or "",
         )
     return table
+
+
+def reign_data(reign: Reign) -> Data:
+    return {
+        "timeframe": reign.timeframe,
+        "model_name": reign.model_name,
+        "version": reign.version,
+        "start": timestamp(reign.start),
+        "end": None if reign.end is None else timestamp(reign.end),
+        "began": reign.began,
+        "ended": reign.ended,
+        "successor": reign.successor,
+    }
+
+
+def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
+    table = _table("timeframe", "champion", "from (UTC)", "to (UTC)", "days", "began", "ended")
+    for r in reigns:
+        days = ((r.end or max(now, r.start)) - r.start).total_seconds() / 86_400
+        ended = r.ended or "reigns"
+        if r.successor is not None:
+            ended += f" (by v{r.successor})"
+        end = _short(r.end) if r.end else "now"
+        table.add_row(
+            r.timeframe, f"v{r.version}", _short(r.start), end, f"{days:.1f}", r.began, ended
+        )
+    return table
+
+
+def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
+    """A Mermaid gantt chart: a section per timeframe, a bar per reign."""
+    lines = ["gantt", "    title Champions", "    dateFormat YYYY-MM-DD HH:mm:ss",
+             "    axisFormat %Y-%m-%d"]  # fmt: skip
+    for timeframe in sorted({r.timeframe for r in reigns}):
+        lines.append(f"    section {timeframe}")
+        for r in (r for r in reigns if r.timeframe == timeframe):
+            state = "active" if r.end is None else "done"
+            lines.append(
+                f"    v{r.version} {r.began} :{state}, {_short(r.start)}, "
+                f"{_short(r.end or max(now, r.start))}"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def policy_change_data(change: PolicyChange) -> Data:

@@ -1,0 +1,89 @@
+"""``stagekeeper timeline``: who was champion of each timeframe, from when to when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import Session, command_session
+from stagekeeper.domain.errors import ValidationError
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    MERMAID = "mermaid"
+
+
+def timeline(
+    timeframe: options.OptionalTimeframe = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="DATE",
+            help="Only reigns that lasted past this date (YYYY-MM-DD or an ISO time, UTC).",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format, typer.Option("--format", help="A table, or a Mermaid gantt chart.")
+    ] = Format.TABLE,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="Write the chart to FILE.", show_default=False
+        ),
+    ] = None,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Draw the champions' reigns, folded from the history."""
+    start = _date(since)
+    with command_session(json_output) as session:
+        from stagekeeper.domain.timeline import reigns
+
+        registry = session.open(store, actor, writes=False)
+        now = datetime.now(UTC)
+        found = [
+            reign
+            for reign in reigns(registry.history(timeframe))
+            if start is None or reign.end is None or reign.end >= start
+        ]
+        if output_format is Format.MERMAID and not session.json_output:
+            _draw(session, render.reigns_mermaid(found, now), output)
+            return
+        session.emit(
+            [render.reign_data(r) for r in found],
+            lambda console: render.show_empty_or(
+                console, render.reigns_table(found, now), "No version has been champion yet."
+            ),
+        )
+
+
+def _draw(session: Session, chart: str, output: Path | None) -> None:
+    if output is None:
+        session.say(chart)
+        return
+    try:
+        output.write_text(chart, encoding="utf-8")
+    except OSError as exc:
+        raise ValidationError(f"cannot write {output}: {exc.strerror}") from None
+    session.say(f"Wrote {output}.\n")
+
+
+def _date(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(
+            f"invalid date {text[:40]!r}: expected YYYY-MM-DD or an ISO 8601 time"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
