@@ -126,3 +126,31 @@ def test_events_follow_prints_new_events_as_they_are_committed(tmp_path: Path) -
         [COMMAND, "events", "--since", "1H:1"], env=env, capture_output=True, text=True
     )
     assert [json.loads(line)["type"] for line in resumed.stdout.splitlines()] == ["promoted"]
+
+
+def test_a_subscription_follows_the_stream_in_process() -> None:
+    from stagekeeper.domain.events import Event
+    from stagekeeper.service.delivery import Subscription
+
+    seen: list[Event] = []
+    with open_registry("memory://") as registry:
+        registry.register("1H")
+        with Subscription(registry, seen.append, interval=0.01) as subscription:
+            registry.promote("1H", 1, "beta")
+            deadline = time.monotonic() + 5
+            while len(seen) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert [e.type.value for e in seen] == ["registered", "promoted"]
+        assert subscription.cursor == "1H:2"
+
+
+def test_deliver_with_a_bad_configuration_is_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from stagekeeper.cli.app import app
+
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    missing = str(tmp_path / "none.toml")
+    result = CliRunner().invoke(app, ["events", "deliver", "--config", missing, "--store", store])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot read") and result.stderr.count("\n") == 1

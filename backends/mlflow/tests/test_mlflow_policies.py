@@ -54,7 +54,7 @@ def test_the_policy_is_a_model_of_its_own_in_mlflow(
     registry: Registry, client: MlflowClient, template: str
 ) -> None:
     change = registry.set_policy({"champion": {"require": ["sharpe >= 1.0"]}}, reason="rule")
-    model = client.get_registered_model(f"stagekeeper policies of {template}")
+    model = client.get_registered_model(f"stagekeeper settings of {template}")
     [(key, value)] = [(k, v) for k, v in model.tags.items() if k.startswith("stagekeeper.policy.")]
     assert key.endswith(change.operation_id)
     assert '"sharpe >= 1.0"' in value

@@ -68,6 +68,7 @@ class MemoryStore:
         self._history: list[StageChange] = []  # every timeframe's, in commit order
         self._policies: dict[str | None, Mapping[str, Any]] = {}
         self._policy_history: list[PolicyChange] = []
+        self._delivered: dict[str, str] = {}
 
     def register(self, registration: Registration) -> ModelVersion:
         with self._lock:
@@ -192,6 +193,14 @@ class MemoryStore:
     def policy_history(self) -> list[PolicyChange]:
         with self._lock:
             return list(self._policy_history)
+
+    def delivered(self, sink: str) -> str | None:
+        with self._lock:
+            return self._delivered.get(sink)
+
+    def mark_delivered(self, sink: str, cursor: str) -> None:
+        with self._lock:
+            self._delivered[sink] = cursor
 
     def close(self) -> None:
         """Nothing to release."""

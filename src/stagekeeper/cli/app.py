@@ -15,7 +15,7 @@ from stagekeeper.cli.commands.approvals import approve, reject, requests
 from stagekeeper.cli.commands.check import check
 from stagekeeper.cli.commands.db import db_app
 from stagekeeper.cli.commands.doctor import doctor
-from stagekeeper.cli.commands.events import events
+from stagekeeper.cli.commands.events import events_app
 from stagekeeper.cli.commands.history import history
 from stagekeeper.cli.commands.lifecycle import lifecycle
 from stagekeeper.cli.commands.list_versions import list_versions
@@ -124,7 +124,7 @@ app.add_typer(policy_app, name="policy")
 app.command("requests")(requests)
 app.command("approve")(approve)
 app.command("reject")(reject)
-app.command("events")(events)
+app.add_typer(events_app, name="events")
 app.command("timeline")(timeline)
 app.add_typer(db_app, name="db")
 

@@ -192,6 +192,14 @@ class ModelStore(Protocol):
         """Every policy change, oldest first."""
         ...
 
+    def delivered(self, sink: str) -> str | None:
+        """The event cursor up to which ``sink`` has received the stream, or ``None``."""
+        ...
+
+    def mark_delivered(self, sink: str, cursor: str) -> None:
+        """Record that ``sink`` has received the stream up to ``cursor``."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""
         ...

@@ -12,10 +12,11 @@
   model under the lock.
 - Metrics set through stagekeeper are model-version tags ``stagekeeper.metric.<name>``; a
   version's run (``runs:/<id>/...``) gives the others, and a tag wins over the run's value.
-- Policies live on a registered model of their own, ``stagekeeper policies of <template>``
-  (a name no template can make: it has spaces; one per template, as each template is a
-  registry of its own), one tag per change, ``stagekeeper.policy.<time>.<op>``; the newest
-  change of each scope is its document in force.
+- Store-wide settings live on a registered model of their own, ``stagekeeper settings of
+  <template>`` (a name no template can make: it has spaces; one per template, as each
+  template is a registry of its own): the policies, one tag per change,
+  ``stagekeeper.policy.<time>.<op>`` (the newest change of each scope is its document in
+  force), and each event sink's delivery cursor, ``stagekeeper.delivered.<sink>``.
 """
 
 from __future__ import annotations
@@ -180,8 +181,11 @@ def tagged_requests(tags: Mapping[str, str]) -> list[ApprovalRequest]:
     return sorted(found, key=lambda request: (request.requested_at, request.id))
 
 
-def policy_model(template: str) -> str:
-    return f"stagekeeper policies of {template}"
+DELIVERED_PREFIX = "stagekeeper.delivered."
+
+
+def settings_model(template: str) -> str:
+    return f"stagekeeper settings of {template}"
 
 
 def policy_key(change: PolicyChange) -> str:

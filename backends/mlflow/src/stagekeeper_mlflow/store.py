@@ -369,22 +369,44 @@ class MlflowStore:
 
     def set_policy(self, change: PolicyChange) -> None:
         """One tag write: the change is both the history entry and the document in force."""
-        name = mapping.policy_model(self.options.model_name_template)
         with translated_errors(self.url):
-            try:
-                self.client.create_registered_model(name)
-            except MlflowException as exc:
-                if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
-                    raise
-            self.client.set_registered_model_tag(
-                name, mapping.policy_key(change), mapping.encode_policy(change)
-            )
+            self._set_setting(mapping.policy_key(change), mapping.encode_policy(change))
 
     def policy_history(self) -> list[PolicyChange]:
-        name = mapping.policy_model(self.options.model_name_template)
+        return mapping.decode_policies(self._settings())
+
+    # -- event delivery -----------------------------------------------------------------
+
+    def delivered(self, sink: str) -> str | None:
+        return self._settings().get(f"{mapping.DELIVERED_PREFIX}{sink}") or None
+
+    def mark_delivered(self, sink: str, cursor: str) -> None:
         with translated_errors(self.url):
-            model = or_none(lambda: self.client.get_registered_model(name))
-        return [] if model is None else mapping.decode_policies(model.tags or {})
+            self._set_setting(f"{mapping.DELIVERED_PREFIX}{sink}", cursor)
+
+    @property
+    def settings_model(self) -> str:
+        return mapping.settings_model(self.options.model_name_template)
+
+    def _settings(self) -> dict[str, str]:
+        """The settings model's tags (none if it does not exist yet)."""
+        with translated_errors(self.url):
+            model = or_none(lambda: self.client.get_registered_model(self.settings_model))
+        return {} if model is None else dict(model.tags or {})
+
+    def _set_setting(self, key: str, value: str) -> None:
+        try:
+            self.client.set_registered_model_tag(self.settings_model, key, value)
+            return
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        try:
+            self.client.create_registered_model(self.settings_model)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
+                raise
+        self.client.set_registered_model_tag(self.settings_model, key, value)
 
     # -- legacy stages ------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 VERSION_TABLE = "stagekeeper_alembic_version"
 
 metadata = MetaData()
@@ -125,6 +125,15 @@ requests = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False),
     Column("document", Text, nullable=False),  # the request, as JSON
     Index("stagekeeper_requests_by_timeframe", "timeframe", "requested_at"),
+)
+
+# How far each event sink has received the stream (``stagekeeper events deliver``).
+deliveries = Table(
+    "stagekeeper_deliveries",
+    metadata,
+    Column("sink", String(64), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 

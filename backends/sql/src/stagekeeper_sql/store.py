@@ -45,6 +45,7 @@ from stagekeeper_sql.schema import (
     change_row,
     changes,
     count_column,
+    deliveries,
     metrics,
     policies,
     requests,
@@ -324,6 +325,22 @@ class SqlStore:
             )
             for row in rows
         ]
+
+    # -- event delivery -----------------------------------------------------------------
+
+    def delivered(self, sink: str) -> str | None:
+        with self._read() as connection:
+            found = connection.execute(
+                select(deliveries.c.cursor).where(deliveries.c.sink == sink)
+            ).scalar()
+        return None if found is None else str(found)
+
+    def mark_delivered(self, sink: str, cursor: str) -> None:
+        with self._write() as connection:
+            connection.execute(delete(deliveries).where(deliveries.c.sink == sink))
+            connection.execute(
+                deliveries.insert().values(sink=sink, cursor=cursor, updated_at=datetime.now(UTC))
+            )
 
     # -- schema and lifetime ------------------------------------------------------------
 

@@ -5,18 +5,29 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from stagekeeper.cli import options
+from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
 
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 60.0
 
 
+events_app = typer.Typer(
+    name="events",
+    help="The history as an event stream, and its delivery to sinks.",
+    invoke_without_command=True,
+)
+
+
+@events_app.callback()
 def events(
+    ctx: typer.Context,
     timeframe: options.OptionalTimeframe = None,
     since: Annotated[
         str | None,
@@ -42,12 +53,13 @@ def events(
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
-    """Print events as JSON Lines, oldest first, each with the cursor to resume from."""
-    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
-        raise ValidationError(
-            f"invalid interval {interval:g}: expected seconds from {MIN_INTERVAL:g} to "
-            f"{MAX_INTERVAL:g}"
-        )
+    """Print events as JSON Lines, oldest first, each with the cursor to resume from.
+
+    stagekeeper events deliver --config sinks.toml sends them to sinks instead.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _check_interval(interval)
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=False)
         from stagekeeper.domain.events import document
@@ -64,3 +76,64 @@ def events(
                 time.sleep(interval)
             except KeyboardInterrupt:
                 return
+
+
+@events_app.command("deliver")
+def deliver(
+    config: Annotated[
+        Path,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="The sinks, in TOML: [sinks.<name>] with type webhook, command or a plugin.",
+            show_default=False,
+        ),
+    ],
+    follow: Annotated[
+        bool, options.flag("--follow", "Keep delivering new events (Ctrl-C stops).")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", metavar="SECONDS", help="With --follow, how often to look (0.1 to 60)."
+        ),
+    ] = 1.0,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Deliver every event to every sink, at least once and in order, from each sink's
+    cursor kept in the store; exit 1 if a sink still refused one at the end."""
+    from stagekeeper.adapters.sinks import sinks_from
+    from stagekeeper.service.delivery import Round
+    from stagekeeper.service.delivery import deliver as run
+
+    _check_interval(interval)
+    sinks = sinks_from(read_toml(config))
+    with command_session(json_output) as session:
+        registry = session.open(store, actor, writes=True)
+
+        def report(done: Round) -> None:
+            for name, reason in done.failures.items():
+                sys.stderr.write(f"warning: sink {name} refused an event, retried next: {reason}\n")
+
+        try:
+            last = run(registry, sinks, follow=follow, interval=interval, report=report)
+        except KeyboardInterrupt:
+            return
+        session.emit(
+            {"delivered": last.delivered, "failures": last.failures},
+            lambda console: console.print(
+                ", ".join(f"{name}: {n} delivered" for name, n in last.delivered.items())
+            ),
+        )
+    if last.failures:
+        raise typer.Exit(1)
+
+
+def _check_interval(interval: float) -> None:
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise ValidationError(
+            f"invalid interval {interval:g}: expected seconds from {MIN_INTERVAL:g} to "
+            f"{MAX_INTERVAL:g}"
+        )

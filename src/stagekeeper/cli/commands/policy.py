@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from stagekeeper.cli import options, render
+from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
-from stagekeeper.domain.errors import ValidationError
 
 policy_app = typer.Typer(
     name="policy",
@@ -66,7 +65,7 @@ def set_policy(
 ) -> None:
     """Replace the default policy, or a timeframe's own; recorded in the policy history."""
     with command_session(json_output) as session:
-        document = _read(file)
+        document = read_toml(file)
         registry = session.open(store, actor, writes=True)
         change = registry.set_policy(document, timeframe=timeframe, reason=reason)
         scope = "the default policy" if timeframe is None else f"the policy of {timeframe}"
@@ -91,21 +90,6 @@ def history(
                 console, render.policy_changes_table(changes), "No policy has been set."
             ),
         )
-
-
-def _read(file: Path) -> dict[str, Any]:
-    import tomllib  # only for this command
-
-    try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValidationError(f"cannot read policy file {file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValidationError(f"policy file {file} is not UTF-8 text") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"policy file {file} is not valid TOML: {exc}") from None
 
 
 def _toml(document: dict[str, Any]) -> str:
