@@ -109,12 +109,14 @@ def run(registry: Registry, clock: SimulatedClock) -> None:
     approve(registry, request_id)
 
     step("6. Emergency: the champion breaks on a new data feed; ops forces a known-good model")
+    clock.advance(6)
     changes = registry.promote(
         TIMEFRAME, weak, Stage.CHAMPION, force=True, actor="ops",
         reason="v3 fails on the new feed; v2 is the only model validated on it",
     )  # fmt: skip
     forced = changes[-1]
     print(f"  v{forced.version} is champion, cause {forced.cause.value}: {forced.detail}")
+    clock.advance(24)
 
     step("7. The audit trail: who moved what, when, why")
     for change in registry.history(TIMEFRAME):
@@ -126,13 +128,26 @@ def run(registry: Registry, clock: SimulatedClock) -> None:
         )
 
 
+def draw_timeline(registry: Registry, clock: SimulatedClock, path: str) -> None:
+    """The reigns as a PNG, drawn at the example's own now (needs stagekeeper[plot])."""
+    from stagekeeper.cli.charts import picture
+    from stagekeeper.domain.timeline import reigns
+
+    with open(path, "wb") as image:
+        image.write(picture(reigns(registry.history(TIMEFRAME)), clock(), "png"))
+    print(f"\n== The champion timeline: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="memory://", help="store URL (default: memory://)")
+    parser.add_argument("--timeline", metavar="FILE.png", help="also draw the timeline")
     args = parser.parse_args()
     clock = SimulatedClock()
     with open_registry(args.store, actor="ana", clock=clock) as registry:
         run(registry, clock)
+        if args.timeline:
+            draw_timeline(registry, clock, args.timeline)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,13 @@ from stagekeeper.domain.errors import ValidationError
 class Format(StrEnum):
     TABLE = "table"
     MERMAID = "mermaid"
+    SVG = "svg"
+    PNG = "png"
+    HTML = "html"
+
+
+PICTURES = (Format.SVG, Format.PNG, Format.HTML)
+RECENT_HISTORY = 50
 
 
 def timeline(
@@ -31,7 +38,13 @@ def timeline(
         ),
     ] = None,
     output_format: Annotated[
-        Format, typer.Option("--format", help="A table, or a Mermaid gantt chart.")
+        Format,
+        typer.Option(
+            "--format",
+            help="A table, a Mermaid gantt chart, an SVG or PNG chart, or an HTML report "
+            "(status, chart, recent history; works offline). svg, png and html need "
+            "stagekeeper[plot] and --output.",
+        ),
     ] = Format.TABLE,
     output: Annotated[
         Path | None,
@@ -45,6 +58,8 @@ def timeline(
 ) -> None:
     """Draw the champions' reigns, folded from the history."""
     start = _date(since)
+    if output_format in PICTURES and output is None:
+        raise ValidationError(f"--format {output_format.value} writes a file: give --output FILE")
     with command_session(json_output) as session:
         from stagekeeper.domain.timeline import reigns
 
@@ -56,7 +71,18 @@ def timeline(
             if start is None or reign.end is None or reign.end >= start
         ]
         if output_format is Format.MERMAID and not session.json_output:
-            _draw(session, render.reigns_mermaid(found, now), output)
+            _draw(session, render.reigns_mermaid(found, now).encode("utf-8"), output)
+            return
+        if output_format in PICTURES:
+            from stagekeeper.cli import charts
+
+            if output_format is Format.HTML:
+                page = charts.report(
+                    found, registry.status(), registry.history(timeframe, limit=RECENT_HISTORY), now
+                )
+                _draw(session, page.encode("utf-8"), output)
+            else:
+                _draw(session, charts.picture(found, now, output_format.value), output)
             return
         session.emit(
             [render.reign_data(r) for r in found],
@@ -66,12 +92,12 @@ def timeline(
         )
 
 
-def _draw(session: Session, chart: str, output: Path | None) -> None:
+def _draw(session: Session, chart: bytes, output: Path | None) -> None:
     if output is None:
-        session.say(chart)
+        session.say(chart.decode("utf-8"))
         return
     try:
-        output.write_text(chart, encoding="utf-8")
+        output.write_bytes(chart)
     except OSError as exc:
         raise ValidationError(f"cannot write {output}: {exc.strerror}") from None
     session.say(f"Wrote {output}.\n")
