@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from stagekeeper import LockTimeout, ValidationError, open_registry
 from stagekeeper.cli.app import app
+from stagekeeper.service.ports import ChangeNotifying
 
 
 def _prepared(url: str) -> None:
@@ -99,3 +100,18 @@ def test_the_cli_reports_a_lock_timeout_in_one_line(
 def test_a_bad_lock_timeout_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match="invalid lock timeout"):
         open_registry("memory://", lock_timeout=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_a_follower_on_postgresql_is_told_of_each_commit(postgres_url: str) -> None:
+    """LISTEN/NOTIFY: the changes trigger (migration 0006) wakes a waiting follower."""
+    with open_registry(postgres_url, actor="a") as follower, open_registry(postgres_url) as writer:
+        store = follower.store
+        assert isinstance(store, ChangeNotifying)
+        assert store.wait_for_changes(0.2) is False  # listening now; nothing happened
+        writer.register("1H")
+        assert store.wait_for_changes(30) is True
+        writer.set_policy({"beta": {"require_reason": True}})  # not history: no event
+        assert store.wait_for_changes(0.2) is False
+        writer.promote("1H", 1, "beta", reason="validated")
+        assert store.wait_for_changes(30) is True

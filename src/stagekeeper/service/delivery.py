@@ -11,7 +11,6 @@ history after the fact. Imports the domain and the service.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,17 +59,18 @@ def deliver(
     follow: bool,
     interval: float,
     report: Callable[[Round], None],
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] | None = None,
     stopped: Callable[[], bool] = lambda: False,
 ) -> Round:
-    """Deliver until caught up, or, with ``follow``, until ``stopped`` (every ``interval``
-    seconds)."""
+    """Deliver until caught up, or, with ``follow``, until ``stopped``: looking again when
+    the store says the history grew (PostgreSQL), or every ``interval`` seconds."""
+    wait = registry.wait_for_changes if sleep is None else sleep
     while True:
         done = deliver_once(registry, sinks)
         report(done)
         if not follow or stopped():
             return done
-        sleep(interval)
+        wait(interval)
 
 
 class Subscription:

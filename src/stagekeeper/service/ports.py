@@ -225,4 +225,15 @@ class SelfRepairing(Protocol):
         ...
 
 
+@runtime_checkable
+class ChangeNotifying(Protocol):
+    """A store that can tell a reader when its history may have grown (PostgreSQL's
+    LISTEN/NOTIFY), so that a follower need not poll."""
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a commit that added history; whether one
+        came (``False`` may also mean the wait ran out)."""
+        ...
+
+
 StoreFactory = Callable[[str, StoreOptions], ModelStore]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -55,6 +56,7 @@ from stagekeeper.service import approving, doctor, gates
 from stagekeeper.service.checks import check_lifecycle, check_preconditions, number_of
 from stagekeeper.service.ports import (
     SERVES_MODELS_URIS,
+    ChangeNotifying,
     ModelStore,
     Planned,
     Planner,
@@ -528,6 +530,14 @@ class Registry:
         history = self.history(timeframe)
         found = stream.after(stream.events(history), positions)
         return [self._published(event, positions) for event in found]
+
+    def wait_for_changes(self, timeout: float) -> None:
+        """Wait until the history may have grown, for at most ``timeout`` seconds: told by
+        the store where it can tell (PostgreSQL's NOTIFY), else simply the wait."""
+        if isinstance(self.store, ChangeNotifying):
+            self.store.wait_for_changes(timeout)
+        else:
+            time.sleep(timeout)
 
     def _published(self, event: Event, positions: dict[str, int]) -> Event:
         """The event with its cursor (``positions`` move on) and its new champion's model."""

@@ -24,7 +24,9 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
+# PostgreSQL: the channel a trigger notifies when changes are appended (migration 0006).
+EVENTS_CHANNEL = "stagekeeper_events"
 VERSION_TABLE = "stagekeeper_alembic_version"
 
 metadata = MetaData()

@@ -10,6 +10,7 @@ objects, never rows.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from stagekeeper_sql.engine import (
     translated_errors,
 )
 from stagekeeper_sql.schema import (
+    EVENTS_CHANNEL,
     change_row,
     changes,
     count_column,
@@ -65,6 +67,7 @@ class SqlStore:
             require_existing(self.url)
         self.engine = build_engine(self.url, options.lock_timeout)
         self.options = options
+        self._listening: Any = None  # psycopg's connection that LISTENs, once asked
         self._policies: tuple[tuple[int, int] | None, dict[str | None, Mapping[str, Any]]] = (
             None,
             {},
@@ -342,6 +345,27 @@ class SqlStore:
                 deliveries.insert().values(sink=sink, cursor=cursor, updated_at=datetime.now(UTC))
             )
 
+    # -- following the history ----------------------------------------------------------
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        """PostgreSQL: wait for the changes trigger's NOTIFY (LISTEN on a connection of its
+        own, opened on first use); SQLite: no channel, so just the wait."""
+        if self.engine.dialect.name != "postgresql":
+            time.sleep(timeout)
+            return False
+        listener = self._listener()
+        return any(True for _ in listener.notifies(timeout=timeout, stop_after=1))
+
+    def _listener(self) -> Any:
+        if self._listening is None:
+            import psycopg
+
+            dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with translated_errors(self.url):
+                self._listening = psycopg.connect(dsn, autocommit=True)
+                self._listening.execute(f"LISTEN {EVENTS_CHANNEL}")
+        return self._listening
+
     # -- schema and lifetime ------------------------------------------------------------
 
     def upgrade_schema(self) -> str:
@@ -349,6 +373,8 @@ class SqlStore:
             return migrate.upgrade(self.engine)
 
     def close(self) -> None:
+        if self._listening is not None:
+            self._listening.close()
         self.engine.dispose()
 
     @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -73,7 +72,7 @@ def events(
             if not follow:
                 return
             try:
-                time.sleep(interval)
+                registry.wait_for_changes(interval)
             except KeyboardInterrupt:
                 return
 
