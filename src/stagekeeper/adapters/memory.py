@@ -4,7 +4,7 @@ It keeps everything in one process behind one lock, so every operation is atomic
 a shipped product, not a test fake: the contract suite holds it to the same behaviour
 as the persistent stores. Versions are kept per timeframe, with each timeframe's champion
 and history at hand, so that no operation on one timeframe reads the others. Imports only
-the domain and the ports.
+the domain, the ports and the service's plain-read view.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from stagekeeper.domain.model import (
     Registration,
     StageChange,
     TimeframeStatus,
-    former_champions,
-    previous_champion,
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
+from stagekeeper.service.reading import StoreView
 
 
 @dataclass
@@ -127,7 +126,7 @@ class MemoryStore:
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         with self._lock:  # re-entrant: the planner reads through this store's own methods
-            plan = planner(_View(self, timeframe))
+            plan = planner(StoreView(self, timeframe))
             if plan is None:
                 return None
             # A plan that records only leads each version where it stands already.
@@ -204,40 +203,6 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-class _View:
-    """The memory store's timeframe view: its own reads, under its lock."""
-
-    def __init__(self, store: MemoryStore, timeframe: str) -> None:
-        self.store, self.timeframe = store, timeframe
-
-    def get(self, version: int) -> ModelVersion | None:
-        return self.store.get(self.timeframe, version)
-
-    def champion(self) -> ModelVersion | None:
-        return self.store.champion(self.timeframe)
-
-    def versions(self) -> list[ModelVersion]:
-        return self.store.versions(self.timeframe)
-
-    def history(self) -> list[StageChange]:
-        return self.store.history(self.timeframe)
-
-    def previous_champion(self, current: int | None) -> ModelVersion | None:
-        return previous_champion(self.history(), self.get, current)
-
-    def was_champion(self, version: int) -> bool:
-        return version in former_champions(self.history())
-
-    def metrics(self, version: int) -> Metrics:
-        return self.store.metrics(self.timeframe, version)
-
-    def requests(self) -> list[ApprovalRequest]:
-        return self.store.requests(self.timeframe)
-
-    def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return self.store.policies()
 
 
 def open_store(_url: str, _options: StoreOptions) -> MemoryStore:

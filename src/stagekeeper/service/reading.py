@@ -1,8 +1,9 @@
-"""A timeframe view over a store's plain reads, for use cases that write nothing.
+"""A timeframe view over a store's plain reads.
 
 ``check`` asks the same gates a promotion asks, but takes no lock: it answers "would this
-be allowed now?", and a promotion asks again under the lock. Imports the domain and the
-ports.
+be allowed now?", and a promotion asks again under the lock. The memory store plans through
+it too, under its own lock, where its plain reads are the locked reads. Imports the domain
+and the ports.
 """
 
 from __future__ import annotations

@@ -15,6 +15,15 @@ from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
 
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 60.0
+Interval = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        metavar="SECONDS",
+        help="With --follow, the longest wait before looking again (0.1 to 60); PostgreSQL "
+        "says at once when something was committed.",
+    ),
+]
 
 
 events_app = typer.Typer(
@@ -40,14 +49,7 @@ def events(
     follow: Annotated[
         bool, options.flag("--follow", "Keep waiting for new events (Ctrl-C stops).")
     ] = False,
-    interval: Annotated[
-        float,
-        typer.Option(
-            "--interval",
-            metavar="SECONDS",
-            help="With --follow, how often to look for new events (0.1 to 60).",
-        ),
-    ] = 1.0,
+    interval: Interval = 1.0,
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
@@ -91,12 +93,7 @@ def deliver(
     follow: Annotated[
         bool, options.flag("--follow", "Keep delivering new events (Ctrl-C stops).")
     ] = False,
-    interval: Annotated[
-        float,
-        typer.Option(
-            "--interval", metavar="SECONDS", help="With --follow, how often to look (0.1 to 60)."
-        ),
-    ] = 1.0,
+    interval: Interval = 1.0,
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
