@@ -35,12 +35,7 @@ def request_plan(
     nothing). Requests of the timeframe past their expiry are closed in the same step."""
     now = context.at
     requests = view.requests()
-    if any(
-        r.version == current.version
-        and r.target is target
-        and r.state_at(now) is RequestState.PENDING
-        for r in requests
-    ):
+    if any(r.version == current.version and r.target is target for r in pending(requests, now)):
         return None
     request = ApprovalRequest(
         id=context.operation_id,
@@ -126,10 +121,8 @@ def expire(
     """Close the pending requests past their expiry, each with its history entry."""
     closed, records = [], []
     for request in requests:
-        if (
-            request.state is RequestState.PENDING
-            and request.state_at(context.at) is not request.state
-        ):
+        overdue = request.state is RequestState.PENDING and not pending([request], context.at)
+        if overdue:
             expired = request.closed(RequestState.EXPIRED, context.actor, context.at, None)
             closed.append(expired)
             version = view.get(request.version)
