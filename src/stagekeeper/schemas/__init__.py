@@ -1,0 +1,1 @@
+"""The published formats: JSON Schemas, shipped with the package."""

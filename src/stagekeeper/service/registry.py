@@ -363,7 +363,7 @@ class Registry:
             context = self.context(reason, actor)
             return approving.approval_plan(view, found, context, identity, policy_of(view))
 
-        return self._acting_on(request, plan)
+        return self._acting_on(request, plan, actor)
 
     def reject(
         self, request_id: str, *, reason: str | None, actor: str | None = None
@@ -379,15 +379,17 @@ class Registry:
             found = approving.find(view, request.id)
             return approving.rejection_plan(view, found, self.context(reason, actor))
 
-        return self._acting_on(request, plan)
+        return self._acting_on(request, plan, actor)
 
-    def _acting_on(self, request: ApprovalRequest, planner: Planner) -> list[StageChange]:
+    def _acting_on(
+        self, request: ApprovalRequest, planner: Planner, actor: str | None
+    ) -> list[StageChange]:
         """Commit an action on a request; one that finds it expired records the expiry
         instead, and is then refused."""
         expired: list[ApprovalRequest] = []
 
         def plan(view: TimeframeView) -> Plan | None:
-            context = self.context(None, None)
+            context = self.context(None, actor)  # the expiry is recorded as theirs
             closed, records = approving.expire(view, [approving.find(view, request.id)], context)
             if closed:
                 expired.extend(closed)

@@ -293,7 +293,8 @@ class PolicyContract(ContractBase):
         time.sleep(1.05)
         with pytest.raises(TransitionError, match="expired"):
             registry.approve(request_id, actor="bob")
-        assert registry.history("1H")[-1].cause is Cause.EXPIRY
+        expiry = registry.history("1H")[-1]
+        assert (expiry.cause, expiry.actor) == (Cause.EXPIRY, "bob")
         [expired] = registry.requests("1H", pending_only=False)
         assert expired.state.value == "expired"
         assert stages_of(registry)[2] is Stage.BETA
