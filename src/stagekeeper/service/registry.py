@@ -222,7 +222,7 @@ class Registry:
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.AUTO_DEMOTION))
             changes.append(move)
-            return Plan(timeframe, _number(champion), tuple(changes))
+            return Plan(timeframe, number_of(champion), tuple(changes))
 
         return _changes(self.commit(Planned(timeframe, plan)))
 
@@ -263,7 +263,7 @@ class Registry:
             if champion is not None:
                 changes.append(context.change(champion, Stage.ARCHIVED, Cause.ROLLBACK))
             changes.append(context.change(target, Stage.CHAMPION, Cause.ROLLBACK))
-            return Plan(timeframe, _number(champion), tuple(changes))
+            return Plan(timeframe, number_of(champion), tuple(changes))
 
         return _changes(self.commit(Planned(timeframe, plan)))
 
@@ -276,7 +276,7 @@ class Registry:
     ) -> ModelVersion:
         if wanted is not None:
             return self._existing(view, timeframe, wanted)
-        previous = view.previous_champion(_number(champion))
+        previous = view.previous_champion(number_of(champion))
         if previous is not None:
             return previous
         raise TransitionError(f"{timeframe} has no archived former champion to roll back to")
@@ -443,10 +443,6 @@ class Registry:
         documents = self.store.policies()
         own = None if timeframe is None else documents.get(validation.timeframe(timeframe))
         return policies.effective(documents.get(None), own)
-
-    def policy_documents(self) -> dict[str | None, Mapping[str, Any]]:
-        """The stored documents: the default under ``None``, each timeframe's own by name."""
-        return self.store.policies()
 
     def set_policy(
         self,
@@ -616,6 +612,3 @@ def policy_of(view: TimeframeView) -> Policy:
 
 def _changes(committed: Committed | None) -> list[StageChange]:
     return [] if committed is None else list(committed.changes)
-
-
-_number = number_of
