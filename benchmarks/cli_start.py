@@ -3,6 +3,8 @@ run as a whole process, interleaved, after warm-up runs."""
 
 from __future__ import annotations
 
+import compileall
+import importlib
 import sys
 from pathlib import Path
 
@@ -12,9 +14,20 @@ from benchmarks.timing import interleaved, processes
 HERE = Path(__file__).parent
 PYTHON = sys.executable
 STAGEKEEPER = str(Path(sys.executable).parent / "stagekeeper")
+FIRST_PARTY = ("stagekeeper", "stagekeeper_sql", "stagekeeper_mlflow")
+
+
+def byte_compile(packages: tuple[str, ...] = FIRST_PARTY) -> None:
+    """Write the packages' bytecode, as installing them does: an editable install never
+    writes it when PYTHONDONTWRITEBYTECODE is set, and each command would then compile
+    stagekeeper's modules anew while the baselines' libraries load compiled code."""
+    for name in packages:
+        for folder in importlib.import_module(name).__path__:
+            compileall.compile_dir(folder, quiet=1)
 
 
 def measure(folder: Path, runs: int) -> list[Result]:
+    byte_compile()
     store = f"sqlite:///{folder / 'cli.db'}"
     mlflow_store = f"mlflow+sqlite:///{folder / 'cli-mlflow.db'}"
     for url in (store, mlflow_store):

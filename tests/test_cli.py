@@ -228,7 +228,9 @@ def test_db_upgrade_reports_the_schema_revision(store: str) -> None:
 
 def _all_commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
-    for name, command in group.commands.items():
+    context = typer.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if hasattr(command, "commands"):
             found += _all_commands(command, f"{prefix}{name} ")
         else:
@@ -247,3 +249,11 @@ def test_every_command_and_option_has_help_text() -> None:
         assert {"--store", "--actor", "--json"} <= {o for p in options for o in p.opts}, name
         for option in options:
             assert option.help, f"{name} {option.opts}"
+
+
+def test_help_lists_every_command_with_its_own_first_line() -> None:
+    listing = runner.invoke(app, ["--help"], env={"COLUMNS": "250"}).stdout
+    for name, command in _all_commands(typer.main.get_command(app)):
+        if " " not in name:  # a group's commands are listed by the group's own help
+            first_line = command.help.split("\n\n")[0].replace("\n", " ")
+            assert f"{name} " in listing and first_line.split(";")[0] in listing, name

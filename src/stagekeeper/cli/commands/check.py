@@ -24,8 +24,9 @@ def check(
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
-    """Evaluate the lifecycle and every gate of the policy; exit 0 only if the move
-    would be allowed, 1 if not. Nothing changes."""
+    """Evaluate the lifecycle and every gate of the policy; nothing changes.
+
+    Exits 0 only if the move would be allowed now, 1 if not."""
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=False)
         allowed = show_check(
