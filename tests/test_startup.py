@@ -4,6 +4,7 @@ command's time (benchmarks/ measures it; these tests keep the reasons it is shor
 from __future__ import annotations
 
 import ast
+import gc
 import subprocess
 import sys
 from importlib.metadata import EntryPoint, entry_points
@@ -88,3 +89,43 @@ def test_help_lists_plugin_groups_from_a_cache_that_an_install_invalidates(
     (site / "another_plugin-1.0.dist-info").mkdir()  # something was installed
     monkeypatch.setattr(plugins, "entry_points", lambda **_: [])
     assert plugins.command_names() == []
+
+
+GC_PROBE = """
+import gc, sys
+from stagekeeper.cli import start
+sys.argv = ["stagekeeper", *sys.argv[1:]]
+try:
+    start.main()
+except SystemExit:
+    pass
+print(gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+"""
+
+
+def gc_after(*args: str, cwd: Path) -> tuple[bool, bool]:
+    """Whether collection is on, and whether objects were frozen, when the command ends."""
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, *args], capture_output=True, text=True, cwd=cwd, check=True
+    )
+    enabled, frozen = done.stderr.strip().splitlines()[-1].split()
+    return enabled == "True", frozen == "True"
+
+
+def test_a_command_starts_without_garbage_collection_and_resumes_it_once_its_store_is_open(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    open_registry(url).close()
+    assert gc_after("lifecycle", cwd=tmp_path) == (False, False)  # start-up only: off
+    assert gc_after("list", "--store", url, cwd=tmp_path) == (True, True)
+
+
+def test_the_cli_run_inside_a_library_process_leaves_its_collector_alone() -> None:
+    from typer.testing import CliRunner
+
+    from stagekeeper.cli.app import app
+
+    frozen = gc.get_freeze_count()
+    CliRunner().invoke(app, ["list", "--store", "memory://"])
+    assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -1,5 +1,5 @@
 """``python -m stagekeeper``: the same as the ``stagekeeper`` command."""
 
-from stagekeeper.cli.app import main
+from stagekeeper.cli.start import main
 
 main()

@@ -38,8 +38,10 @@ class Session:
     ) -> Registry:
         """Open the store; only a command that ``writes`` may create one that is missing."""
         from stagekeeper.bootstrap import open_registry
+        from stagekeeper.cli.start import started
 
         self._registry = open_registry(store, actor=actor, check_schema=check_schema, create=writes)
+        started()
         return self._registry
 
     def emit(self, data: Any, show: Callable[[Console], None]) -> None:
