@@ -121,21 +121,22 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     registry.register("1H", source=SOURCE)
     assert sum(counted.calls.values()) == 2  # create version, history record
     counted.calls.clear()
-    # policy; lock, model, version; intent, record, tag, unlock. No fencing check costs
-    # a request within the lease's trust window (see lock.py)
+    # lock; the model with the policy, version; intent, record, tag, unlock. No fencing
+    # check costs a request within the lease's trust window (see lock.py)
     registry.promote("1H", 1, "beta")
-    assert sum(counted.calls.values()) == 8
+    assert sum(counted.calls.values()) == 7
+    assert counted.calls["search_registered_models"] == 1
     counted.calls.clear()
     registry.promote("1H", 1, "champion")  # no champion yet: the alias moves, one tag
-    assert sum(counted.calls.values()) == 9
+    assert sum(counted.calls.values()) == 8
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
     registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + champion, + tag
-    assert sum(counted.calls.values()) == 11
+    assert sum(counted.calls.values()) == 10
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")
-    assert sum(counted.calls.values()) == 11  # the history comes with the model
+    assert sum(counted.calls.values()) == 10  # the history comes with the model
     counted.calls.clear()
     registry.history("1H")
     assert sum(counted.calls.values()) == 1

@@ -51,6 +51,12 @@ class Lookups:
             if not token:
                 return found
 
+    def named(self, *names: str) -> dict[str, RegisteredModel]:
+        """The registered models of these exact names that exist, in one request."""
+        listed = ", ".join(mapping.quote(name) for name in names)
+        page = self.client.search_registered_models(f"name IN ({listed})", len(names), None, None)
+        return {model.name: model for model in page if model.name in names}
+
     def versions(
         self, timeframe: str, model: RegisteredModel, stage: Stage | None
     ) -> Iterator[ModelVersion]:

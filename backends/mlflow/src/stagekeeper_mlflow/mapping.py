@@ -226,6 +226,11 @@ def decode_policies(tags: Mapping[str, str]) -> list[PolicyChange]:
     return changes
 
 
+def policies_in(tags: Mapping[str, str]) -> dict[str | None, Mapping[str, Any]]:
+    """The policy in force for each scope (``None``: the default): its newest document."""
+    return {change.timeframe: change.document for change in decode_policies(tags)}
+
+
 def fenced_key(owner: str) -> str:
     return f"{FENCED_PREFIX}{owner or 'unknown'}"
 

@@ -71,8 +71,14 @@ class _View:
         self._found: dict[int, ModelVersion | None] = {}
 
     @cached_property
+    def _models(self) -> dict[str, RegisteredModel]:
+        # The timeframe's model and the settings model (the policy) in one search: every
+        # write reads the one, and a promotion the other.
+        return self.lookups.named(self.name, self.store.settings_model)
+
+    @cached_property
     def model(self) -> RegisteredModel | None:
-        return or_none(lambda: self.lookups.client.get_registered_model(self.name))
+        return self._models.get(self.name)
 
     @cached_property
     def changed(self) -> dict[int, datetime]:
@@ -116,12 +122,9 @@ class _View:
     def requests(self) -> list[ApprovalRequest]:
         return mapping.tagged_requests(self.model.tags or {}) if self.model else []
 
-    @cached_property
-    def _policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return self.store.policies()
-
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return self._policies
+        settings = self._models.get(self.store.settings_model)
+        return mapping.policies_in(settings.tags or {} if settings else {})
 
 
 class MlflowStore:
@@ -365,7 +368,7 @@ class MlflowStore:
     # -- policies -----------------------------------------------------------------------
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return {change.timeframe: change.document for change in self.policy_history()}
+        return mapping.policies_in(self._settings())
 
     def set_policy(self, change: PolicyChange) -> None:
         """One tag write: the change is both the history entry and the document in force."""
