@@ -3,6 +3,11 @@ to 100,000 versions, each with a history of several changes), on SQLite and Post
 Each operation on one timeframe is timed at each size in the same run; the figure is its
 median at 100,000 versions over its median at 1,000.
 
+``status`` answers with a row per timeframe, so across those sizes its answer grows a
+hundredfold with the registry. Its flatness is measured on registries whose answer stays
+the same: 100 timeframes of 10, 100 and 1,000 versions (1,000 to 100,000 versions). Its
+time over 1 and 100 timeframes is reported beside, as the cost of a longer answer.
+
 The registry is built through a documented bulk path (``bulk_load``): rows written with
 one executemany per table through ``stagekeeper_sql.schema``, with a history that replays
 to the stages (the schema's triggers count the versions); the load time is reported.
@@ -18,8 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.services.postgres import create_database
+
 from benchmarks.report import Result
-from benchmarks.services import postgres_database
+from benchmarks.services import postgres_server
 from benchmarks.timing import Sample
 from stagekeeper import Stage, open_registry
 from stagekeeper.service.registry import Registry
@@ -28,11 +35,14 @@ VERSIONS = 1000
 BETAS = 100  # the newest versions, waiting in beta (promotions crown them)
 CROWNED_EVERY = 100  # every 100th version was champion once (rollback targets)
 TARGET_RATIO, TARGET_MS = 1.5, 20.0
+STATUS = "status of every timeframe"
+STATUS_TIMEFRAMES = 100
 
 
-def bulk_load(url: str, first: int, last: int) -> float:
-    """Timeframes T<first>..T<last-1>: seconds taken. Version v is archived, except the
-    newest ``BETAS`` (beta) and the last crowned, the champion."""
+def bulk_load(url: str, first: int, last: int, count: int = VERSIONS) -> float:
+    """Timeframes T<first>..T<last-1> of ``count`` versions each: seconds taken. Version v
+    is archived, except the newest tenth (beta) and the last crowned (every tenth was
+    champion once), the champion."""
     from sqlalchemy import create_engine
 
     from stagekeeper_sql.schema import change_row, changes, timeframes, versions
@@ -40,18 +50,19 @@ def bulk_load(url: str, first: int, last: int) -> float:
     started = time.perf_counter()
     engine = create_engine(url)
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    champion = (VERSIONS - BETAS) // CROWNED_EVERY * CROWNED_EVERY
+    betas, crowned_every = count * BETAS // VERSIONS, count * CROWNED_EVERY // VERSIONS
+    champion = (count - betas) // crowned_every * crowned_every
     with engine.begin() as connection:
         for index in range(first, last):
             name = f"T{index:03}"
             model = f"{name}_trading_model"
             version_rows, change_rows = [], []
             history: list[Any] = []
-            for number in range(1, VERSIONS + 1):
+            for number in range(1, count + 1):
                 path = [None, Stage.DEVELOPMENT, Stage.BETA]
-                if number % CROWNED_EVERY == 0 and number <= champion:
+                if number % crowned_every == 0 and number <= champion:
                     path.append(Stage.CHAMPION)
-                if number <= VERSIONS - BETAS and number != champion:
+                if number <= count - betas and number != champion:
                     path.append(Stage.ARCHIVED)
                 for before, after in itertools.pairwise(path):
                     history.append((number, before, after))
@@ -96,25 +107,28 @@ def operations(registry: Registry, rounds: int) -> dict[str, Sample]:
     betas = [v.version for v in registry.list("T000", Stage.BETA)]
     timed: dict[str, Callable[[int], object]] = {
         "list --stage beta of one timeframe": lambda _: registry.list("T000", Stage.BETA),
-        "status of every timeframe": lambda _: registry.status(),
+        STATUS: lambda _: registry.status(),
         "history of one version": lambda _: registry.history("T000", 500),
         # back and forth between the champion and the previous one: both are rollbacks
         "rollback": lambda i: registry.rollback("T000", None if i % 2 == 0 else champion.version),
         "champion promotion": lambda _: registry.promote("T000", betas.pop(), Stage.CHAMPION),
     }
-    found = {}
-    for name, call in timed.items():
-        for warm in range(2):
-            call(warm)
-        if name == "rollback":  # leave it where it was: an even number of rollbacks
-            rounds += rounds % 2
-        seconds = []
-        for i in range(rounds):
-            started = time.perf_counter()
-            call(i)
-            seconds.append(time.perf_counter() - started)
-        found[name] = Sample(tuple(seconds))
-    return found
+    # rollback goes back and forth: an even number leaves the registry where it was
+    return {
+        name: _timed(call, rounds + rounds % 2 if name == "rollback" else rounds)
+        for name, call in timed.items()
+    }
+
+
+def _timed(call: Callable[[int], object], rounds: int) -> Sample:
+    for warm in range(2):
+        call(warm)
+    seconds = []
+    for i in range(rounds):
+        started = time.perf_counter()
+        call(i)
+        seconds.append(time.perf_counter() - started)
+    return Sample(tuple(seconds))
 
 
 def measure_store(url: str, store: str, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
@@ -132,15 +146,18 @@ def measure_store(url: str, store: str, rounds: int, sizes: tuple[int, ...]) -> 
     for name in by_size[small]:
         at_small, at_large = by_size[small][name], by_size[large][name]
         ratio = round(at_large.median / at_small.median, 2)
+        # status answers a row per timeframe: its flatness is status_growth's figure
+        answer = f" ({large} timeframes against {small})" if name == STATUS else ""
         results.append(
             Result(
-                f"{name} on {store}: {large * VERSIONS:,} versions against {small * VERSIONS:,}",
+                f"{name} on {store}: {large * VERSIONS:,} versions against "
+                f"{small * VERSIONS:,}{answer}",
                 " / ".join(
                     f"{by_size[s][name].median * 1000:.2f} ms at {s * VERSIONS:,}" for s in sizes
                 ),
                 ratio,
                 "x",
-                TARGET_RATIO,
+                None if name == STATUS else TARGET_RATIO,
                 {f"{s * VERSIONS}": by_size[s][name].ms() for s in sizes},
             )
         )
@@ -166,9 +183,44 @@ def measure_store(url: str, store: str, rounds: int, sizes: tuple[int, ...]) -> 
     return results
 
 
+def status_growth(
+    fresh: Callable[[int], str], store: str, rounds: int, counts: tuple[int, ...]
+) -> Result:
+    """``status`` over ``STATUS_TIMEFRAMES`` timeframes of each count of versions, each in
+    a registry of its own (``fresh(count)`` gives its URL): an answer of the same size."""
+    by_count: dict[int, Sample] = {}
+    for count in counts:
+        url = fresh(count)
+        open_registry(url).close()  # the schema
+        bulk_load(url, 0, STATUS_TIMEFRAMES, count)
+        with open_registry(url, actor="bench") as registry:
+            by_count[count] = _timed(lambda _: registry.status(), rounds * 10)  # sub-ms
+    small, large = counts[0] * STATUS_TIMEFRAMES, counts[-1] * STATUS_TIMEFRAMES
+    return Result(
+        f"{STATUS} on {store}, {STATUS_TIMEFRAMES} timeframes: {large:,} versions against "
+        f"{small:,}",
+        " / ".join(
+            f"{by_count[c].median * 1000:.2f} ms at {c * STATUS_TIMEFRAMES:,}" for c in counts
+        ),
+        round(by_count[counts[-1]].median / by_count[counts[0]].median, 2),
+        "x",
+        TARGET_RATIO,
+        {f"{c * STATUS_TIMEFRAMES}": by_count[c].ms() for c in counts},
+    )
+
+
 def measure(folder: Path, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
+    counts = tuple(size * VERSIONS // 100 for size in sizes)  # 100 timeframes: same totals
     results = measure_store(f"sqlite:///{folder / 'scale.db'}", "SQLite", rounds, sizes)
+    results.append(
+        status_growth(
+            lambda count: f"sqlite:///{folder / f'status-{count}.db'}", "SQLite", rounds, counts
+        )
+    )
     with ExitStack() as stack:
-        url = stack.enter_context(postgres_database())
-        results += measure_store(url, "PostgreSQL", rounds, sizes)
+        server = stack.enter_context(postgres_server())
+        results += measure_store(create_database(server, "bench"), "PostgreSQL", rounds, sizes)
+        results.append(
+            status_growth(lambda _: create_database(server, "status"), "PostgreSQL", rounds, counts)
+        )
     return results

@@ -11,9 +11,16 @@ from tests.services import mlflow_server, postgres
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh database: on ``$STAGEKEEPER_TEST_POSTGRES_URL``'s server, else a throwaway one."""
+def postgres_server() -> Iterator[str]:
+    """``$STAGEKEEPER_TEST_POSTGRES_URL``'s server, else a throwaway one: its URL."""
     with postgres.given_or_throwaway() as server:
+        yield server
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on ``postgres_server``."""
+    with postgres_server() as server:
         yield postgres.create_database(server, "bench")
 
 
