@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from stagekeeper import Stage, ValidationError
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.store import NEIGHBOURS
 
 SOURCE = "s3://models/1h"
 
@@ -131,8 +132,9 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     assert sum(counted.calls.values()) == 8
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
-    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + champion, + tag
-    assert sum(counted.calls.values()) == 10
+    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + alias, + tag
+    assert sum(counted.calls.values()) == 9  # the version and the champion in one search
+    assert counted.calls["search_model_versions"] == 1
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")
@@ -143,3 +145,21 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     counted.calls.clear()
     registry.list("1H", "archived")
     assert sum(counted.calls.values()) == 3
+
+
+def test_a_champion_far_from_the_candidate_is_read_on_its_own(
+    registry: Registry, counted: CountingClient
+) -> None:
+    for _ in range(NEIGHBOURS + 1):
+        registry.register("1H", source=SOURCE)
+    far = NEIGHBOURS + 1
+    for version in (1, far):  # NEIGHBOURS apart: too far for one search
+        registry.promote("1H", version, "beta")
+    registry.promote("1H", 1, "champion")
+    counted.calls.clear()
+    registry.promote("1H", far, "champion")
+    assert sum(counted.calls.values()) == 10 and "search_model_versions" not in counted.calls
+    assert [(v.version, v.stage.value) for v in registry.list("1H", "champion")] == [
+        (far, "champion")
+    ]
+    assert registry.get("1H", 1).stage is Stage.ARCHIVED  # type: ignore[union-attr]

@@ -83,6 +83,17 @@ class Lookups:
             if not token:
                 return
 
+    def between(self, name: str, first: int, last: int) -> dict[int, MlflowVersion]:
+        """The versions numbered ``first`` to ``last`` that exist, in one request."""
+        page = self.client.search_model_versions(
+            f"name={mapping.quote(name)} AND version_number >= {first} "
+            f"AND version_number <= {last}",
+            last - first + 1,
+            None,
+            None,
+        )
+        return {int(raw.version): raw for raw in page}
+
     def fetch(self, name: str, version: int) -> MlflowVersion | None:
         return or_none(lambda: self.client.get_model_version(name, str(version)))
 

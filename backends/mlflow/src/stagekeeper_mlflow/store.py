@@ -57,6 +57,8 @@ from stagekeeper_mlflow.lookups import (
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 Check = Callable[[], None]
+# A version and the champion are read in one search when fewer numbers than this apart.
+NEIGHBOURS = 20
 
 
 class _View:
@@ -84,18 +86,42 @@ class _View:
     def changed(self) -> dict[int, datetime]:
         return mapping.last_changed(self.model.tags or {}) if self.model else {}
 
+    @cached_property
+    def holder(self) -> int | None:
+        """The champion's number, from the alias."""
+        holder = champion_of(self.model) if self.model else None
+        return None if holder is None else int(holder)
+
     def get(self, version: int) -> ModelVersion | None:
         if version not in self._found:
-            raw = self.lookups.fetch(self.name, version) if self.model else None
-            self._raw[version] = raw
-            self._found[version] = (
-                None if raw is None else to_version(self.timeframe, raw, changed=self.changed)
-            )
+            self._fetch(version)
         return self._found[version]
 
+    def _fetch(self, version: int) -> None:
+        """Read ``version``, and the champion with it when their numbers are close (a
+        promotion asks for both, and usually crowns a recent version): one search over
+        the numbers between them instead of two requests."""
+        wanted = {version}
+        holder = self.holder
+        if holder is not None and holder not in self._raw and abs(holder - version) < NEIGHBOURS:
+            wanted.add(holder)
+        if self.model is None:
+            found: dict[int, MlflowVersion] = {}
+        elif len(wanted) == 1:
+            raw = self.lookups.fetch(self.name, version)
+            found = {} if raw is None else {version: raw}
+        else:
+            found = self.lookups.between(self.name, min(wanted), max(wanted))
+        alias_holder = None if holder is None else str(holder)
+        for number in wanted:
+            raw = found.get(number)
+            self._raw[number] = raw
+            self._found[number] = (
+                None if raw is None else to_version(self.timeframe, raw, alias_holder, self.changed)
+            )
+
     def champion(self) -> ModelVersion | None:
-        holder = champion_of(self.model) if self.model else None
-        return None if holder is None else self.get(int(holder))
+        return None if self.holder is None else self.get(self.holder)
 
     def versions(self) -> list[ModelVersion]:
         if self.model is None:
