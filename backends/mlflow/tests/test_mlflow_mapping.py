@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from stagekeeper import Stage, ValidationError
+from stagekeeper import Stage, ValidationError, open_registry
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG
 from stagekeeper_mlflow.store import NEIGHBOURS
@@ -117,10 +118,10 @@ def test_listing_by_stage_costs_the_same_for_many_versions(
 def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClient) -> None:
     """The numbers the README promises."""
     registry.register("1H", source=SOURCE)
-    assert sum(counted.calls.values()) == 4  # the first one also creates the model
+    assert sum(counted.calls.values()) == 7  # the first one also creates the model
     counted.calls.clear()
     registry.register("1H", source=SOURCE)
-    assert sum(counted.calls.values()) == 2  # create version, history record
+    assert sum(counted.calls.values()) == 5  # lock, model, create version, record, unlock
     counted.calls.clear()
     # lock; the model with the policy, version; intent, record, tag, unlock. No fencing
     # check costs a request within the lease's trust window (see lock.py)
@@ -163,3 +164,24 @@ def test_a_champion_far_from_the_candidate_is_read_on_its_own(
         (far, "champion")
     ]
     assert registry.get("1H", 1).stage is Stage.ARCHIVED  # type: ignore[union-attr]
+
+
+def test_the_history_grows_at_its_end_whatever_the_writers_clocks(
+    registry: Registry, mlflow_url: str, template: str
+) -> None:
+    """A writer whose clock is an hour ahead records a promotion; a registration made after
+    it, keyed by MLflow's own (earlier) time, must still come after it: a reader that has
+    read the promotion would otherwise never see the registration."""
+    registry.register("1H", source=SOURCE)
+    ahead = open_registry(
+        mlflow_url,
+        actor="ahead",
+        model_name_template=template,
+        clock=lambda: datetime.now(UTC) + timedelta(hours=1),
+    )
+    with ahead:
+        ahead.promote("1H", 1, "beta")
+    registry.register("1H", source=SOURCE)
+    registry.promote("1H", 2, "beta")  # this writer's clock: behind the newest record too
+    kinds = [(e.type.value, e.main.version) for e in registry.events("1H")]
+    assert kinds == [("registered", 1), ("promoted", 1), ("registered", 2), ("promoted", 2)]

@@ -67,11 +67,22 @@ def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:
     return Stage.ARCHIVED if stage is Stage.CHAMPION else stage
 
 
-def history_key(changes: Sequence[StageChange]) -> str:
-    """Sortable by time, unique by operation: concurrent writers never overwrite."""
+def history_key(changes: Sequence[StageChange], newest: str | None = None) -> str:
+    """Sortable by time, unique by operation: concurrent writers never overwrite.
+
+    Made under the timeframe's lock, after ``newest`` (the model's newest history key): the
+    key sorts after it even if this writer's clock is behind the last writer's, so the
+    history only grows at its end and a reader never finds a record appear before one it
+    has read (the event stream's order, ``stagekeeper.domain.events``)."""
     first = changes[0]
     micros = int(first.at.timestamp() * 1_000_000)
+    if newest is not None:
+        micros = max(micros, int(newest.removeprefix(HISTORY_PREFIX).partition(".")[0]) + 1)
     return f"{HISTORY_PREFIX}{micros:017d}.{first.operation_id}"
+
+
+def newest_history_key(tags: Mapping[str, str]) -> str | None:
+    return max((k for k in tags if k.startswith(HISTORY_PREFIX)), default=None)
 
 
 def encode_history(changes: Sequence[StageChange]) -> str:

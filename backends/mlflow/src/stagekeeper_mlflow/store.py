@@ -192,15 +192,21 @@ class MlflowStore:
                 "(a runs:/<run_id>/<path> or artifact URI)"
             )
         name = registration.model_name
-        with translated_errors(self.url):
+        # Under the lock, like every write: the record then lands at the history's end.
+        with translated_errors(self.url), self.lock(name).held() as lease:
+            self.finish_inherited(name, lease)
+            model = or_none(lambda: self.client.get_registered_model(name))
+            newest = mapping.newest_history_key(model.tags or {}) if model else None
+            lease.check()
             created = self._create_version(name, registration.source, registration.metrics)
             number = int(created.version)
             # The record carries MLflow's own creation time, so version and history agree.
             change = dataclasses.replace(
                 registration.change_for(number), at=to_time(created.creation_timestamp)
             )
+            lease.check()
             self.client.set_registered_model_tag(
-                name, mapping.history_key([change]), mapping.encode_history([change])
+                name, mapping.history_key([change], newest), mapping.encode_history([change])
             )
         return to_version(registration.timeframe, created)
 
@@ -227,11 +233,13 @@ class MlflowStore:
         name = self.options.model_name(timeframe)
         with translated_errors(self.url), self.lock(name).held() as lease:
             self.finish_inherited(name, lease)
-            plan = planner(_View(self, timeframe, name))
+            view = _View(self, timeframe, name)
+            plan = planner(view)
             if plan is None:
                 return None
+            newest = mapping.newest_history_key(view.model.tags or {}) if view.model else None
             intent = Intent(
-                mapping.history_key(plan.changes),
+                mapping.history_key(plan.changes, newest),
                 mapping.encode_history(plan.changes),
                 moves=not plan.records_only,
             )
