@@ -139,10 +139,11 @@ def mlflow_baseline(client: Any, name: str) -> Callable[[int], object]:
     return crown
 
 
-def mlflow(url: str, name: str, rounds: int, versions: int) -> Result:
+def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
     from mlflow.tracking import MlflowClient
 
     from benchmarks.requests import counting_requests
+    from stagekeeper_mlflow.lookups import PAGE_SIZE
 
     uri = url.removeprefix("mlflow+")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -159,6 +160,8 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> Result:
             mlflow_baseline(client, registry.model_name("RAW")),
             rounds,
         )
+        with counting_requests() as list_count:
+            listed = registry.list("SK", Stage.BETA)
     result = Result.ratio(
         f"champion promotion on {name} ({versions} versions), against the hand-written "
         "MlflowClient sequence",
@@ -167,7 +170,17 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> Result:
         1.0,
     )
     result.data["requests"] = {"stagekeeper": ours_count[0], "baseline": base_count[0]}
-    return result
+    if not url.startswith("mlflow+http"):
+        return [result]  # embedded: no HTTP to count
+    pages = -(-versions // PAGE_SIZE)
+    listing = Result(
+        f"list --stage beta of one timeframe on {name} ({versions} versions): HTTP requests",
+        f"{list_count[0]} for {len(listed)} versions (the model, then a search per page)",
+        list_count[0],
+        "",
+        1 + pages,
+    )
+    return [result, listing]
 
 
 def measure(folder: Path, rounds: int, mlflow_versions: tuple[int, ...]) -> list[Result]:
@@ -181,6 +194,6 @@ def measure(folder: Path, rounds: int, mlflow_versions: tuple[int, ...]) -> list
         server = stack.enter_context(mlflow_tracking_server()).replace("http://", "mlflow+http://")
         for count in mlflow_versions:
             embedded = f"mlflow+sqlite:///{folder / f'mlflow-{count}.db'}"
-            results.append(mlflow(embedded, "embedded MLflow", rounds, count))
-            results.append(mlflow(server, "an MLflow server", rounds, count))
+            results += mlflow(embedded, "embedded MLflow", rounds, count)
+            results += mlflow(server, "an MLflow server", rounds, count)
     return results

@@ -12,7 +12,9 @@ from pathlib import Path
 
 def summarize(paths: list[Path]) -> str:
     runs = [json.loads(path.read_text()) for path in paths]
-    names = [r["name"] for r in runs[0]["results"]]
+    # every figure any run has, in the order the runs have them; each over the runs that
+    # measured it (a run of some sections only, --only, has fewer)
+    names = list(dict.fromkeys(r["name"] for run in runs for r in run["results"]))
     lines = [
         f"{len(runs)} runs of `python -m benchmarks` on {runs[0]['machine']['cores']} cores "
         f"(shared), Python {runs[0]['machine']['python']}; each figure is the median of the "
@@ -22,7 +24,7 @@ def summarize(paths: list[Path]) -> str:
         "|---|---:|---|---:|---|",
     ]
     for name in names:
-        found = [next(r for r in run["results"] if r["name"] == name) for run in runs]
+        found = [r for run in runs for r in run["results"] if r["name"] == name]
         values = [f["value"] for f in found]
         unit, target = found[0]["unit"], found[0]["target"]
         middle = statistics.median(values)
