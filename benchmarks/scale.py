@@ -27,7 +27,7 @@ from tests.services.postgres import create_database
 
 from benchmarks.report import Result
 from benchmarks.services import postgres_server
-from benchmarks.timing import Sample
+from benchmarks.timing import Sample, calls
 from stagekeeper import Stage, open_registry
 from stagekeeper.service.registry import Registry
 
@@ -115,20 +115,9 @@ def operations(registry: Registry, rounds: int) -> dict[str, Sample]:
     }
     # rollback goes back and forth: an even number leaves the registry where it was
     return {
-        name: _timed(call, rounds + rounds % 2 if name == "rollback" else rounds)
+        name: calls(call, rounds + rounds % 2 if name == "rollback" else rounds)
         for name, call in timed.items()
     }
-
-
-def _timed(call: Callable[[int], object], rounds: int) -> Sample:
-    for warm in range(2):
-        call(warm)
-    seconds = []
-    for i in range(rounds):
-        started = time.perf_counter()
-        call(i)
-        seconds.append(time.perf_counter() - started)
-    return Sample(tuple(seconds))
 
 
 def measure_store(url: str, store: str, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
@@ -194,7 +183,7 @@ def status_growth(
         open_registry(url).close()  # the schema
         bulk_load(url, 0, STATUS_TIMEFRAMES, count)
         with open_registry(url, actor="bench") as registry:
-            by_count[count] = _timed(lambda _: registry.status(), rounds * 10)  # sub-ms
+            by_count[count] = calls(lambda _: registry.status(), rounds * 10)  # sub-ms
     small, large = counts[0] * STATUS_TIMEFRAMES, counts[-1] * STATUS_TIMEFRAMES
     return Result(
         f"{STATUS} on {store}, {STATUS_TIMEFRAMES} timeframes: {large:,} versions against "

@@ -54,10 +54,11 @@ def processes(argv: Sequence[str], runs: int, warmup: int = 3, cwd: str | None =
     return Sample(tuple(seconds))
 
 
-def calls(call: Callable[[int], object], runs: int, warmup: int = 3) -> Sample:
-    """Wall time of ``call(i)`` for i in 0..runs-1, after ``warmup`` calls (given -1..-warmup)."""
-    for run in range(1, warmup + 1):
-        call(-run)
+def calls(call: Callable[[int], object], runs: int, warmup: int = 2) -> Sample:
+    """Wall time of ``call(i)`` for i in 0..runs-1, after ``warmup`` calls (given 0..warmup-1:
+    a call that alternates on ``i``, such as scale's rollback, starts where it was left)."""
+    for run in range(warmup):
+        call(run)
     seconds = []
     for run in range(runs):
         started = time.perf_counter()
