@@ -102,6 +102,9 @@ def run_stalled(registry: Registry, timeframe: str, freeze_at: int) -> dict[str,
     """Crown v2 of ``timeframe``, freezing before the ``freeze_at``-th lock, write or commit."""
     from sqlalchemy import event
 
+    from stagekeeper_sql.engine import WRITE
+    from stagekeeper_sql.engine import _sqlite_begin as sqlite_begin
+
     engine = registry.store.engine  # type: ignore[attr-defined]
     seen = 0
 
@@ -113,9 +116,19 @@ def run_stalled(registry: Registry, timeframe: str, freeze_at: int) -> dict[str,
 
     def before_statement(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         words = statement.lstrip().upper()
-        if words.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT")) or "FOR UPDATE" in words:
+        if words.startswith(("UPDATE", "INSERT")) or "FOR UPDATE" in words:
             count()
 
+    def before_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(WRITE):
+            count()
+
+    if engine.dialect.name == "sqlite":
+        # SQLite's lock is its BEGIN IMMEDIATE, which the store's "begin" listener sends to
+        # the driver itself, past SQLAlchemy's statement events: stop just before it.
+        event.remove(engine, "begin", sqlite_begin)
+        event.listen(engine, "begin", before_begin)
+        event.listen(engine, "begin", sqlite_begin)
     event.listen(engine, "before_cursor_execute", before_statement)
     event.listen(engine, "commit", count)
     changes = registry.promote(timeframe, 2, Stage.CHAMPION, reason="stalled")
