@@ -23,7 +23,7 @@ SOURCE = "s3://models/stall"
 LEASE = 1.0
 # The writer under test: crowns v2, and freezes itself just before the n-th check that its
 # lock is still its own, that is, before its n-th write after taking the lock
-# (1 intent, 2 record, 3 alias, 4 and 5 the stage tags, 6 the unlock); with "after", just
+# (1 record, 2 alias, 3 and 4 the stage tags, 5 the unlock); with "after", just
 # after that check has passed, in the window between the check and its write; with
 # "write", before its n-th write, for a lease long enough to be trusted without checks.
 WRITER = textwrap.dedent(
@@ -111,7 +111,7 @@ def _fresh(url: str, template: str) -> Registry:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freeze_at", range(1, 7))
+@pytest.mark.parametrize("freeze_at", range(1, 6))
 def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     mlflow_url: str, template: str, freeze_at: int
 ) -> None:
@@ -132,8 +132,8 @@ def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     assert _replayed(after) == stages
     assert after.doctor() == []
     # It was stopped at its check whenever the next writer had taken over; frozen before
-    # unlocking (6), its whole operation had been done, and only the unlock is refused.
-    assert woke == (7 if freeze_at < 6 else 0)
+    # unlocking (5), its whole operation had been done, and only the unlock is refused.
+    assert woke == (7 if freeze_at < 5 else 0)
 
 
 @pytest.mark.slow
@@ -141,8 +141,8 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
     mlflow_url: str, template: str
 ) -> None:
     _crowned_one_of(mlflow_url, template, betas=2)
-    # Frozen before its 4th write: the alias is on v2, both stage tags still unchanged.
-    frozen = _writer(mlflow_url, template, "4", "60", "write")
+    # Frozen before its 3rd write: the alias is on v2, both stage tags still unchanged.
+    frozen = _writer(mlflow_url, template, "3", "60", "write")
     try:
         _wait_until_stopped(frozen.pid)
         with open_registry(mlflow_url, model_name_template=template, lock_timeout=0.5) as doc:
@@ -161,7 +161,7 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freeze_after", range(1, 6))
+@pytest.mark.parametrize("freeze_after", range(1, 5))
 def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
     mlflow_url: str, template: str, freeze_after: int
 ) -> None:
@@ -177,15 +177,15 @@ def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
         os.kill(frozen.pid, signal.SIGCONT)
         woke = frozen.wait(60)
     # Its one late write landed, then its next check stopped it; after its last tag write
-    # (5) there is only the unlock, which it skips as no longer its own.
-    assert woke == (7 if freeze_after < 5 else 0)
+    # (4) there is only the unlock, which it skips as no longer its own.
+    assert woke == (7 if freeze_after < 4 else 0)
 
     after = _fresh(mlflow_url, template)
     after.doctor(fix=True)
     assert after.doctor() == []
-    # Frozen before its record (1, 2), its operation was dropped; after, it was finished by
+    # Frozen before its record (1), its operation was dropped; after, it was finished by
     # the next writer, who then crowned v3 over it.
-    left = Stage.BETA if freeze_after <= 2 else Stage.ARCHIVED
+    left = Stage.BETA if freeze_after <= 1 else Stage.ARCHIVED
     stages = {v.version: v.stage for v in after.list("1H")}
     assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.CHAMPION}
     assert _replayed(after) == stages
@@ -200,7 +200,7 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     past it (before its alias write) still finds, when it wakes, that it lost its lock."""
     lease = 5.0  # trusted for 0.5 s: every write of a live writer goes unchecked
     _crowned_one_of(mlflow_url, template, betas=3)
-    frozen = _writer(mlflow_url, template, "3", str(lease), "write")
+    frozen = _writer(mlflow_url, template, "2", str(lease), "write")
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(lease * 1.5)

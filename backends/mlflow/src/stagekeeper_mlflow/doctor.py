@@ -8,8 +8,9 @@ one (the service's drift repair). Once a writer has broken an expired lock, thou
 model is marked (``mapping.FENCED_PREFIX``): the lock's holder may have been frozen, not dead, and
 may land one write after waking; until the next ``doctor --fix``, what differs from the
 history is that write, and is undone toward the last committed operation. An interrupted
-operation (a lock whose lease ran out) is finished if its history record was written and
-dropped if not. An unreadable history record is moved aside, not deleted.
+operation (a lock whose lease ran out) is finished if its history record (the one carrying
+the lock's token) was written, and dropped if not. An unreadable history record is moved
+aside, not deleted.
 """
 
 from __future__ import annotations
@@ -86,19 +87,21 @@ def _stale_writes(
     """Where the store differs from what the last committed operations left, once a writer
     may have written after losing its lock: that write is undone. A history record of an
     operation the next writer dropped is set aside; the alias and the tags are put back."""
-    dropped = {key for key in marks.values() if key}
+    # A mark names a dropped holder's token (older marks: its record's history key).
+    dropped = {mark for mark in marks.values() if mark}
     records = mapping.history_records(model.tags or {})
+    stale = {key for key, value in records if key in dropped or mapping.writer_of(value) in dropped}
     found = [
         Finding(timeframe, None, STALE_WRITE,
                 f"history record {key} of {model.name} was written after its writer lost its "
                 "lock and its operation had been dropped",
                 remedy=f"move it aside to {DROPPED}…", subject=key)
-        for key, _value in records if key in dropped
+        for key, _value in records if key in stale
     ]  # fmt: skip
     expected = {
         change.version: change.to_stage
         for key, value in records
-        if key not in dropped
+        if key not in stale
         for change in readable_history(timeframe, model.name, value)
     }
     return found + _alias_against(model, timeframe, expected) + [
@@ -159,7 +162,7 @@ def _interrupted(timeframe: str, held: HeldLock) -> Finding:
         None,
         INTERRUPTED_OPERATION,
         f"a change to {name} was interrupted {held.age_seconds():.0f} s ago and left its "
-        "lock behind" + ("" if held.intent else " (with no readable intent)"),
+        "lock behind",
         remedy="finish it if its history record was written, else drop it; free the lock",
         subject=held.name,
     )

@@ -2,11 +2,12 @@
 
 MLflow has no transactions and no compare-and-set, but creating a registered model whose
 name exists fails with RESOURCE_ALREADY_EXISTS. So a writer holds the lock while the
-registered model ``stagekeeper-lock.<model>`` exists. Once the holder has
-planned under the lock, it declares its intent on the lock (the history record it is about
-to write) before its first write, so that when a writer dies holding it, the next writer
-(or ``doctor``) can finish or drop that operation and break the lock once its lease has
-run out. A lock without an intent was held by a writer that wrote nothing.
+registered model ``stagekeeper-lock.<model>`` exists. The lock carries its holder's token,
+and so does the history record its holder writes first: when a writer dies holding the
+lock, the next writer (or ``doctor``) breaks it once its lease has run out and finishes the
+operation whose record carries that token, or, when there is none, knows that the dead
+holder wrote nothing. The lock taken over names the tokens whose operation is being
+finished (``FINISHING_TAG``), so that a writer dying while finishing hands it on.
 
 Fencing: the lock carries its holder's token, and the holder checks, immediately before
 each of its writes, that the lock is still its own; a heartbeat keeps the lease of a live
@@ -38,10 +39,11 @@ from typing import TypeVar
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import LockLost, LockTimeout
+from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, error_code
 from stagekeeper_mlflow.mapping import (
+    FINISHING_TAG,
     HEARTBEAT_TAG,
-    INTENT_TAG,
     LOCK_PREFIX,
     OWNER_TAG,
     lock_name,
@@ -51,42 +53,21 @@ TRUST_MARGIN = 2.0  # seconds
 
 
 @dataclass(frozen=True)
-class Intent:
-    """What a lock holder is doing: the history record it writes first, under ``key``."""
-
-    key: str
-    record: str
-    moves: bool = True  # False: a record of changes already made (``doctor`` repairs)
-
-    def encode(self) -> str:
-        return json.dumps({"key": self.key, "record": self.record, "moves": self.moves})
-
-    def holder(self) -> str:
-        """Who declared it, and which operation, from its history record."""
-        try:
-            record = json.loads(self.record)
-            return f"{record['actor']} (operation {record['operation_id']})"
-        except (ValueError, KeyError, TypeError):
-            return "another writer"
-
-    @classmethod
-    def decode(cls, value: str) -> Intent:
-        data = json.loads(value)
-        return cls(
-            key=str(data["key"]), record=str(data["record"]), moves=bool(data.get("moves", True))
-        )
-
-
-@dataclass(frozen=True)
 class HeldLock:
-    """A lock found in the registry: whose it is, its intent, and when it was last alive
-    (ms: the server's creation time, or the holder's last heartbeat)."""
+    """A lock found in the registry: whose it is, when it was last alive (ms: the server's
+    creation time, or the holder's last heartbeat), and the writers whose operation its
+    holder was finishing."""
 
     name: str
-    intent: Intent | None
     created_ms: int
     owner: str = ""
     alive_ms: int = 0
+    finishing: tuple[str, ...] = ()
+
+    @property
+    def writers(self) -> tuple[str, ...]:
+        """The tokens whose records a writer taking this lock over looks for."""
+        return tuple(token for token in (self.owner, *self.finishing) if token)
 
     def age_seconds(self) -> float:
         return time.time() - max(self.created_ms, self.alive_ms) / 1000
@@ -94,20 +75,19 @@ class HeldLock:
 
 class Lease:
     """A lock this writer holds: its token, the checks before each write, its heartbeat,
-    and the intent of a dead holder it took the lock over from (to finish first)."""
+    and the dead holders it took the lock over from (whose operation it finishes first)."""
 
     def __init__(
         self,
         client: RegistryClient,
         name: str,
         token: str,
-        taken_from: HeldLock | None,
+        taken_from: tuple[HeldLock, ...] = (),
         trust_seconds: float = 0.0,
     ) -> None:
         self.client, self.name, self.token = client, name, token
-        # The expired lock this writer broke to get in: its holder may be frozen, not dead.
+        # The expired locks this writer broke to get in: their holders may be frozen, not dead.
         self.taken_from = taken_from
-        self.inherited = None if taken_from is None else taken_from.intent
         self.trust_seconds = trust_seconds
         self.trusted_until = time.monotonic() + trust_seconds
         self._stop = threading.Event()
@@ -124,15 +104,6 @@ class Lease:
         model = or_missing(lambda: self.client.get_registered_model(self.name))
         if model is None or (model.tags or {}).get(OWNER_TAG) != self.token:
             raise self._lost()
-
-    def declare(self, intent: Intent) -> None:
-        self.check()
-        try:
-            self.client.set_registered_model_tag(self.name, INTENT_TAG, intent.encode())
-        except MlflowException as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":  # gone since the check
-                raise self._lost() from exc
-            raise
 
     def _lost(self) -> LockLost:
         return LockLost(
@@ -169,6 +140,7 @@ class TimeframeLock:
         wait_seconds: float,
     ) -> None:
         self.client = client
+        self.model_name = model_name
         self.name = lock_name(model_name)
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
@@ -178,8 +150,9 @@ class TimeframeLock:
 
     @contextmanager
     def held(self) -> Iterator[Lease]:
-        """Hold the lock. The lease's holder checks it before each write, declares its
-        intent before its first, and finishes an inherited intent before anything else."""
+        """Hold the lock. The lease's holder checks it before each write, writes its token
+        into its first (the history record), and finishes a dead holder's operation before
+        anything else."""
         token = uuid.uuid4().hex
         taken_from, asked_at = self._acquire(token)
         lease = Lease(self.client, self.name, token, taken_from, self.trust_seconds)
@@ -198,19 +171,21 @@ class TimeframeLock:
                 heartbeat.join()
             self._release(lease)
 
-    def _acquire(self, token: str) -> tuple[HeldLock | None, float]:
-        """Create the lock; break an expired one on the way. Returns the lock it broke, if
-        any, whose intent the new holder inherits, and when the creating request was sent
-        (monotonic)."""
+    def _acquire(self, token: str) -> tuple[tuple[HeldLock, ...], float]:
+        """Create the lock; break an expired one on the way. Returns the locks it broke,
+        whose holders' operation the new holder finishes, and when the creating request was
+        sent (monotonic)."""
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.01
-        broken: HeldLock | None = None
+        broken: tuple[HeldLock, ...] = ()
         while True:
             asked_at = time.monotonic()
+            finishing = [writer for held in broken for writer in held.writers]
+            tags = {OWNER_TAG: token, **({FINISHING_TAG: ",".join(finishing)} if broken else {})}
             try:
                 self.client.create_registered_model(
                     self.name,
-                    tags={OWNER_TAG: token},
+                    tags=tags,
                     description="stagekeeper write lock: exists only while a change is made",
                 )
                 return broken, asked_at
@@ -222,8 +197,8 @@ class TimeframeLock:
                     raise
             held = self.find()
             if held is not None and self.expired(held):
-                if self.break_lock(held) and (broken is None or held.intent is not None):
-                    broken = held
+                if self.break_lock(held):
+                    broken = (*broken, held)
                 continue
             if time.monotonic() > deadline:
                 raise self._timeout(held)
@@ -232,17 +207,29 @@ class TimeframeLock:
 
     def _timeout(self, held: HeldLock | None) -> LockTimeout:
         """Who holds the lock, since when, and when its lease lets the next writer in."""
-        holder = "another writer"
-        if held is not None and held.intent is not None:
-            holder = held.intent.holder()
         age = 0.0 if held is None else held.age_seconds()
         left = max(0.0, self.lease_seconds - age)
         return LockTimeout(
-            f"{self.name.removeprefix(LOCK_PREFIX)} is being changed by {holder} (lock held for "
+            f"{self.model_name} is being changed by {self.holder(held)} (lock held for "
             f"{age:.0f} s): waited {self.wait_seconds:g} s for its write lock",
             hint=f"its lease runs out in {left:.0f} s; then the next writer, or "
             "`stagekeeper doctor --fix`, finishes or drops its operation and takes over",
         )
+
+    def holder(self, held: HeldLock | None) -> str:
+        """Who holds the lock and for which operation, from the record it has written (one
+        request); "another writer" before it has written one."""
+        model = (
+            None
+            if held is None
+            else or_missing(lambda: self.client.get_registered_model(self.model_name))
+        )
+        records = mapping.records_of(model.tags or {}, held.writers) if model and held else []
+        try:
+            record = json.loads(records[-1][1])
+            return f"{record['actor']} (operation {record['operation_id']})"
+        except (IndexError, ValueError, KeyError, TypeError):
+            return "another writer"
 
     def _release(self, lease: Lease) -> None:
         """Delete the lock, if it is still this writer's."""
@@ -262,18 +249,13 @@ class TimeframeLock:
         if model is None:
             return None
         tags = model.tags or {}
-        raw = tags.get(INTENT_TAG)
-        try:
-            intent = Intent.decode(raw) if raw else None
-        except (ValueError, KeyError, TypeError):
-            intent = None
         alive = tags.get(HEARTBEAT_TAG, "0")
         return HeldLock(
             self.name,
-            intent,
             int(model.creation_timestamp or 0),
             owner=tags.get(OWNER_TAG, ""),
             alive_ms=int(alive) if alive.isdigit() else 0,
+            finishing=tuple(t for t in tags.get(FINISHING_TAG, "").split(",") if t),
         )
 
     def break_lock(self, held: HeldLock) -> bool:

@@ -7,7 +7,9 @@
   ``search_model_versions`` can filter by it. No tag means development (a version that
   MLflow registered by itself).
 - The history is one registered-model tag per operation, ``stagekeeper.history.<time>.<op>``,
-  holding a JSON record of its changes: visible in the MLflow UI, read back in one call.
+  holding a JSON record of its changes: visible in the MLflow UI, read back in one call. A
+  record names the lock token of the writer that wrote it, so that the writer who takes an
+  abandoned lock over finds the operation its holder committed, if any (see ``lock``).
 - Approval requests are registered-model tags ``stagekeeper.request.<id>``, read with the
   model under the lock.
 - Metrics set through stagekeeper are model-version tags ``stagekeeper.metric.<name>``; a
@@ -37,13 +39,15 @@ CHAMPION_ALIAS = "champion"
 STAGE_TAG = "stagekeeper.stage"
 HISTORY_PREFIX = "stagekeeper.history."
 LOCK_PREFIX = "stagekeeper-lock."
-INTENT_TAG = "stagekeeper.intent"
 OWNER_TAG = "stagekeeper.owner"
+# On a lock taken over from an expired one: the tokens of the writers whose operation its
+# holder finishes first, so that dying while finishing it hands it on to the next writer.
+FINISHING_TAG = "stagekeeper.finishing"
 HEARTBEAT_TAG = "stagekeeper.heartbeat"
 # On the model, one per expired lock a writer broke: its holder, if only frozen, may still
-# land one write when it wakes (see lock.py). The value is the history key of the holder's
-# operation if that was dropped, else empty. ``doctor --fix`` repairs toward the history
-# and removes them.
+# land one write when it wakes (see lock.py). The value is the holder's token if it had
+# committed nothing, so that a record it lands later is known as dropped; else empty.
+# ``doctor --fix`` repairs toward the history and removes them.
 FENCED_PREFIX = "stagekeeper.fenced."
 METRIC_PREFIX = "stagekeeper.metric."
 REQUEST_PREFIX = "stagekeeper.request."
@@ -85,11 +89,17 @@ def newest_history_key(tags: Mapping[str, str]) -> str | None:
     return max((k for k in tags if k.startswith(HISTORY_PREFIX)), default=None)
 
 
-def encode_history(changes: Sequence[StageChange]) -> str:
-    """One operation's changes; what they share (who, when, why) is written once."""
+def encode_history(
+    changes: Sequence[StageChange], writer: str | None = None, *, moves: bool = True
+) -> str:
+    """One operation's changes; what they share (who, when, why) is written once. ``writer``
+    is its writer's lock token; ``moves`` false marks a record of changes already made
+    (``doctor``'s repairs), which finishing the operation must not replay."""
     first = changes[0]
     return json.dumps(
         {
+            **({"writer": writer} if writer else {}),
+            **({} if moves else {"moves": False}),
             "operation_id": first.operation_id,
             "at": first.at.astimezone(UTC).isoformat(),
             "actor": first.actor,
@@ -137,6 +147,32 @@ def decode_history(timeframe: str, model_name: str, value: str) -> list[StageCha
 def history_records(tags: Mapping[str, str]) -> list[tuple[str, str]]:
     """The model's history tags as (key, value), oldest first."""
     return sorted((k, v) for k, v in tags.items() if k.startswith(HISTORY_PREFIX))
+
+
+def writer_of(record: str) -> str | None:
+    """The lock token of the writer of a history record (``None``: unreadable, or older
+    than the field)."""
+    try:
+        writer = json.loads(record).get("writer")
+    except (AttributeError, ValueError):
+        return None
+    return writer if isinstance(writer, str) else None
+
+
+def records_of(tags: Mapping[str, str], writers: Iterable[str]) -> list[tuple[str, str]]:
+    """The history records written by the holders of ``writers`` (lock tokens), oldest
+    first."""
+    wanted = set(writers)
+    return [(k, v) for k, v in history_records(tags) if writer_of(v) in wanted]
+
+
+def replays(record: str) -> bool:
+    """Whether finishing a record's operation moves versions: not for a record of changes
+    already made (``encode_history``'s ``moves``)."""
+    try:
+        return json.loads(record).get("moves", True) is not False
+    except (AttributeError, ValueError):
+        return False
 
 
 def last_changed(tags: Mapping[str, str]) -> dict[int, datetime]:
@@ -247,7 +283,9 @@ def fenced_key(owner: str) -> str:
 
 
 def fenced_marks(tags: Mapping[str, str]) -> dict[str, str]:
-    """The model's marks of broken locks: tag key -> the dropped operation's history key."""
+    """The model's marks of broken locks: tag key -> the token of a holder whose operation
+    was dropped, or empty. (Marks made before records named their writer hold the dropped
+    record's history key instead.)"""
     return {k: v for k, v in tags.items() if k.startswith(FENCED_PREFIX)}
 
 

@@ -4,15 +4,15 @@ history lives in registered-model tags. See ``mapping`` for the layout.
 MLflow has no transaction across calls, so every write takes the timeframe's lock (see
 ``lock``), checks the plan's preconditions, then writes in an order that any crash leaves
 readable: the history record first, then the alias (the commit point for a champion),
-then the stage tags. A dead writer's lock holds its intent; the next writer or ``doctor``
-finishes the operation if its record was written, and drops it otherwise.
+then the stage tags. The record carries the lock's token, so the next writer or ``doctor``
+finishes a dead writer's operation if its record was written, and drops it otherwise.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -45,7 +45,7 @@ from stagekeeper_mlflow.connection import (
     registry_uri,
     translated_errors,
 )
-from stagekeeper_mlflow.lock import Intent, Lease, TimeframeLock
+from stagekeeper_mlflow.lock import Lease, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
     champion_of,
@@ -206,7 +206,9 @@ class MlflowStore:
             )
             lease.check()
             self.client.set_registered_model_tag(
-                name, mapping.history_key([change], newest), mapping.encode_history([change])
+                name,
+                mapping.history_key([change], newest),
+                mapping.encode_history([change], lease.token),
             )
         return to_version(registration.timeframe, created)
 
@@ -238,13 +240,9 @@ class MlflowStore:
             if plan is None:
                 return None
             newest = mapping.newest_history_key(view.model.tags or {}) if view.model else None
-            intent = Intent(
-                mapping.history_key(plan.changes, newest),
-                mapping.encode_history(plan.changes),
-                moves=not plan.records_only,
-            )
-            lease.declare(intent)
-            self._write(name, plan.changes, intent, lease.check)
+            key = mapping.history_key(plan.changes, newest)
+            record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
+            self._write(name, key, record, lease.check)
             for number, values in plan.metrics.items():
                 for key, value in mapping.metric_tags(values).items():
                     lease.check()
@@ -255,41 +253,40 @@ class MlflowStore:
             return plan
 
     def finish_inherited(self, name: str, lease: Lease) -> None:
-        """Complete a dead writer's operation if its record was written; else drop it. The
-        intent is declared as this writer's first, so that dying here loses nothing.
+        """Complete a dead writer's operation if its record was written; else drop it. This
+        writer's lock names the dead writers (``mapping.FINISHING_TAG``), so that dying here
+        hands the operation on.
 
-        Taking over a lock also marks the model (``mapping.FENCED_PREFIX``), naming the
-        operation dropped, if any: the lock's holder may have been frozen rather than dead,
-        and may land one more write when it wakes (see ``lock``), which ``doctor`` undoes."""
-        taken = lease.taken_from
-        if taken is None:
+        Taking over a lock also marks the model (``mapping.FENCED_PREFIX``), naming a holder
+        whose operation was dropped: the holder may have been frozen rather than dead, and
+        may land one more write when it wakes (see ``lock``), which ``doctor`` undoes."""
+        if not lease.taken_from:
             return
-        intent = taken.intent
-        if intent is not None:
-            lease.declare(intent)
-        records = mapping.history_records(self.client.get_registered_model(name).tags or {})
-        dropped = intent is not None and intent.key not in dict(records)
-        lease.check()
-        self.client.set_registered_model_tag(
-            name, mapping.fenced_key(taken.owner), intent.key if intent and dropped else ""
-        )
-        if intent is None or dropped:
+        tags = self.client.get_registered_model(name).tags or {}
+        writers = list(dict.fromkeys(w for taken in lease.taken_from for w in taken.writers))
+        for writer in writers:
+            dropped = not mapping.records_of(tags, [writer])
+            lease.check()
+            self.client.set_registered_model_tag(
+                name, mapping.fenced_key(writer), writer if dropped else ""
+            )
+        found = mapping.records_of(tags, writers)
+        if not found:
             return  # it died before writing anything
-        later = [value for key, value in records if key > intent.key]
+        key, record = found[-1]
+        later = [value for other, value in mapping.history_records(tags) if other > key]
         if any(_moves(value) for value in later):
             return  # a later operation planned from what it saw; doctor reconciles the rest
-        self._write(name, mapping.decode_history("", name, intent.record), intent, lease.check)
+        self._write(name, key, record, lease.check)
 
-    def _write(
-        self, name: str, changes: Sequence[StageChange], intent: Intent, check: Check
-    ) -> None:
+    def _write(self, name: str, key: str, record: str, check: Check) -> None:
         """Record, then move the alias, then mirror the tags; safe to repeat. ``check``
         runs before each write and stops a writer that lost its lock (fencing)."""
         check()
-        self.client.set_registered_model_tag(name, intent.key, intent.record)
-        moves = [change for change in changes if change.moves]
-        if not intent.moves or not moves:  # the versions stand where the record leads already
+        self.client.set_registered_model_tag(name, key, record)
+        if not mapping.replays(record):  # the versions stand where the record leads already
             return
+        moves = [c for c in mapping.decode_history("", name, record) if c.moves]
         crowned = [c.version for c in moves if c.crowns]
         dethroned = any(c.from_stage is Stage.CHAMPION for c in moves)
         if crowned:
