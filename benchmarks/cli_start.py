@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.report import Result
-from benchmarks.timing import interleaved, processes
+from benchmarks.timing import in_turn, processes
 
 HERE = Path(__file__).parent
 PYTHON = sys.executable
@@ -58,9 +58,11 @@ def measure(folder: Path, runs: int) -> list[Result]:
     }
     results = []
     for name, (ours, baseline) in pairs.items():
-        sample, base = interleaved(
-            lambda a=ours: processes(a, runs=max(1, runs // 5)),
-            lambda b=baseline: processes(b, runs=max(1, runs // 5)),
+        sample, base = in_turn(
+            (
+                lambda a=ours: processes(a, runs=max(1, runs // 5)),
+                lambda b=baseline: processes(b, runs=max(1, runs // 5)),
+            ),
             rounds=5,
         )
         results.append(Result.ratio(name, sample, base, target=1.2))

@@ -67,14 +67,11 @@ def calls(call: Callable[[int], object], runs: int, warmup: int = 2) -> Sample:
     return Sample(tuple(seconds))
 
 
-def interleaved(
-    first: Callable[[], Sample], second: Callable[[], Sample], rounds: int
-) -> tuple[Sample, Sample]:
-    """Both measured in turn, ``rounds`` times, so that a noisy moment on a shared machine
-    falls on both alike; the samples are pooled."""
-    a: list[float] = []
-    b: list[float] = []
+def in_turn(measures: Sequence[Callable[[], Sample]], rounds: int) -> list[Sample]:
+    """Each measured in turn, ``rounds`` times, so that a noisy moment on a shared machine
+    falls on all alike; each one's samples are pooled."""
+    pooled: list[list[float]] = [[] for _ in measures]
     for _ in range(rounds):
-        a += first().seconds
-        b += second().seconds
-    return Sample(tuple(a)), Sample(tuple(b))
+        for measure, into in zip(measures, pooled, strict=True):
+            into += measure().seconds
+    return [Sample(tuple(seconds)) for seconds in pooled]
