@@ -1,7 +1,9 @@
 """Flat cost as the registry grows: 1, 10 and 100 timeframes of 1,000 versions each (up
 to 100,000 versions, each with a history of several changes), on SQLite and PostgreSQL.
-Each operation on one timeframe is timed at each size in the same run; the figure is its
-median at 100,000 versions over its median at 1,000.
+Each operation on one timeframe is timed at each size in the same run, on a registry of
+each size loaded first and timed in turn, two calls at a time (so that a busy moment on a
+shared machine does not land on one size alone); the figure is its median at 100,000
+versions over its median at 1,000.
 
 ``status`` answers with a row per timeframe, so across those sizes its answer grows a
 hundredfold with the registry. Its flatness is measured on registries whose answer stays
@@ -37,6 +39,7 @@ CROWNED_EVERY = 100  # every 100th version was champion once (rollback targets)
 TARGET_RATIO, TARGET_MS = 1.5, 20.0
 STATUS = "status of every timeframe"
 STATUS_TIMEFRAMES = 100
+TURN = 2  # calls timed on one registry before the next size's turn (even: see rollback)
 
 
 def bulk_load(url: str, first: int, last: int, count: int = VERSIONS) -> float:
@@ -55,8 +58,9 @@ def bulk_load(url: str, first: int, last: int, count: int = VERSIONS) -> float:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # The triggers update each timeframe's row once per version in this one
-            # transaction; on the compacted table (``_settle``) the planner would scan
-            # every row version left so far for each update, instead of the key.
+            # transaction; on a table that looks small (fresh, or compacted by
+            # ``_settle``) the planner would scan every row version left so far for each
+            # update, instead of using the key.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         for index in range(first, last):
             name = f"T{index:03}"
@@ -124,36 +128,49 @@ def _change(
     )  # fmt: skip
 
 
-def operations(registry: Registry, rounds: int) -> dict[str, Sample]:
-    """Each operation on T000, ``rounds`` times after a warm-up."""
+def operations(registry: Registry) -> dict[str, Callable[[int], object]]:
+    """Each operation on T000, as a call to time (given the call's number)."""
     champion = registry.champion("T000")
     assert champion is not None
     betas = [v.version for v in registry.list("T000", Stage.BETA)]
-    timed: dict[str, Callable[[int], object]] = {
+    return {
         "list --stage beta of one timeframe": lambda _: registry.list("T000", Stage.BETA),
         STATUS: lambda _: registry.status(),
         "history of one version": lambda _: registry.history("T000", 500),
-        # back and forth between the champion and the previous one: both are rollbacks
+        # back and forth between the champion and the previous one: both are rollbacks (an
+        # even number of calls, as each turn makes, leaves the registry where it was)
         "rollback": lambda i: registry.rollback("T000", None if i % 2 == 0 else champion.version),
         "champion promotion": lambda _: registry.promote("T000", betas.pop(), Stage.CHAMPION),
     }
-    # rollback goes back and forth: an even number leaves the registry where it was
-    return {
-        name: calls(call, rounds + rounds % 2 if name == "rollback" else rounds)
-        for name, call in timed.items()
+
+
+def in_turn_calls(calls_by_size: list[Callable[[int], object]], rounds: int) -> list[Sample]:
+    """The same operation on registries of each size, ``TURN`` calls at a time in turn, so
+    that a busy moment on a shared machine does not land on one size alone."""
+    return in_turn(
+        [lambda call=call: calls(call, TURN) for call in calls_by_size], max(1, rounds // TURN)
+    )
+
+
+def measure_store(
+    fresh: Callable[[int], str], store: str, rounds: int, sizes: tuple[int, ...]
+) -> list[Result]:
+    """Each operation on registries of each size (``fresh(size)`` gives the URL of one),
+    loaded first and then timed in turn."""
+    urls = {size: fresh(size) for size in sizes}
+    for size, url in urls.items():
+        open_registry(url).close()  # the schema
+        load_seconds = bulk_load(url, 0, size)  # the largest is reported: loaded last
+    with ExitStack() as stack:
+        ops = [
+            operations(stack.enter_context(open_registry(urls[size], actor="bench")))
+            for size in sizes
+        ]
+        by_name = {name: in_turn_calls([op[name] for op in ops], rounds) for name in ops[0]}
+    by_size = {
+        size: {name: samples[index] for name, samples in by_name.items()}
+        for index, size in enumerate(sizes)
     }
-
-
-def measure_store(url: str, store: str, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
-    by_size: dict[int, dict[str, Sample]] = {}
-    loaded = 0
-    load_seconds = 0.0
-    open_registry(url).close()  # the schema
-    for size in sizes:
-        load_seconds += bulk_load(url, loaded, size)
-        loaded = size
-        with open_registry(url, actor="bench") as registry:
-            by_size[size] = operations(registry, rounds)
     small, large = sizes[0], sizes[-1]
     results = []
     for name in by_size[small]:
@@ -207,12 +224,8 @@ def status_growth(
         bulk_load(url, 0, STATUS_TIMEFRAMES, count)
     with ExitStack() as stack:
         registries = [stack.enter_context(open_registry(urls[c], actor="bench")) for c in counts]
-        # Sub-millisecond calls: measured in turn, ten at a time, so that a busy moment on
-        # a shared machine does not land on one size alone.
-        samples = in_turn(
-            [lambda r=registry: calls(lambda _: r.status(), 10) for registry in registries],
-            rounds,
-        )
+        # sub-millisecond calls: ten times as many
+        samples = in_turn_calls([lambda _, r=r: r.status() for r in registries], rounds * 10)
     by_count = dict(zip(counts, samples, strict=True))
     small, large = counts[0] * STATUS_TIMEFRAMES, counts[-1] * STATUS_TIMEFRAMES
     return Result(
@@ -230,7 +243,9 @@ def status_growth(
 
 def measure(folder: Path, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
     counts = tuple(size * VERSIONS // 100 for size in sizes)  # 100 timeframes: same totals
-    results = measure_store(f"sqlite:///{folder / 'scale.db'}", "SQLite", rounds, sizes)
+    results = measure_store(
+        lambda size: f"sqlite:///{folder / f'scale-{size}.db'}", "SQLite", rounds, sizes
+    )
     results.append(
         status_growth(
             lambda count: f"sqlite:///{folder / f'status-{count}.db'}", "SQLite", rounds, counts
@@ -238,7 +253,9 @@ def measure(folder: Path, rounds: int, sizes: tuple[int, ...]) -> list[Result]:
     )
     with ExitStack() as stack:
         server = stack.enter_context(postgres_server())
-        results += measure_store(create_database(server, "bench"), "PostgreSQL", rounds, sizes)
+        results += measure_store(
+            lambda _: create_database(server, "bench"), "PostgreSQL", rounds, sizes
+        )
         results.append(
             status_growth(lambda _: create_database(server, "status"), "PostgreSQL", rounds, counts)
         )
