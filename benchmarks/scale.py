@@ -42,10 +42,11 @@ STATUS_TIMEFRAMES = 100
 TURN = 2  # calls timed on one registry before the next size's turn (even: see rollback)
 
 
-def bulk_load(url: str, first: int, last: int, count: int = VERSIONS) -> float:
-    """Timeframes T<first>..T<last-1> of ``count`` versions each: seconds taken. Version v
-    is archived, except the newest tenth (beta) and the last crowned (every tenth was
-    champion once), the champion."""
+def bulk_load(url: str, timeframe_count: int, count: int = VERSIONS) -> float:
+    """Timeframes T000.. (``timeframe_count`` of them) of ``count`` versions each, into a
+    registry whose schema exists and holds none: seconds taken. Version v is archived,
+    except the newest tenth (beta) and the last crowned (every tenth was champion once), the
+    champion."""
     from sqlalchemy import create_engine
 
     from stagekeeper_sql.schema import change_row, changes, timeframes, versions
@@ -58,11 +59,10 @@ def bulk_load(url: str, first: int, last: int, count: int = VERSIONS) -> float:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # The triggers update each timeframe's row once per version in this one
-            # transaction; on a table that looks small (fresh, or compacted by
-            # ``_settle``) the planner would scan every row version left so far for each
-            # update, instead of using the key.
+            # transaction; on a fresh table, which looks small, the planner would scan
+            # every row version left so far for each update, instead of using the key.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        for index in range(first, last):
+        for index in range(timeframe_count):
             name = f"T{index:03}"
             model = f"{name}_trading_model"
             version_rows, change_rows = [], []
@@ -152,15 +152,25 @@ def in_turn_calls(calls_by_size: list[Callable[[int], object]], rounds: int) -> 
     )
 
 
+def loaded(
+    fresh: Callable[[int], str], sizes: tuple[int, ...], load: Callable[[str, int], float]
+) -> tuple[dict[int, str], float]:
+    """A registry per size (``fresh(size)`` gives its URL), loaded by ``load(url, size)``:
+    their URLs, and the seconds the last (the largest) took."""
+    urls = {size: fresh(size) for size in sizes}
+    seconds = 0.0
+    for size, url in urls.items():
+        open_registry(url).close()  # the schema
+        seconds = load(url, size)
+    return urls, seconds
+
+
 def measure_store(
     fresh: Callable[[int], str], store: str, rounds: int, sizes: tuple[int, ...]
 ) -> list[Result]:
     """Each operation on registries of each size (``fresh(size)`` gives the URL of one),
     loaded first and then timed in turn."""
-    urls = {size: fresh(size) for size in sizes}
-    for size, url in urls.items():
-        open_registry(url).close()  # the schema
-        load_seconds = bulk_load(url, 0, size)  # the largest is reported: loaded last
+    urls, load_seconds = loaded(fresh, sizes, lambda url, size: bulk_load(url, size))
     with ExitStack() as stack:
         ops = [
             operations(stack.enter_context(open_registry(urls[size], actor="bench")))
@@ -218,10 +228,7 @@ def status_growth(
 ) -> Result:
     """``status`` over ``STATUS_TIMEFRAMES`` timeframes of each count of versions, each in
     a registry of its own (``fresh(count)`` gives its URL): an answer of the same size."""
-    urls = {count: fresh(count) for count in counts}
-    for count, url in urls.items():
-        open_registry(url).close()  # the schema
-        bulk_load(url, 0, STATUS_TIMEFRAMES, count)
+    urls, _ = loaded(fresh, counts, lambda url, count: bulk_load(url, STATUS_TIMEFRAMES, count))
     with ExitStack() as stack:
         registries = [stack.enter_context(open_registry(urls[c], actor="bench")) for c in counts]
         # sub-millisecond calls: ten times as many
