@@ -29,7 +29,7 @@ class Result:
         return self.target is None or self.value <= self.target
 
     @classmethod
-    def ratio(cls, name: str, ours: Sample, base: Sample, target: float) -> Result:
+    def ratio(cls, name: str, ours: Sample, base: Sample, target: float | None) -> Result:
         """stagekeeper's median over the baseline's, measured in the same run."""
         return cls(
             name,
