@@ -99,15 +99,14 @@ def main() -> None:
         for _ in range(100):
             client.create_model_version("tagged", "s3://bench/model", await_creation_for=0)
         write, written = _record_writers(client, experiment), 0
-        print("| records | " + " | ".join(_requests(client, experiment)) + " |")
-        print("|---:|" + "---:|" * len(_requests(client, experiment)))
+        requests = _requests(client, experiment)
+        print("| records | " + " | ".join(requests) + " |")
+        print("|---:|" + "---:|" * len(requests))
         for size in SIZES:
             for i in range(written, size):
                 write(i)
             written = size
-            medians = [
-                calls(call, RUNS).median * 1000 for call in _requests(client, experiment).values()
-            ]
+            medians = [calls(call, RUNS).median * 1000 for call in requests.values()]
             print(f"| {size:,} | " + " | ".join(f"{ms:.1f} ms" for ms in medians) + " |")
 
 
