@@ -1,13 +1,15 @@
 """Where the history could live on MLflow: one request's cost as the history grows.
 
-A design probe, not one of the targets: ``python -m benchmarks.history_layouts`` starts an
+The design probe that chose the history's model of its own (DESIGN-NOTES); not one of the
+targets: ``python -m benchmarks.history_layouts`` starts an
 ``mlflow server`` on 127.0.0.1 and writes the same records, 1,000 and then 3,000 of them,
 to three places, timing after each size the requests a write would make there:
 
-- the registered model's tags, where the history is kept now (MLflow's server reads every
+- the registered model's tags, where the history was kept first (MLflow's server reads every
   tag of a model on each write to it, and sends them all with each read of it);
 - runs of an experiment, a run per record;
-- versions of a registered model of its own, a version per record (MLflow numbers them).
+- versions of a registered model of its own, a version per record (MLflow numbers them):
+  where it is kept now.
 
 The model whose tags hold the history has 100 versions, as the latency benchmark's does.
 """

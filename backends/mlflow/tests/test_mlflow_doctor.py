@@ -114,6 +114,22 @@ def test_an_unreadable_history_record_is_set_aside(
     assert registry.doctor() == []
 
 
+def test_an_unreadable_record_of_the_history_model_is_set_aside(
+    registry: Registry, client: MlflowClient
+) -> None:
+    registry.register("1H", source=SOURCE)
+    history = f"stagekeeper history of {registry.model_name('1H')}"
+    client.create_model_version(history, "stagekeeper:/history", tags={"stagekeeper.record": "{"})
+    registry.promote("1H", 1, "beta")
+    assert [c.to_stage for c in registry.history("1H")] == [Stage.DEVELOPMENT, Stage.BETA]
+    [finding] = registry.doctor()
+    assert (finding.code, finding.subject) == ("unreadable-history", f"{history} v2")
+    registry.doctor(fix=True)
+    assert client.get_model_version(history, "2").tags == {"stagekeeper.unreadable-history": "{"}
+    assert registry.doctor() == []
+    assert len(registry.history("1H")) == 2
+
+
 @pytest.mark.parametrize("dies_at", range(1, 7))
 def test_a_writer_dying_at_any_write_leaves_one_champion_and_a_repairable_state(
     registry: Registry, client: MlflowClient, mlflow_url: str, template: str, dies_at: int

@@ -1,4 +1,4 @@
-"""MLflow's own tools see the same truth as stagekeeper: alias, stage tags, history tags."""
+"""MLflow's own tools see the same truth as stagekeeper: alias, stage tags, history."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import Stage, ValidationError, open_registry
+from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.stages import Cause
 from stagekeeper.service.registry import Registry
+from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.mapping import STAGE_TAG
 from stagekeeper_mlflow.store import NEIGHBOURS
 
@@ -84,15 +87,60 @@ def test_a_version_mlflow_registered_by_itself_is_in_development(
     assert client.get_model_version(name, "1").tags[STAGE_TAG] == "beta"
 
 
-def test_the_history_is_kept_in_mlflow_tags(registry: Registry, client: MlflowClient) -> None:
+def test_the_history_is_a_model_of_its_own(registry: Registry, client: MlflowClient) -> None:
+    """One version per operation, numbered in order, on a model the template cannot name;
+    the timeframe's model keeps no history in its tags, so it does not grow with it."""
     registry.register("1H", source=SOURCE)
     registry.promote("1H", 1, "beta", reason="validated", actor="ana")
-    tags = client.get_registered_model(registry.model_name("1H")).tags
-    records = [
-        json.loads(v) for k, v in sorted(tags.items()) if k.startswith("stagekeeper.history.")
-    ]
+    name = registry.model_name("1H")
+    versions = client.search_model_versions(
+        f"name='stagekeeper history of {name}'", order_by=["version_number ASC"]
+    )
+    records = [json.loads(v.tags["stagekeeper.record"]) for v in versions]
     assert [r["changes"][0]["to"] for r in records] == ["development", "beta"]
     assert (records[1]["actor"], records[1]["reason"]) == ("ana", "validated")
+    assert versions[1].tags["stagekeeper.moved.1"] == "yes"
+    assert client.get_registered_model(name).tags == {}
+    assert [v.timeframe for v in registry.list()] == ["1H"]
+
+
+def test_history_written_in_the_models_tags_is_read_first(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """A model whose history an older stagekeeper kept in its tags: those records come
+    first, and everything that reads the history reads them."""
+    name = registry.model_name("1H")
+    client.create_registered_model(name)
+    for _ in range(2):
+        client.create_model_version(name, SOURCE, tags={STAGE_TAG: "development"})
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    crowned = datetime(2026, 1, 2, tzinfo=UTC)
+    older = [
+        _change(name, 1, None, Stage.DEVELOPMENT, "registration", at, "op1"),
+        _change(name, 2, None, Stage.DEVELOPMENT, "registration", at, "op2"),
+        _change(name, 1, Stage.DEVELOPMENT, Stage.CHAMPION, "forced", crowned, "op3"),
+    ]
+    for index, change in enumerate(older):
+        key = f"stagekeeper.history.{index:017d}.{change.operation_id}"
+        client.set_registered_model_tag(name, key, mapping.encode_history([change]))
+    client.set_model_version_tag(name, "1", STAGE_TAG, "champion")
+    client.set_registered_model_alias(name, "champion", "1")
+
+    assert registry.get("1H", 1).updated_at == crowned  # type: ignore[union-attr]
+    assert [v.updated_at for v in registry.list("1H", "champion")] == [crowned]
+    registry.promote("1H", 2, "beta")
+    registry.promote("1H", 2, "champion")
+    assert [c.version for c in registry.rollback("1H")] == [2, 1]  # crowned in the tags
+    ops = list(dict.fromkeys(c.operation_id for c in registry.history("1H")))
+    assert ops[:3] == ["op1", "op2", "op3"] and len(ops) == 6
+    assert [e.sequence for e in registry.events("1H")] == list(range(1, 7))
+    assert registry.doctor() == []
+
+
+def _change(
+    name: str, version: int, old: Stage | None, new: Stage, cause: str, at: datetime, op: str
+) -> StageChange:
+    return StageChange(op, "1H", name, version, old, new, None, "old", at, Cause(cause))
 
 
 def test_registering_needs_a_source_and_takes_no_number(registry: Registry) -> None:
@@ -112,40 +160,43 @@ def test_listing_by_stage_costs_the_same_for_many_versions(
         registry.promote("1H", version, "beta")
     counted.calls.clear()
     assert len(registry.list("1H", "beta")) == 20
-    assert counted.calls == {"get_registered_model": 1, "search_model_versions": 1}
+    # The model, a search per page of versions, and the newest records of the history
+    # for their updated_at: the 20 promotions.
+    assert counted.calls == {"get_registered_model": 1, "search_model_versions": 2}
 
 
 def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClient) -> None:
     """The numbers the README promises."""
     registry.register("1H", source=SOURCE)
-    assert sum(counted.calls.values()) == 7  # the first one also creates the model
+    assert sum(counted.calls.values()) == 8  # the first one also creates the two models
     counted.calls.clear()
     registry.register("1H", source=SOURCE)
-    assert sum(counted.calls.values()) == 5  # lock, model, create version, record, unlock
+    assert sum(counted.calls.values()) == 4  # lock, create version, record, unlock
     counted.calls.clear()
-    # lock; the model with the policy, version; record, tag, unlock. No fencing check
-    # costs a request within the lease's trust window (see lock.py)
+    # lock; the model with the policy, the version, the newest records (when it last
+    # moved); record, tag, unlock. No fencing check costs a request within the lease's
+    # trust window (see lock.py)
     registry.promote("1H", 1, "beta")
-    assert sum(counted.calls.values()) == 6
+    assert sum(counted.calls.values()) == 7
     assert counted.calls["search_registered_models"] == 1
     counted.calls.clear()
     registry.promote("1H", 1, "champion")  # no champion yet: the alias moves, one tag
-    assert sum(counted.calls.values()) == 7
+    assert sum(counted.calls.values()) == 8
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
     registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + alias, + tag
-    assert sum(counted.calls.values()) == 8  # the version and the champion in one search
-    assert counted.calls["search_model_versions"] == 1
+    assert sum(counted.calls.values()) == 9  # the version and the champion in one search
+    assert counted.calls["search_model_versions"] == 2  # that one, and the newest records
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")
-    assert sum(counted.calls.values()) == 9  # the history comes with the model
+    assert sum(counted.calls.values()) == 11  # + the crownings, + the previous champion
     counted.calls.clear()
     registry.history("1H")
-    assert sum(counted.calls.values()) == 1
+    assert sum(counted.calls.values()) == 2  # the model, and the records: one page
     counted.calls.clear()
     registry.list("1H", "archived")
-    assert sum(counted.calls.values()) == 3
+    assert sum(counted.calls.values()) == 4
 
 
 def test_a_champion_far_from_the_candidate_is_read_on_its_own(
@@ -159,7 +210,7 @@ def test_a_champion_far_from_the_candidate_is_read_on_its_own(
     registry.promote("1H", 1, "champion")
     counted.calls.clear()
     registry.promote("1H", far, "champion")
-    assert sum(counted.calls.values()) == 9 and "search_model_versions" not in counted.calls
+    assert sum(counted.calls.values()) == 10 and counted.calls["get_model_version"] == 2
     assert [(v.version, v.stage.value) for v in registry.list("1H", "champion")] == [
         (far, "champion")
     ]

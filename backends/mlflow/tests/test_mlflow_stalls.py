@@ -35,6 +35,8 @@ WRITER = textwrap.dedent(
     from stagekeeper_mlflow.store import MlflowStore
 
     url, template, freeze_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    # The record is a new version of the history's model; the rest, tags and the alias.
+    WRITES = ("create_model_version", "set_", "delete_")
     mode = sys.argv[5] if len(sys.argv) > 5 else "before"
     after_check = mode == "after"
     options = StoreOptions(model_name_template=template)
@@ -46,7 +48,7 @@ WRITER = textwrap.dedent(
             method = getattr(inner, name)
             def call(*args, **kwargs):
                 global checks
-                if mode == "write" and name.startswith(("set_", "delete_")):
+                if mode == "write" and name.startswith(WRITES):
                     checks += 1  # here: writes, for a writer that trusts its lease
                     if checks == freeze_at:
                         os.kill(os.getpid(), signal.SIGSTOP)

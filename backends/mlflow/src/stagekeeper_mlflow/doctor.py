@@ -16,6 +16,7 @@ aside, not deleted.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mlflow.entities.model_registry import RegisteredModel
@@ -25,6 +26,7 @@ from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding
 from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.history import Record
 from stagekeeper_mlflow.lock import HeldLock
 from stagekeeper_mlflow.lookups import champion_of, readable_history
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
@@ -37,6 +39,8 @@ UNTAGGED_CHAMPION = "champion-tag-missing"
 UNREADABLE = "unreadable-history"
 SET_ASIDE = "stagekeeper.unreadable-history."
 DROPPED = "stagekeeper.dropped-history."
+# Takes the record of a history key out of the history, kept under a tag of this prefix.
+SetAside = Callable[[str, str], None]
 
 
 def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list[Finding]:
@@ -51,12 +55,19 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
             store.finish_inherited(name, lease)
             model = store.client.get_registered_model(name)
             marks = mapping.fenced_marks(model.tags or {})
-            findings = _stale_writes(store, timeframe, model, marks) if marks else []
+            log = store.history_of(name)
+            records = log.records(model.tags or {})
+            findings = _stale_writes(store, timeframe, model, records, marks) if marks else []
             findings += _tag_findings(store, timeframe, model) if not marks else []
-            findings += _history_findings(timeframe, model)
+            findings += _history_findings(timeframe, model, records)
+            by_key = {record.key: record for record in records}
+
+            def set_aside(key: str, prefix: str) -> None:
+                log.set_aside(by_key[key], prefix)
+
             for finding in findings if fix else []:
                 lease.check()
-                _repair(store, model, finding)
+                _repair(store, model, finding, set_aside)
             for mark in marks if fix else []:
                 lease.check()
                 store.client.delete_registered_model_tag(name, mark)
@@ -65,10 +76,12 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
     return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
 
 
-def _repair(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
+def _repair(
+    store: MlflowStore, model: RegisteredModel, finding: Finding, set_aside: SetAside
+) -> None:
     client = store.client
     if finding.code == STALE_WRITE:
-        _undo(store, model, finding)
+        _undo(store, model, finding, set_aside)
     elif finding.code == STALE_CHAMPION_TAG:
         client.set_model_version_tag(
             model.name, str(finding.version), STAGE_TAG, Stage.ARCHIVED.value
@@ -78,31 +91,34 @@ def _repair(store: MlflowStore, model: RegisteredModel, finding: Finding) -> Non
             model.name, str(finding.version), STAGE_TAG, Stage.CHAMPION.value
         )
     elif finding.code == UNREADABLE:
-        _set_aside(store, model, finding.subject, SET_ASIDE)
+        set_aside(finding.subject, SET_ASIDE)
 
 
 def _stale_writes(
-    store: MlflowStore, timeframe: str, model: RegisteredModel, marks: dict[str, str]
+    store: MlflowStore,
+    timeframe: str,
+    model: RegisteredModel,
+    records: list[Record],
+    marks: dict[str, str],
 ) -> list[Finding]:
     """Where the store differs from what the last committed operations left, once a writer
     may have written after losing its lock: that write is undone. A history record of an
     operation the next writer dropped is set aside; the alias and the tags are put back."""
     # A mark names a dropped holder's token (older marks: its record's history key).
     dropped = {mark for mark in marks.values() if mark}
-    records = mapping.history_records(model.tags or {})
-    stale = {key for key, value in records if key in dropped or mapping.writer_of(value) in dropped}
+    stale = {r.key for r in records if r.key in dropped or r.writer in dropped}
     found = [
         Finding(timeframe, None, STALE_WRITE,
                 f"history record {key} of {model.name} was written after its writer lost its "
                 "lock and its operation had been dropped",
                 remedy=f"move it aside to {DROPPED}…", subject=key)
-        for key, _value in records if key in stale
+        for key in [r.key for r in records if r.key in stale]
     ]  # fmt: skip
     expected = {
         change.version: change.to_stage
-        for key, value in records
-        if key not in stale
-        for change in readable_history(timeframe, model.name, value)
+        for record in records
+        if record.key not in stale
+        for change in readable_history(timeframe, model.name, record.value)
     }
     return found + _alias_against(model, timeframe, expected) + [
         Finding(timeframe, int(raw.version), STALE_WRITE,
@@ -135,10 +151,12 @@ def _alias_against(
     ]  # fmt: skip
 
 
-def _undo(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
+def _undo(
+    store: MlflowStore, model: RegisteredModel, finding: Finding, set_aside: SetAside
+) -> None:
     """Put a record, the alias or a stage tag back where the committed history has it."""
-    if finding.subject.startswith(mapping.HISTORY_PREFIX):
-        _set_aside(store, model, finding.subject, DROPPED)
+    if finding.version is None and finding.subject != CHAMPION_ALIAS:
+        set_aside(finding.subject, DROPPED)
     elif finding.subject != CHAMPION_ALIAS:
         store.client.set_model_version_tag(
             model.name, str(finding.version), STAGE_TAG, finding.subject
@@ -147,12 +165,6 @@ def _undo(store: MlflowStore, model: RegisteredModel, finding: Finding) -> None:
         store.client.delete_registered_model_alias(model.name, CHAMPION_ALIAS)
     else:
         store.client.set_registered_model_alias(model.name, CHAMPION_ALIAS, str(finding.version))
-
-
-def _set_aside(store: MlflowStore, model: RegisteredModel, key: str, prefix: str) -> None:
-    aside = prefix + key.removeprefix(mapping.HISTORY_PREFIX)
-    store.client.set_registered_model_tag(model.name, aside, (model.tags or {})[key])
-    store.client.delete_registered_model_tag(model.name, key)
 
 
 def _interrupted(timeframe: str, held: HeldLock) -> Finding:
@@ -202,11 +214,14 @@ def _tag_findings(store: MlflowStore, timeframe: str, model: RegisteredModel) ->
     return findings
 
 
-def _history_findings(timeframe: str, model: RegisteredModel) -> list[Finding]:
+def _history_findings(
+    timeframe: str, model: RegisteredModel, records: list[Record]
+) -> list[Finding]:
     findings = []
-    for key, value in mapping.history_records(model.tags or {}):
+    for record in records:
+        key = record.key
         try:
-            mapping.decode_history(timeframe, model.name, value)
+            mapping.decode_history(timeframe, model.name, record.value)
         except ValueError as exc:
             findings.append(
                 Finding(

@@ -39,8 +39,8 @@ from typing import TypeVar
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import LockLost, LockTimeout
-from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, error_code
+from stagekeeper_mlflow.history import HistoryLog
 from stagekeeper_mlflow.mapping import (
     FINISHING_TAG,
     HEARTBEAT_TAG,
@@ -224,9 +224,10 @@ class TimeframeLock:
             if held is None
             else or_missing(lambda: self.client.get_registered_model(self.model_name))
         )
-        records = mapping.records_of(model.tags or {}, held.writers) if model and held else []
+        log = HistoryLog(self.client, self.model_name)
+        records = log.by_writers(held.writers, model.tags or {}) if model and held else []
         try:
-            record = json.loads(records[-1][1])
+            record = json.loads(records[-1].value)
             return f"{record['actor']} (operation {record['operation_id']})"
         except (IndexError, ValueError, KeyError, TypeError):
             return "another writer"

@@ -17,6 +17,7 @@ from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, is_missing
+from stagekeeper_mlflow.history import HistoryLog, LegacyTags
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 PAGE_SIZE = 1000
@@ -59,19 +60,23 @@ class Lookups:
 
     def versions(
         self, timeframe: str, model: RegisteredModel, stage: Stage | None
-    ) -> Iterator[ModelVersion]:
-        """A model's versions in ``stage``: the alias for a champion, a tag search else."""
+    ) -> list[ModelVersion]:
+        """A model's versions in ``stage``: the alias for a champion, a tag search else.
+        Their ``updated_at`` is read from the history, newest first, as far as they need."""
         holder = champion_of(model)
-        changed = mapping.last_changed(model.tags or {})
         if stage is Stage.CHAMPION:
-            found = self.fetch(model.name, int(holder)) if holder else None
-            yield from [] if found is None else [to_version(timeframe, found, changed=changed)]
-            return
-        for clause in _stage_clauses(stage):
-            for raw in self.search(f"name={mapping.quote(model.name)}{clause}"):
-                version = to_version(timeframe, raw, holder, changed)
-                if stage is None or version.stage is stage:
-                    yield version
+            crowned = self.fetch(model.name, int(holder)) if holder else None
+            described = self.described(timeframe, crowned, lambda: model.tags or {})
+            return [] if described is None else [described]
+        found = [
+            raw
+            for clause in _stage_clauses(stage)
+            for raw in self.search(f"name={mapping.quote(model.name)}{clause}")
+            if stage is None or _stage_with(raw, holder) is stage
+        ]
+        log = HistoryLog(self.client, model.name)
+        changed = log.last_changes({int(raw.version) for raw in found}, lambda: model.tags or {})
+        return [to_version(timeframe, raw, holder, changed) for raw in found]
 
     def search(self, filter_string: str) -> Iterator[MlflowVersion]:
         """Every version matching the filter, a page per call."""
@@ -100,12 +105,18 @@ class Lookups:
     def champion(self, name: str) -> MlflowVersion | None:
         return or_none(lambda: self.client.get_model_version_by_alias(name, CHAMPION_ALIAS))
 
-    def described(self, timeframe: str, raw: MlflowVersion | None) -> ModelVersion | None:
-        """One version as the domain sees it, its ``updated_at`` read from the history."""
+    def described(
+        self, timeframe: str, raw: MlflowVersion | None, legacy: LegacyTags | None = None
+    ) -> ModelVersion | None:
+        """One version as the domain sees it, its ``updated_at`` read from the history (one
+        request). ``legacy`` gives the model's tags, if history older than its own model
+        must be read."""
         if raw is None:
             return None
-        model = self.client.get_registered_model(raw.name)
-        return to_version(timeframe, raw, changed=mapping.last_changed(model.tags or {}))
+        name, number = raw.name, int(raw.version)
+        tags = legacy or (lambda: self.client.get_registered_model(name).tags or {})
+        changed = HistoryLog(self.client, name).last_change(number, tags)
+        return to_version(timeframe, raw, changed={} if changed is None else {number: changed})
 
 
 def or_none(call: Callable[[], Found]) -> Found | None:
@@ -142,8 +153,10 @@ def to_version(
     )
 
 
-def stage_of(raw: MlflowVersion) -> Stage:
-    return mapping.stage_of(raw.tags or {}, raw.aliases or [])
+def _stage_with(raw: MlflowVersion, holder: str | None) -> Stage:
+    """A search result's stage; search results carry no aliases, so ``holder`` tells."""
+    aliases = [CHAMPION_ALIAS] if holder is not None and str(raw.version) == holder else []
+    return mapping.stage_of(raw.tags or {}, aliases)
 
 
 def champion_of(model: RegisteredModel) -> str | None:

@@ -6,10 +6,12 @@
 - Every version mirrors its stage in the model-version tag ``stagekeeper.stage`` so that
   ``search_model_versions`` can filter by it. No tag means development (a version that
   MLflow registered by itself).
-- The history is one registered-model tag per operation, ``stagekeeper.history.<time>.<op>``,
-  holding a JSON record of its changes: visible in the MLflow UI, read back in one call. A
-  record names the lock token of the writer that wrote it, so that the writer who takes an
-  abandoned lock over finds the operation its holder committed, if any (see ``lock``).
+- The history is a registered model of its own, ``stagekeeper history of <model>``, with one
+  version per operation holding a JSON record of its changes (see ``history``): visible
+  in the MLflow UI. A record names the lock token of the writer that wrote it, so that
+  the writer who takes an abandoned lock over finds the operation its holder committed, if
+  any (see ``lock``). History written before that layout stays in the model's tags, one
+  per operation, ``stagekeeper.history.<time>.<op>``, and is read first.
 - Approval requests are registered-model tags ``stagekeeper.request.<id>``, read with the
   model under the lock.
 - Metrics set through stagekeeper are model-version tags ``stagekeeper.metric.<name>``; a
@@ -69,24 +71,6 @@ def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:
     except ValueError:
         return Stage.DEVELOPMENT
     return Stage.ARCHIVED if stage is Stage.CHAMPION else stage
-
-
-def history_key(changes: Sequence[StageChange], newest: str | None = None) -> str:
-    """Sortable by time, unique by operation: concurrent writers never overwrite.
-
-    Made under the timeframe's lock, after ``newest`` (the model's newest history key): the
-    key sorts after it even if this writer's clock is behind the last writer's, so the
-    history only grows at its end and a reader never finds a record appear before one it
-    has read (the event stream's order, ``stagekeeper.domain.events``)."""
-    first = changes[0]
-    micros = int(first.at.timestamp() * 1_000_000)
-    if newest is not None:
-        micros = max(micros, int(newest.removeprefix(HISTORY_PREFIX).partition(".")[0]) + 1)
-    return f"{HISTORY_PREFIX}{micros:017d}.{first.operation_id}"
-
-
-def newest_history_key(tags: Mapping[str, str]) -> str | None:
-    return max((k for k in tags if k.startswith(HISTORY_PREFIX)), default=None)
 
 
 def encode_history(
@@ -159,13 +143,6 @@ def writer_of(record: str) -> str | None:
     return writer if isinstance(writer, str) else None
 
 
-def records_of(tags: Mapping[str, str], writers: Iterable[str]) -> list[tuple[str, str]]:
-    """The history records written by the holders of ``writers`` (lock tokens), oldest
-    first."""
-    wanted = set(writers)
-    return [(k, v) for k, v in history_records(tags) if writer_of(v) in wanted]
-
-
 def replays(record: str) -> bool:
     """Whether finishing a record's operation moves versions: not for a record of changes
     already made (``encode_history``'s ``moves``)."""
@@ -173,25 +150,6 @@ def replays(record: str) -> bool:
         return json.loads(record).get("moves", True) is not False
     except (AttributeError, ValueError):
         return False
-
-
-def last_changed(tags: Mapping[str, str]) -> dict[int, datetime]:
-    """When each version last changed stage, from the history records among ``tags``.
-
-    MLflow does not move a version's ``last_updated_timestamp`` for tags or aliases, so
-    this is where a version's ``updated_at`` comes from. Unreadable records are skipped
-    (``doctor`` reports them).
-    """
-    changed: dict[int, datetime] = {}
-    for _key, value in history_records(tags):
-        try:
-            changes = decode_history("", "", value)
-        except ValueError:
-            continue
-        for change in changes:
-            if change.moves:
-                changed[change.version] = change.at
-    return changed
 
 
 def metric_tags(metrics: Metrics) -> dict[str, str]:
@@ -233,6 +191,10 @@ DELIVERED_PREFIX = "stagekeeper.delivered."
 
 def settings_model(template: str) -> str:
     return f"stagekeeper settings of {template}"
+
+
+def history_model(model_name: str) -> str:
+    return f"stagekeeper history of {model_name}"
 
 
 def policy_key(change: PolicyChange) -> str:

@@ -1,5 +1,5 @@
 """The MLflow store: the champion alias is the truth, stages are mirrored in tags, and the
-history lives in registered-model tags. See ``mapping`` for the layout.
+history is a registered model of its own (``history``). See ``mapping`` for the layout.
 
 MLflow has no transaction across calls, so every write takes the timeframe's lock (see
 ``lock``), checks the plan's preconditions, then writes in an order that any crash leaves
@@ -11,6 +11,7 @@ finishes a dead writer's operation if its record was written, and drops it other
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -45,6 +46,7 @@ from stagekeeper_mlflow.connection import (
     registry_uri,
     translated_errors,
 )
+from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record
 from stagekeeper_mlflow.lock import Lease, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
@@ -83,8 +85,17 @@ class _View:
         return self._models.get(self.name)
 
     @cached_property
-    def changed(self) -> dict[int, datetime]:
-        return mapping.last_changed(self.model.tags or {}) if self.model else {}
+    def legacy(self) -> dict[str, str]:
+        """The model's tags, where history written before its own model still lives."""
+        return dict(self.model.tags or {}) if self.model else {}
+
+    @cached_property
+    def log(self) -> HistoryLog:
+        return self.store.history_of(self.name)
+
+    @cached_property
+    def times(self) -> ChangeTimes:
+        return ChangeTimes(self.log, lambda: self.legacy)
 
     @cached_property
     def holder(self) -> int | None:
@@ -113,11 +124,12 @@ class _View:
         else:
             found = self.lookups.between(self.name, min(wanted), max(wanted))
         alias_holder = None if holder is None else str(holder)
+        changed = self.times.of({n for n in wanted if found.get(n) is not None})
         for number in wanted:
             raw = found.get(number)
             self._raw[number] = raw
             self._found[number] = (
-                None if raw is None else to_version(self.timeframe, raw, alias_holder, self.changed)
+                None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
             )
 
     def champion(self) -> ModelVersion | None:
@@ -129,17 +141,21 @@ class _View:
         return sorted(self.lookups.versions(self.timeframe, self.model, None), key=_by_number)
 
     def history(self) -> list[StageChange]:
-        records = mapping.history_records(self.model.tags or {}) if self.model else []
-        return [
-            c for _key, value in records for c in readable_history(self.timeframe, self.name, value)
-        ]
+        return self._changes(self.log.records(self.legacy))
+
+    def _changes(self, records: list[Record]) -> list[StageChange]:
+        return [c for r in records for c in readable_history(self.timeframe, self.name, r.value)]
+
+    @cached_property
+    def _crownings(self) -> list[StageChange]:
+        return self._changes(self.log.crownings(self.legacy))
 
     def previous_champion(self, current: int | None) -> ModelVersion | None:
-        # The whole history is one tag read already (the model), so no query is saved here.
-        return previous_champion(self.history(), self.get, current)
+        # The records that crowned a version, one search: no need for the whole history.
+        return previous_champion(self._crownings, self.get, current)
 
     def was_champion(self, version: int) -> bool:
-        return version in former_champions(self.history())
+        return version in former_champions(self._crownings)
 
     def metrics(self, version: int) -> Metrics:
         self.get(version)
@@ -195,8 +211,6 @@ class MlflowStore:
         # Under the lock, like every write: the record then lands at the history's end.
         with translated_errors(self.url), self.lock(name).held() as lease:
             self.finish_inherited(name, lease)
-            model = or_none(lambda: self.client.get_registered_model(name))
-            newest = mapping.newest_history_key(model.tags or {}) if model else None
             lease.check()
             created = self._create_version(name, registration.source, registration.metrics)
             number = int(created.version)
@@ -205,11 +219,8 @@ class MlflowStore:
                 registration.change_for(number), at=to_time(created.creation_timestamp)
             )
             lease.check()
-            self.client.set_registered_model_tag(
-                name,
-                mapping.history_key([change], newest),
-                mapping.encode_history([change], lease.token),
-            )
+            record = mapping.encode_history([change], lease.token)
+            self.history_of(name).append([change], record, lease.token)
         return to_version(registration.timeframe, created)
 
     def _create_version(self, name: str, source: str, metrics: Metrics) -> MlflowVersion:
@@ -239,10 +250,10 @@ class MlflowStore:
             plan = planner(view)
             if plan is None:
                 return None
-            newest = mapping.newest_history_key(view.model.tags or {}) if view.model else None
-            key = mapping.history_key(plan.changes, newest)
             record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
-            self._write(name, key, record, lease.check)
+            lease.check()
+            self.history_of(name).append(plan.changes, record, lease.token)
+            self._apply(name, record, lease.check)
             for number, values in plan.metrics.items():
                 for key, value in mapping.metric_tags(values).items():
                     lease.check()
@@ -263,27 +274,26 @@ class MlflowStore:
         if not lease.taken_from:
             return
         tags = self.client.get_registered_model(name).tags or {}
+        log = self.history_of(name)
         writers = list(dict.fromkeys(w for taken in lease.taken_from for w in taken.writers))
+        found = log.by_writers(writers, tags)
         for writer in writers:
-            dropped = not mapping.records_of(tags, [writer])
+            dropped = not any(record.writer == writer for record in found)
             lease.check()
             self.client.set_registered_model_tag(
                 name, mapping.fenced_key(writer), writer if dropped else ""
             )
-        found = mapping.records_of(tags, writers)
         if not found:
             return  # it died before writing anything
-        key, record = found[-1]
-        later = [value for other, value in mapping.history_records(tags) if other > key]
-        if any(_moves(value) for value in later):
+        last = found[-1]
+        if any(_moves(later.value) for later in log.after(last, tags)):
             return  # a later operation planned from what it saw; doctor reconciles the rest
-        self._write(name, key, record, lease.check)
+        self._apply(name, last.value, lease.check)
 
-    def _write(self, name: str, key: str, record: str, check: Check) -> None:
-        """Record, then move the alias, then mirror the tags; safe to repeat. ``check``
-        runs before each write and stops a writer that lost its lock (fencing)."""
-        check()
-        self.client.set_registered_model_tag(name, key, record)
+    def _apply(self, name: str, record: str, check: Check) -> None:
+        """Move the alias, then mirror the tags, as the written ``record`` says; safe to
+        repeat. ``check`` runs before each write and stops a writer that lost its lock
+        (fencing)."""
         if not mapping.replays(record):  # the versions stand where the record leads already
             return
         moves = [c for c in mapping.decode_history("", name, record) if c.moves]
@@ -300,6 +310,9 @@ class MlflowStore:
             self.client.set_model_version_tag(
                 name, str(change.version), STAGE_TAG, change.to_stage.value
             )
+
+    def history_of(self, name: str) -> HistoryLog:
+        return HistoryLog(self.client, name)
 
     def _drop_alias(self, name: str) -> None:
         or_none(lambda: self.client.delete_registered_model_alias(name, CHAMPION_ALIAS))
@@ -348,17 +361,17 @@ class MlflowStore:
         limit: int | None = None,
     ) -> list[StageChange]:
         with translated_errors(self.url):
-            records = sorted(
-                (key, tf, model.name, value)
+            timeframes = [
+                [
+                    change
+                    for record in self.history_of(model.name).records(model.tags or {})
+                    for change in readable_history(tf, model.name, record.value)
+                    if version is None or change.version == version
+                ]
                 for tf, model in self.lookups.models(timeframe)
-                for key, value in mapping.history_records(model.tags)
-            )
-        changes = [
-            change
-            for _key, tf, name, value in records
-            for change in readable_history(tf, name, value)
-            if version is None or change.version == version
-        ]
+            ]
+        # Each timeframe in its own order (its records' numbers), the timeframes by time.
+        changes = list(heapq.merge(*timeframes, key=_at))
         return changes[-limit:] if limit else changes
 
     def metrics(self, timeframe: str, version: int) -> Metrics:
@@ -487,6 +500,10 @@ def _moves(record: str) -> bool:
         )
     except ValueError:
         return False
+
+
+def _at(change: StageChange) -> datetime:
+    return change.at
 
 
 def _by_number(version: ModelVersion) -> int:

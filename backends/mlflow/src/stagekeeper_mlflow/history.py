@@ -1,0 +1,242 @@
+"""A timeframe's history on MLflow: one model version per operation, on a registered model
+of its own, ``stagekeeper history of <model>``.
+
+Why versions: MLflow's server reads a registered model with all its tags on every write to
+it, so a history kept in the model's tags (one per operation, as stagekeeper first did)
+slowed every request on the model as it grew, for every client of the model. A version of
+another model costs the same at any length, and MLflow numbers versions itself, under the
+timeframe's lock, so a record's number is its place in the history.
+
+Each record version carries its JSON record (``mapping.encode_history``) in ``RECORD_TAG``
+and, so that the operations that need only some records ask only for those:
+``WRITER_TAG`` (the lock token of its writer: finishing a dead writer's operation),
+``CROWNS_TAG`` (rollback's former champions) and one ``MOVED_PREFIX<n>`` per version it
+moved (a version's last change, its ``updated_at``).
+
+History written before this layout stays in the model's tags (``mapping.HISTORY_PREFIX``),
+and is older than every record here: readers put it first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.exceptions import MlflowException
+
+from stagekeeper.domain.model import StageChange
+from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.connection import RegistryClient, error_code
+
+RECORD_TAG = "stagekeeper.record"
+WRITER_TAG = "stagekeeper.writer"
+CROWNS_TAG = "stagekeeper.crowns"
+MOVED_PREFIX = "stagekeeper.moved."
+# MLflow's server wants a version's source to be an absolute URI; a record has no artifact.
+SOURCE = "stagekeeper:/history"
+PAGE_SIZE = 1000
+# A writer usually finds the versions it moves among the last few records.
+FIRST_PAGE = 20
+NEWEST_FIRST = ["version_number DESC"]
+OLDEST_FIRST = ["version_number ASC"]
+
+LegacyTags = Callable[[], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One operation's record: ``key`` names it (a version of the history model, or a tag
+    of the older layout), ``order`` sorts it, ``number`` is its version (``None``: a tag)."""
+
+    key: str
+    value: str
+    number: int | None = None
+
+    @property
+    def order(self) -> tuple[int, int, str]:
+        return (0, 0, self.key) if self.number is None else (1, self.number, "")
+
+    @property
+    def writer(self) -> str | None:
+        return mapping.writer_of(self.value)
+
+
+class HistoryLog:
+    """The history of one registered model: appended under its lock, read in pages."""
+
+    def __init__(self, client: RegistryClient, model_name: str) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.name = mapping.history_model(model_name)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append(self, changes: Sequence[StageChange], record: str, writer: str | None) -> int:
+        """Write one operation's record (one request, and one more the first time): its
+        version and its tags are one row and its tags in one transaction."""
+        tags = {RECORD_TAG: record, **index_tags(changes)}
+        if writer:
+            tags[WRITER_TAG] = writer
+        try:
+            return self._create(tags)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        try:
+            self.client.create_registered_model(
+                self.name, description=f"stagekeeper's history of {self.model_name}"
+            )
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
+                raise
+        return self._create(tags)
+
+    def _create(self, tags: dict[str, str]) -> int:
+        created = self.client.create_model_version(
+            self.name, SOURCE, tags=tags, await_creation_for=0
+        )
+        return int(created.version)
+
+    def set_aside(self, record: Record, prefix: str) -> None:
+        """Take a record out of the history, kept under a tag of ``prefix`` (``doctor``'s
+        repairs): on its version, or for the older layout, on the model."""
+        if record.number is None:
+            aside = prefix + record.key.removeprefix(mapping.HISTORY_PREFIX)
+            self.client.set_registered_model_tag(self.model_name, aside, record.value)
+            self.client.delete_registered_model_tag(self.model_name, record.key)
+            return
+        version = str(record.number)
+        self.client.set_model_version_tag(self.name, version, prefix.rstrip("."), record.value)
+        self.client.delete_model_version_tag(self.name, version, RECORD_TAG)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def records(self, legacy: Mapping[str, str]) -> list[Record]:
+        """Every record, oldest first; ``legacy`` is the model's tags."""
+        return [*legacy_records(legacy), *self._search("", OLDEST_FIRST)]
+
+    def by_writers(self, writers: Sequence[str], legacy: Mapping[str, str]) -> list[Record]:
+        """The records written by the holders of these lock tokens, oldest first."""
+        found = [r for r in legacy_records(legacy) if r.writer in writers]
+        for writer in dict.fromkeys(writers):
+            found += self._search(f" AND tags.`{WRITER_TAG}`={mapping.quote(writer)}")
+        return sorted(found, key=_order)
+
+    def after(self, record: Record, legacy: Mapping[str, str]) -> list[Record]:
+        """The records written after ``record``, oldest first."""
+        later = [r for r in legacy_records(legacy) if r.order > record.order]
+        clause = "" if record.number is None else f" AND version_number > {record.number}"
+        return later + self._search(clause, OLDEST_FIRST)
+
+    def crownings(self, legacy: Mapping[str, str]) -> list[Record]:
+        """The records that crowned a version, oldest first."""
+        crowned = [r for r in legacy_records(legacy) if _crowns(r.value)]
+        return crowned + self._search(f" AND tags.`{CROWNS_TAG}`='yes'", OLDEST_FIRST)
+
+    def last_change(self, version: int, legacy: LegacyTags) -> datetime | None:
+        """When ``version`` last changed stage (one request)."""
+        page = self.client.search_model_versions(
+            f"{self._named()} AND tags.`{MOVED_PREFIX}{version}`='yes'", 1, NEWEST_FIRST, None
+        )
+        for raw in page:
+            moved = last_changed([_record(raw)])
+            if version in moved:
+                return moved[version]
+        return last_changed(legacy_records(legacy())).get(version)
+
+    def newest(self, count: int) -> list[Record]:
+        """The newest ``count`` records of this layout, oldest first (one request)."""
+        page = self.client.search_model_versions(self._named(), count, NEWEST_FIRST, None)
+        return sorted((_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})), key=_order)
+
+    def last_changes(self, versions: set[int], legacy: LegacyTags) -> dict[int, datetime]:
+        """When each of ``versions`` last changed stage, reading the records newest first, a
+        page at a time, only as far back as they need (for a listing: few requests for
+        many versions). The older layout's records come last, read only if reached."""
+        changed: dict[int, datetime] = {}
+        token, size = None, FIRST_PAGE
+        while not versions <= changed.keys():
+            page = self.client.search_model_versions(self._named(), size, NEWEST_FIRST, token)
+            for record in (_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})):
+                for version, at in last_changed([record]).items():
+                    changed.setdefault(version, at)  # newest first: the first is the last
+            token, size = page.token, PAGE_SIZE
+            if not token:
+                older = last_changed(legacy_records(legacy()))
+                return {**older, **changed}
+        return changed
+
+    def _search(self, clause: str, order: list[str] | None = None) -> list[Record]:
+        found, token = [], None
+        while True:
+            page = self.client.search_model_versions(
+                f"{self._named()}{clause}", PAGE_SIZE, order, token
+            )
+            found += [_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})]
+            token = page.token
+            if not token:
+                return sorted(found, key=_order)
+
+    def _named(self) -> str:
+        return f"name={mapping.quote(self.name)}"
+
+
+class ChangeTimes:
+    """When versions last changed stage: the newest records first (one request, which a
+    writer's versions are usually among), then a search for each version not found there.
+    What is read is kept for the next question."""
+
+    def __init__(self, log: HistoryLog, legacy: LegacyTags) -> None:
+        self.log, self.legacy = log, legacy
+        self._known: dict[int, datetime | None] | None = None
+
+    def of(self, versions: set[int]) -> dict[int, datetime]:
+        if self._known is None:
+            self._known = dict(last_changed(self.log.newest(FIRST_PAGE)))
+        for version in versions - self._known.keys():
+            self._known[version] = self.log.last_change(version, self.legacy)
+        return {v: at for v in versions if (at := self._known[v]) is not None}
+
+
+def index_tags(changes: Sequence[StageChange]) -> dict[str, str]:
+    """The tags a record is found by: whether it crowns, and the versions it moves."""
+    moving = [c for c in changes if c.moves]
+    tags = {f"{MOVED_PREFIX}{c.version}": "yes" for c in moving}
+    if any(c.crowns for c in moving):
+        tags[CROWNS_TAG] = "yes"
+    return tags
+
+
+def legacy_records(tags: Mapping[str, str]) -> list[Record]:
+    """The history kept in the model's tags by the older layout, oldest first."""
+    return [Record(key, value) for key, value in mapping.history_records(tags)]
+
+
+def last_changed(records: Sequence[Record]) -> dict[int, datetime]:
+    """When each version last changed stage, by these records (oldest first)."""
+    changed: dict[int, datetime] = {}
+    for record in records:
+        try:
+            changes = mapping.decode_history("", "", record.value)
+        except ValueError:
+            continue  # doctor reports it
+        changed.update({c.version: c.at for c in changes if c.moves})
+    return changed
+
+
+def _record(raw: MlflowVersion) -> Record:
+    number = int(raw.version)
+    return Record(f"{raw.name} v{number}", (raw.tags or {}).get(RECORD_TAG, ""), number)
+
+
+def _crowns(value: str) -> bool:
+    try:
+        return any(c.crowns and c.moves for c in mapping.decode_history("", "", value))
+    except ValueError:
+        return False
+
+
+def _order(record: Record) -> tuple[int, int, str]:
+    return record.order
