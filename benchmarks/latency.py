@@ -184,7 +184,7 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
         on_hand,
         1.0,
     )
-    result.data["requests"] = {"stagekeeper": ours_count[0], "baseline": base_count[0]}
+    result.data["requests"] = {"stagekeeper": ours_count.total, "baseline": base_count.total}
     results = [
         result,
         Result.ratio(
@@ -205,10 +205,15 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
     if not url.startswith("mlflow+http"):
         return results  # embedded: no HTTP to count
     pages = -(-versions // PAGE_SIZE)
+    # The history's requests give the listed versions' updated_at: the newest records, then
+    # a search for each listed version whose last move is older.
+    history = list_count.naming("stagekeeper history of")
     listing = Result(
-        f"list --stage beta of one timeframe on {name} ({versions} versions): HTTP requests",
-        f"{list_count[0]} for {len(listed)} versions (the model, then a search per page)",
-        list_count[0],
+        f"list --stage beta of one timeframe on {name} ({versions} versions): HTTP requests "
+        "for the model and its versions",
+        f"{list_count.total - history} for {len(listed)} versions (the model, then a search "
+        f"per page), and {history} to the history, for their updated_at",
+        list_count.total - history,
         "",
         1 + pages,
     )

@@ -16,6 +16,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Cause
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.history import FIRST_PAGE as HISTORY_FIRST_PAGE
 from stagekeeper_mlflow.mapping import STAGE_TAG
 from stagekeeper_mlflow.store import NEIGHBOURS
 
@@ -163,6 +164,18 @@ def test_listing_by_stage_costs_the_same_for_many_versions(
     # The model, a search per page of versions, and the newest records of the history
     # for their updated_at: the 20 promotions.
     assert counted.calls == {"get_registered_model": 1, "search_model_versions": 2}
+
+
+@pytest.mark.parametrize("betas", [3, 7])  # searched one by one, or read in pages
+def test_a_listing_reads_updated_at_past_the_newest_records(
+    registry: Registry, betas: int
+) -> None:
+    for _ in range(betas):
+        registry.register("1H", source=SOURCE)
+    moved = {v: registry.promote("1H", v, "beta")[0].at for v in range(1, betas + 1)}
+    for _ in range(HISTORY_FIRST_PAGE + 5):  # their records are no longer the newest
+        registry.register("1H", source=SOURCE)
+    assert {v.version: v.updated_at for v in registry.list("1H", "beta")} == moved
 
 
 def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClient) -> None:

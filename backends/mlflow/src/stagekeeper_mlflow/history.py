@@ -39,6 +39,8 @@ SOURCE = "stagekeeper:/history"
 PAGE_SIZE = 1000
 # A writer usually finds the versions it moves among the last few records.
 FIRST_PAGE = 20
+# Versions not among them are searched for one by one up to this many, else read in pages.
+FEW = 5
 NEWEST_FIRST = ["version_number DESC"]
 OLDEST_FIRST = ["version_number ASC"]
 
@@ -152,12 +154,17 @@ class HistoryLog:
         return sorted((_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})), key=_order)
 
     def last_changes(self, versions: set[int], legacy: LegacyTags) -> dict[int, datetime]:
-        """When each of ``versions`` last changed stage, reading the records newest first, a
-        page at a time, only as far back as they need (for a listing: few requests for
-        many versions). The older layout's records come last, read only if reached."""
+        """When each of ``versions`` last changed stage, for a listing: the newest records
+        first; then, for the versions not among them, a search each when they are few,
+        else pages of older records, newest first, only as far back as they need. The
+        older layout's records come last, read only if reached."""
         changed: dict[int, datetime] = {}
         token, size = None, FIRST_PAGE
         while not versions <= changed.keys():
+            missing = versions - changed.keys()
+            if token and len(missing) <= FEW:
+                found = {v: self.last_change(v, legacy) for v in missing}
+                return {**changed, **{v: at for v, at in found.items() if at is not None}}
             page = self.client.search_model_versions(self._named(), size, NEWEST_FIRST, token)
             for record in (_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})):
                 for version, at in last_changed([record]).items():
