@@ -167,9 +167,7 @@ def test_listing_by_stage_costs_the_same_for_many_versions(
 
 
 @pytest.mark.parametrize("betas", [3, 7])  # searched one by one, or read in pages
-def test_a_listing_reads_updated_at_past_the_newest_records(
-    registry: Registry, betas: int
-) -> None:
+def test_a_listing_reads_updated_at_past_the_newest_records(registry: Registry, betas: int) -> None:
     for _ in range(betas):
         registry.register("1H", source=SOURCE)
     moved = {v: registry.promote("1H", v, "beta")[0].at for v in range(1, betas + 1)}
