@@ -109,10 +109,10 @@ def _stale_writes(
     stale = {r.key for r in records if r.key in dropped or r.writer in dropped}
     found = [
         Finding(timeframe, None, STALE_WRITE,
-                f"history record {key} of {model.name} was written after its writer lost its "
-                "lock and its operation had been dropped",
-                remedy=f"move it aside to {DROPPED}…", subject=key)
-        for key in [r.key for r in records if r.key in stale]
+                f"history record {r.key} of {model.name} was written after its writer lost "
+                "its lock and its operation had been dropped",
+                remedy=f"move it aside to {DROPPED}…", subject=r.key)
+        for r in records if r.key in stale
     ]  # fmt: skip
     expected = {
         change.version: change.to_stage

@@ -75,14 +75,15 @@ class HistoryLog:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(self, changes: Sequence[StageChange], record: str, writer: str | None) -> int:
-        """Write one operation's record (one request, and one more the first time): its
-        version and its tags are one row and its tags in one transaction."""
+    def append(self, changes: Sequence[StageChange], record: str, writer: str | None) -> None:
+        """Write one operation's record: one request (two more the first time, to create
+        the history's model), whose version and tags MLflow stores in one transaction."""
         tags = {RECORD_TAG: record, **index_tags(changes)}
         if writer:
             tags[WRITER_TAG] = writer
         try:
-            return self._create(tags)
+            self._create(tags)
+            return
         except MlflowException as exc:
             if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -93,13 +94,10 @@ class HistoryLog:
         except MlflowException as exc:
             if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
                 raise
-        return self._create(tags)
+        self._create(tags)
 
-    def _create(self, tags: dict[str, str]) -> int:
-        created = self.client.create_model_version(
-            self.name, SOURCE, tags=tags, await_creation_for=0
-        )
-        return int(created.version)
+    def _create(self, tags: dict[str, str]) -> None:
+        self.client.create_model_version(self.name, SOURCE, tags=tags, await_creation_for=0)
 
     def set_aside(self, record: Record, prefix: str) -> None:
         """Take a record out of the history, kept under a tag of ``prefix`` (``doctor``'s
