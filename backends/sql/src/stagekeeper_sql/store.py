@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain import approvals
@@ -178,7 +189,7 @@ class SqlStore:
         if timeframe is not None:
             query = query.where(versions.c.timeframe == timeframe)
         if stage is not None:
-            query = query.where(versions.c.stage == stage.value)
+            query = query.where(_in_stage(stage))
         return self._versions(query, within)
 
     def champion(self, timeframe: str, *, within: Connection | None = None) -> ModelVersion | None:
@@ -211,7 +222,7 @@ class SqlStore:
             .where(changes.c.timeframe == timeframe)
             .where(changes.c.to_stage == Stage.CHAMPION.value)
             .where(changes.c.from_stage != Stage.CHAMPION.value)  # not a metrics record
-            .where(versions.c.stage == Stage.ARCHIVED.value)
+            .where(_in_stage(Stage.ARCHIVED))
             .order_by(changes.c.id.desc())
             .limit(1)
         )
@@ -548,6 +559,13 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _in_stage(stage: Stage) -> ColumnElement[bool]:
+    """Versions in ``stage``, the stage written into the SQL rather than bound: SQLite
+    prepares a statement that binds a value its partial index ``stagekeeper_one_champion``
+    is conditioned on afresh at every execution (50 of a promotion's read's 70 µs)."""
+    return versions.c.stage == literal(stage.value, literal_execute=True)
+
+
 # The write path's statements, built once: building a statement costs more than running it.
 _LOCK_TIMEFRAME = (
     select(timeframes.c.name).where(timeframes.c.name == bindparam("timeframe")).with_for_update()
@@ -561,7 +579,7 @@ _VERSION_AND_CHAMPION = (
     .add_columns(_POLICY_NEWEST.label("policy_newest"), _POLICY_ROWS.label("policy_rows"))
     .where(
         (versions.c.timeframe == bindparam("tf"))
-        & ((versions.c.version == bindparam("number")) | (versions.c.stage == Stage.CHAMPION.value))
+        & ((versions.c.version == bindparam("number")) | _in_stage(Stage.CHAMPION))
     )
 )
 _MOVE = (
@@ -586,7 +604,7 @@ _STATUS = (
     .select_from(timeframes)
     .outerjoin(
         versions,
-        (versions.c.timeframe == timeframes.c.name) & (versions.c.stage == Stage.CHAMPION.value),
+        (versions.c.timeframe == timeframes.c.name) & _in_stage(Stage.CHAMPION),
     )
     .order_by(timeframes.c.name)
 )
