@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -576,13 +577,26 @@ _LOCK_TIMEFRAME = (
 # so a new one changes the first and a row deleted by hand the second.
 _POLICY_NEWEST = select(func.coalesce(func.max(policies.c.id), 0)).scalar_subquery()
 _POLICY_ROWS = select(func.count(policies.c.id)).scalar_subquery()
-_VERSION_AND_CHAMPION = (
-    _versions_query()
-    .add_columns(_POLICY_NEWEST.label("policy_newest"), _POLICY_ROWS.label("policy_rows"))
-    .where(
-        (versions.c.timeframe == bindparam("tf"))
-        & ((versions.c.version == bindparam("number")) | _in_stage(Stage.CHAMPION))
+
+
+def _version_with_policy_revision(number: ColumnElement[Any]) -> Select[Any]:
+    return (
+        _versions_query()
+        .add_columns(_POLICY_NEWEST.label("policy_newest"), _POLICY_ROWS.label("policy_rows"))
+        .where((versions.c.timeframe == bindparam("tf")) & (versions.c.version == number))
     )
+
+
+# The version asked for and the champion, each by its full primary key: a lookup of one
+# row whatever the planner's statistics say. ("version = :number OR stage = 'champion'"
+# had PostgreSQL scan the whole timeframe on a freshly loaded table.)
+_VERSION_AND_CHAMPION = union_all(
+    _version_with_policy_revision(bindparam("number")),
+    _version_with_policy_revision(
+        select(versions.c.version)
+        .where((versions.c.timeframe == bindparam("tf")) & _in_stage(Stage.CHAMPION))
+        .scalar_subquery()
+    ),
 )
 _MOVE = (
     update(versions)
