@@ -9,7 +9,6 @@ the domain, the ports and the service's plain-read view.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,9 +46,7 @@ class _Timeframe:
 
     def move(self, change: StageChange) -> None:
         version = self.versions[change.version]
-        self.versions[change.version] = dataclasses.replace(
-            version, stage=change.to_stage, updated_at=change.at
-        )
+        self.versions[change.version] = version.moved(change.to_stage, change.at)
         if change.to_stage is Stage.CHAMPION:
             self.champion = change.version
         elif self.champion == change.version:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.stages import Cause, Stage
@@ -25,6 +26,19 @@ class ModelVersion:
     created_at: datetime
     updated_at: datetime
     source: str | None = None
+
+    def moved(self, stage: Stage, at: datetime) -> ModelVersion:
+        """This version moved to ``stage`` at ``at`` (built directly: a store in memory
+        moves two versions per promotion, and ``dataclasses.replace`` costs twice this)."""
+        return ModelVersion(
+            timeframe=self.timeframe,
+            model_name=self.model_name,
+            version=self.version,
+            stage=stage,
+            created_at=self.created_at,
+            updated_at=at,
+            source=self.source,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +141,8 @@ class Plan:
     # Approval requests to keep as they are here (new, or with their state moved on).
     requests: Sequence[ApprovalRequest] = field(default_factory=tuple)
 
-    @property
+    # Cached: the planner and the write path's checks each ask (the plan is frozen).
+    @cached_property
     def crowns_champion(self) -> bool:
         return any(change.crowns for change in self.changes)
 
@@ -136,9 +151,9 @@ class Plan:
         """Whether ``violation`` reads ``Seen.champion``; a store may skip reading it if not."""
         return self.crowns_champion and not self.records_only
 
-    @property
-    def versions(self) -> list[int]:
-        return list(dict.fromkeys(change.version for change in self.changes))
+    @cached_property
+    def versions(self) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(change.version for change in self.changes))
 
     def violation(self, seen: Seen) -> str | None:
         """Why the plan no longer holds against what the store ``seen``, or ``None``.
