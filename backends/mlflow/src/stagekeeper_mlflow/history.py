@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
@@ -95,6 +95,18 @@ class HistoryLog:
             if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
                 raise
         self._create(tags)
+
+    def set_aside_orphan(self, at: datetime) -> None:
+        """Rename this history, if it exists, to ``<name>, set aside <UTC time>``: called
+        just before its model is created, it is a history whose model was deleted by hand,
+        and the model created anew under that name must not inherit it (a rollback would
+        crown the old model's numbers)."""
+        aside = f"{self.name}, set aside {at.astimezone(UTC):%Y%m%dT%H%M%S}Z"
+        try:
+            self.client.rename_registered_model(self.name, aside)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
 
     def _create(self, tags: dict[str, str]) -> None:
         self.client.create_model_version(self.name, SOURCE, tags=tags, await_creation_for=0)

@@ -14,7 +14,7 @@ import dataclasses
 import heapq
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -233,6 +233,9 @@ class MlflowStore:
         except MlflowException as exc:
             if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
                 raise
+        # No model: a history of that name outlived a model deleted by hand. Set aside
+        # before the model exists, so that a crash in between leaves nothing inherited.
+        self.history_of(name).set_aside_orphan(datetime.now(UTC))
         try:
             self.client.create_registered_model(name)
         except MlflowException as exc:
