@@ -127,6 +127,15 @@ class StageGates:
     expires: timedelta = DEFAULT_EXPIRY  # how long an approval request stays open
     allow_force: bool = True
 
+    @property
+    def is_open(self) -> bool:
+        """No gate at all: every move to the stage passes, on no evidence."""
+        return not (self.require_reason or self.require or self.soak is not None or self.approvals)
+
+
+# The gates of a stage that the policy does not name; one, since every promotion asks.
+OPEN = StageGates()
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -162,7 +171,7 @@ class Policy:
     rollback_gates: bool = False
 
     def gates(self, stage: Stage) -> StageGates:
-        return self.stages.get(stage, StageGates())
+        return self.stages.get(stage, OPEN)
 
     def evaluate(
         self, target: Stage, evidence: Evidence, *, rollback: bool = False
@@ -219,7 +228,12 @@ def parse(document: object) -> Policy:
 
 def effective(default: Mapping[str, Any] | None, own: Mapping[str, Any] | None) -> Policy:
     """A timeframe's policy: its own sections, and the default's for the others."""
+    if not default and not own:
+        return NO_POLICY  # every promotion asks; most stores have no policy at all
     return parse({**(default or {}), **(own or {})})
+
+
+NO_POLICY = parse({})  # a policy without gates: what a store without a policy has
 
 
 def duration(value: object, what: str = "soak") -> timedelta:

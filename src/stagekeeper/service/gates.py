@@ -33,6 +33,8 @@ def judge(
 ) -> list[GateResult]:
     """Every gate of ``target`` on moving ``candidate`` there."""
     gates = policy.gates(target)
+    if gates.is_open:
+        return []  # nothing to read: no evidence is gathered
     weighs_evidence = not rollback or policy.rollback_gates
     rival = champion if champion is not None and champion.version != candidate.version else None
     beats = weighs_evidence and any(c.champion_metric for c in gates.require)
