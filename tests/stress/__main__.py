@@ -26,6 +26,7 @@ from tests.stress.scenarios import ROOT, Outcome
 from tests.stress.stores import Store, embedded_mlflow, memory, mlflow_server, postgres, sqlite
 
 BEGIN, END = "<!-- stress:begin -->", "<!-- stress:end -->"
+SHOWN = 10  # violations printed per scenario
 MLFLOW_FENCING_TESTS = [
     "backends/mlflow/tests/test_mlflow_stalls.py",
     "backends/mlflow/tests/test_mlflow_doctor.py::"
@@ -77,6 +78,8 @@ def main() -> int:
             for scenario in scenarios_for(store, sizes):
                 outcome = scenario()
                 print(f"{store.name:16} {_line(outcome)}", flush=True)
+                for violation in outcome.violations[:SHOWN]:  # CI keeps only this output
+                    print(f"{'':16} violation: {violation[:300]}", flush=True)
                 rows.append((store.name, outcome))
     passed, failed = _mlflow_fencing_cases()
     minutes = (time.monotonic() - started) / 60

@@ -22,6 +22,16 @@ holder trusts the lock without asking: no other writer breaks a lock before it l
 expired. A frozen holder's monotonic clock runs on while it is stopped, so when it wakes
 past that window it asks again. This assumes the writers' clocks disagree by less than
 the margin plus half the lease (31 s with the 60 s lease).
+
+Fairness: creating the model is a race that the writer who just let the lock go, and
+comes straight back, wins against writers who poll. So a writer kept waiting announces
+itself on the timeframe's model (``WAITER_PREFIX``, with when it arrived and when it gives
+up), where every promotion reads the model anyway. A holder that saw waiters hands the lock
+on to the one waiting longest instead of deleting it: one write, as the delete was, that
+makes the waiter the owner (``OWNER_TAG``: its token and the time of the hand-off, from
+which its lease counts). The waiter finds the lock its own at its next poll and withdraws
+its announcement. A waiter about to give up (``HANDOFF_MARGIN``) is passed over; one that
+died is handed the lock at most once, which then expires like a dead holder's.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -46,10 +56,15 @@ from stagekeeper_mlflow.mapping import (
     HEARTBEAT_TAG,
     LOCK_PREFIX,
     OWNER_TAG,
+    WAITER_PREFIX,
     lock_name,
 )
 
 TRUST_MARGIN = 2.0  # seconds
+# A waiter this close to giving up is not handed the lock: it could be gone when it lands.
+HANDOFF_MARGIN = 2.0  # seconds
+# The longest pause between a waiter's polls: a lock handed on waits for its next poll.
+MAX_PAUSE = 0.2  # seconds
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,36 @@ class HeldLock:
         return time.time() - max(self.created_ms, self.alive_ms) / 1000
 
 
+@dataclass(frozen=True, order=True)
+class Waiter:
+    """A writer waiting for the lock, as announced on the model; they sort by arrival."""
+
+    arrived_ms: int
+    token: str
+    gives_up_ms: int
+
+    @property
+    def tag(self) -> tuple[str, str]:
+        return f"{WAITER_PREFIX}{self.token}", f"{self.arrived_ms} {self.gives_up_ms}"
+
+    def still_waiting(self) -> bool:
+        return self.gives_up_ms / 1000 > time.time() + HANDOFF_MARGIN
+
+    def gone(self) -> bool:
+        """Past giving up by more than the margin: its announcement outlived it (killed)."""
+        return self.gives_up_ms / 1000 < time.time() - HANDOFF_MARGIN
+
+
+def waiters_in(tags: Mapping[str, str]) -> list[Waiter]:
+    """The writers announced in a model's tags, longest waiting first."""
+    found = []
+    for key, value in tags.items():
+        arrived, _, gives_up = value.partition(" ")
+        if key.startswith(WAITER_PREFIX) and arrived.isdigit() and gives_up.isdigit():
+            found.append(Waiter(int(arrived), key.removeprefix(WAITER_PREFIX), int(gives_up)))
+    return sorted(found)
+
+
 class Lease:
     """A lock this writer holds: its token, the checks before each write, its heartbeat,
     and the dead holders it took the lock over from (whose operation it finishes first)."""
@@ -90,7 +135,20 @@ class Lease:
         self.taken_from = taken_from
         self.trust_seconds = trust_seconds
         self.trusted_until = time.monotonic() + trust_seconds
+        # The writers waiting, as seen on the model (``hand_on_to``): the lock goes to the
+        # first still waiting when this writer is done; with none, it is deleted.
+        self.waiting: list[Waiter] = []
         self._stop = threading.Event()
+
+    def hand_on_to(self, model_tags: Mapping[str, str]) -> None:
+        """Hand the lock on, when done, to the writer waiting longest in ``model_tags``
+        (the timeframe's model, as this writer read it)."""
+        self.waiting = [w for w in waiters_in(model_tags) if w.token != self.token]
+
+    def successor(self) -> Waiter | None:
+        """Who gets the lock now: chosen at the last moment, so as not to pick a waiter
+        that gives up before the hand-off lands."""
+        return next((w for w in self.waiting if w.still_waiting()), None)
 
     def check(self) -> None:
         """Raise ``LockLost`` unless the lock is still this writer's: call before a write.
@@ -102,7 +160,7 @@ class Lease:
         if time.monotonic() < self.trusted_until:
             return
         model = or_missing(lambda: self.client.get_registered_model(self.name))
-        if model is None or (model.tags or {}).get(OWNER_TAG) != self.token:
+        if model is None or _owner(model.tags or {})[0] != self.token:
             raise self._lost()
 
     def _lost(self) -> LockLost:
@@ -147,15 +205,17 @@ class TimeframeLock:
         # Another writer may break the lock only once it looks expired to it. Trust it for
         # half the lease, less a margin for clocks and requests; no trust on short leases.
         self.trust_seconds = max(0.0, lease_seconds / 2 - TRUST_MARGIN)
+        self._announced = False  # whether this writer told the holders that it waits
 
     @contextmanager
     def held(self) -> Iterator[Lease]:
         """Hold the lock. The lease's holder checks it before each write, writes its token
         into its first (the history record), and finishes a dead holder's operation before
         anything else."""
-        token = uuid.uuid4().hex
-        taken_from, asked_at = self._acquire(token)
-        lease = Lease(self.client, self.name, token, taken_from, self.trust_seconds)
+        now_ms = int(time.time() * 1000)
+        waiter = Waiter(now_ms, uuid.uuid4().hex, now_ms + int(self.wait_seconds * 1000))
+        taken_from, asked_at = self._acquire(waiter)
+        lease = Lease(self.client, self.name, waiter.token, taken_from, self.trust_seconds)
         lease.trusted_until = asked_at + self.trust_seconds  # from before the lock existed
         heartbeat = None
         if self.lease_seconds >= 3:  # shorter leases are the tests' "every lock is dead"
@@ -164,6 +224,8 @@ class TimeframeLock:
             )
             heartbeat.start()
         try:
+            if self._announced:
+                self._withdraw(waiter)
             yield lease
         finally:
             lease.stop()
@@ -171,10 +233,11 @@ class TimeframeLock:
                 heartbeat.join()
             self._release(lease)
 
-    def _acquire(self, token: str) -> tuple[tuple[HeldLock, ...], float]:
-        """Create the lock; break an expired one on the way. Returns the locks it broke,
-        whose holders' operation the new holder finishes, and when the creating request was
-        sent (monotonic)."""
+    def _acquire(self, waiter: Waiter) -> tuple[tuple[HeldLock, ...], float]:
+        """Create the lock, or be handed it; break an expired one on the way. Returns the
+        locks it broke, whose holders' operation the new holder finishes, and when its lease
+        began (monotonic): when the creating request was sent, or the hand-off."""
+        token = waiter.token
         deadline = time.monotonic() + self.wait_seconds
         pause = 0.01
         broken: tuple[HeldLock, ...] = ()
@@ -196,14 +259,31 @@ class TimeframeLock:
                 if error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
                     raise
             held = self.find()
+            if held is not None and held.owner == token:
+                return broken, _monotonic_at(held.alive_ms)  # handed on to this writer
             if held is not None and self.expired(held):
                 if self.break_lock(held):
                     broken = (*broken, held)
                 continue
+            if not self._announced:
+                self._announce(waiter)
             if time.monotonic() > deadline:
+                self._withdraw(waiter)
+                held = self.find()  # a hand-off sent before the withdrawal may have landed
+                if held is not None and held.owner == token:
+                    return broken, _monotonic_at(held.alive_ms)
                 raise self._timeout(held)
             time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, 0.5)
+            pause = min(pause * 2, MAX_PAUSE)
+
+    def _announce(self, waiter: Waiter) -> None:
+        """Tell the holders, on the timeframe's model, that this writer waits."""
+        self._announced = True
+        or_missing(lambda: self.client.set_registered_model_tag(self.model_name, *waiter.tag))
+
+    def _withdraw(self, waiter: Waiter) -> None:
+        key, _ = waiter.tag
+        or_missing(lambda: self.client.delete_registered_model_tag(self.model_name, key))
 
     def _timeout(self, held: HeldLock | None) -> LockTimeout:
         """Who holds the lock, since when, and when its lease lets the next writer in."""
@@ -233,12 +313,19 @@ class TimeframeLock:
             return "another writer"
 
     def _release(self, lease: Lease) -> None:
-        """Delete the lock, if it is still this writer's."""
+        """Hand the lock on to the writer waiting longest, or delete it; if it is still
+        this writer's."""
         try:
             lease.check()
         except LockLost:
             return
-        _delete(self.client, self.name)
+        for gone in (w for w in lease.waiting if w.gone()):
+            self._withdraw(gone)
+        successor = lease.successor()
+        if successor is None:
+            _delete(self.client, self.name)
+            return
+        self.client.set_registered_model_tag(self.name, OWNER_TAG, f"{successor.token} {_now_ms()}")
 
     def expired(self, held: HeldLock) -> bool:
         """Whether its holder has been silent for longer than the lease: presumed dead."""
@@ -251,11 +338,12 @@ class TimeframeLock:
             return None
         tags = model.tags or {}
         alive = tags.get(HEARTBEAT_TAG, "0")
+        owner, handed_ms = _owner(tags)
         return HeldLock(
             self.name,
             int(model.creation_timestamp or 0),
-            owner=tags.get(OWNER_TAG, ""),
-            alive_ms=int(alive) if alive.isdigit() else 0,
+            owner=owner,
+            alive_ms=max(int(alive) if alive.isdigit() else 0, handed_ms),
             finishing=tuple(t for t in tags.get(FINISHING_TAG, "").split(",") if t),
         )
 
@@ -279,6 +367,17 @@ def _delete(client: RegistryClient, name: str) -> None:
 
 def _now_ms() -> str:
     return str(int(time.time() * 1000))
+
+
+def _owner(tags: Mapping[str, str]) -> tuple[str, int]:
+    """The lock's owner, and when it was handed the lock (ms; 0: it created the lock)."""
+    token, _, handed = tags.get(OWNER_TAG, "").partition(" ")
+    return token, int(handed) if handed.isdigit() else 0
+
+
+def _monotonic_at(wall_ms: int) -> float:
+    """This process's monotonic time at a moment of the wall clock, no later than now."""
+    return time.monotonic() - max(0.0, time.time() - wall_ms / 1000)
 
 
 Found = TypeVar("Found")

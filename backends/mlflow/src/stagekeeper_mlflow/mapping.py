@@ -46,6 +46,9 @@ OWNER_TAG = "stagekeeper.owner"
 # holder finishes first, so that dying while finishing it hands it on to the next writer.
 FINISHING_TAG = "stagekeeper.finishing"
 HEARTBEAT_TAG = "stagekeeper.heartbeat"
+# On the model, one per writer waiting for its lock: "<arrived ms> <gives up ms>". The
+# holder that sees them hands the lock on to the longest waiting (see lock.py).
+WAITER_PREFIX = "stagekeeper.waiter."
 # On the model, one per expired lock a writer broke: its holder, if only frozen, may still
 # land one write when it wakes (see lock.py). The value is the holder's token if it had
 # committed nothing, so that a record it lands later is known as dropped; else empty.

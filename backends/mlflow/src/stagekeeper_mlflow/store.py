@@ -86,7 +86,8 @@ class _View:
 
     @cached_property
     def legacy(self) -> dict[str, str]:
-        """The model's tags, where history written before its own model still lives."""
+        """The model's tags: where history written before its own model still lives, and
+        where writers waiting for the lock announce themselves."""
         return dict(self.model.tags or {}) if self.model else {}
 
     @cached_property
@@ -250,7 +251,10 @@ class MlflowStore:
         with translated_errors(self.url), self.lock(name).held() as lease:
             self.finish_inherited(name, lease)
             view = _View(self, timeframe, name)
-            plan = planner(view)
+            try:
+                plan = planner(view)
+            finally:  # refused or not, the lock goes on to a writer kept waiting
+                lease.hand_on_to(view.legacy)
             if plan is None:
                 return None
             record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
