@@ -46,6 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.errors import LockLost, LockTimeout
@@ -58,13 +59,15 @@ from stagekeeper_mlflow.mapping import (
     OWNER_TAG,
     WAITER_PREFIX,
     lock_name,
+    quote,
 )
 
 TRUST_MARGIN = 2.0  # seconds
 # A waiter this close to giving up is not handed the lock: it could be gone when it lands.
 HANDOFF_MARGIN = 2.0  # seconds
-# The longest pause between a waiter's polls: a lock handed on waits for its next poll.
-MAX_PAUSE = 0.2  # seconds
+# Pauses between a waiter's polls, in seconds: growing to the longest, except for the
+# writer next in line, which a lock handed on waits for.
+FIRST_PAUSE, MAX_PAUSE, FIRST_IN_LINE_PAUSE = 0.01, 0.5, 0.1
 
 
 @dataclass(frozen=True)
@@ -237,44 +240,66 @@ class TimeframeLock:
         """Create the lock, or be handed it; break an expired one on the way. Returns the
         locks it broke, whose holders' operation the new holder finishes, and when its lease
         began (monotonic): when the creating request was sent, or the hand-off."""
-        token = waiter.token
         deadline = time.monotonic() + self.wait_seconds
-        pause = 0.01
+        pause = FIRST_PAUSE
         broken: tuple[HeldLock, ...] = ()
+        held: HeldLock | None = None
         while True:
-            asked_at = time.monotonic()
-            finishing = [writer for held in broken for writer in held.writers]
-            tags = {OWNER_TAG: token, **({FINISHING_TAG: ",".join(finishing)} if broken else {})}
-            try:
-                self.client.create_registered_model(
-                    self.name,
-                    tags=tags,
-                    description="stagekeeper write lock: exists only while a change is made",
-                )
-                return broken, asked_at
-            except MlflowException as exc:
-                # After a name clash MLflow re-reads the model; if its holder released it
-                # in that instant, the clash is reported as "does not exist". Both mean:
-                # taken a moment ago, try again.
-                if error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
-                    raise
-            held = self.find()
-            if held is not None and held.owner == token:
+            if held is None:  # free, as far as this writer knows
+                asked_at = time.monotonic()
+                if self._create(waiter.token, broken):
+                    return broken, asked_at
+            held, first_in_line = self._look(waiter.token)
+            if held is None:
+                continue  # let go in the meantime
+            if held.owner == waiter.token:
                 return broken, _monotonic_at(held.alive_ms)  # handed on to this writer
-            if held is not None and self.expired(held):
+            if self.expired(held):
                 if self.break_lock(held):
                     broken = (*broken, held)
+                held = None
                 continue
             if not self._announced:
                 self._announce(waiter)
             if time.monotonic() > deadline:
                 self._withdraw(waiter)
                 held = self.find()  # a hand-off sent before the withdrawal may have landed
-                if held is not None and held.owner == token:
+                if held is not None and held.owner == waiter.token:
                     return broken, _monotonic_at(held.alive_ms)
                 raise self._timeout(held)
+            # Only the next in line needs to notice a hand-off at once; the others would
+            # only load the server that the holder is waiting on.
+            pause = FIRST_IN_LINE_PAUSE if first_in_line else min(pause * 2, MAX_PAUSE)
             time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, MAX_PAUSE)
+
+    def _create(self, token: str, broken: tuple[HeldLock, ...]) -> bool:
+        """Create the lock; whether this writer did (else another holds it)."""
+        finishing = [writer for held in broken for writer in held.writers]
+        tags = {OWNER_TAG: token, **({FINISHING_TAG: ",".join(finishing)} if broken else {})}
+        try:
+            self.client.create_registered_model(
+                self.name,
+                tags=tags,
+                description="stagekeeper write lock: exists only while a change is made",
+            )
+            return True
+        except MlflowException as exc:
+            # After a name clash MLflow re-reads the model; if its holder released it in
+            # that instant, the clash is reported as "does not exist". Both mean: taken a
+            # moment ago, try again.
+            if error_code(exc) not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+                raise
+            return False
+
+    def _look(self, token: str) -> tuple[HeldLock | None, bool]:
+        """The lock, and whether this writer is the first of the writers waiting (or none
+        waits yet): one search for the lock and the timeframe's model."""
+        names = f"name IN ({quote(self.name)}, {quote(self.model_name)})"
+        found = {m.name: m for m in self.client.search_registered_models(names, 2, None, None)}
+        model = found.get(self.model_name)
+        waiting = [w for w in waiters_in(model.tags or {}) if w.still_waiting()] if model else []
+        lock = found.get(self.name)
+        return (None if lock is None else _held(lock)), not waiting or waiting[0].token == token
 
     def _announce(self, waiter: Waiter) -> None:
         """Tell the holders, on the timeframe's model, that this writer waits."""
@@ -334,18 +359,7 @@ class TimeframeLock:
     def find(self) -> HeldLock | None:
         """The lock as it stands in the registry, or ``None`` when nobody holds it."""
         model = or_missing(lambda: self.client.get_registered_model(self.name))
-        if model is None:
-            return None
-        tags = model.tags or {}
-        alive = tags.get(HEARTBEAT_TAG, "0")
-        owner, handed_ms = _owner(tags)
-        return HeldLock(
-            self.name,
-            int(model.creation_timestamp or 0),
-            owner=owner,
-            alive_ms=max(int(alive) if alive.isdigit() else 0, handed_ms),
-            finishing=tuple(t for t in tags.get(FINISHING_TAG, "").split(",") if t),
-        )
+        return None if model is None else _held(model)
 
     def break_lock(self, held: HeldLock) -> bool:
         """Delete an expired lock, unless another writer took a new one meanwhile; whether
@@ -367,6 +381,19 @@ def _delete(client: RegistryClient, name: str) -> None:
 
 def _now_ms() -> str:
     return str(int(time.time() * 1000))
+
+
+def _held(lock: RegisteredModel) -> HeldLock:
+    tags = lock.tags or {}
+    alive = tags.get(HEARTBEAT_TAG, "0")
+    owner, handed_ms = _owner(tags)
+    return HeldLock(
+        lock.name,
+        int(lock.creation_timestamp or 0),
+        owner=owner,
+        alive_ms=max(int(alive) if alive.isdigit() else 0, handed_ms),
+        finishing=tuple(t for t in tags.get(FINISHING_TAG, "").split(",") if t),
+    )
 
 
 def _owner(tags: Mapping[str, str]) -> tuple[str, int]:
