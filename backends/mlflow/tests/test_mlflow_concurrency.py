@@ -14,6 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import LockTimeout, Stage, open_registry
+from stagekeeper.service.ports import TimeframeView
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG, WAITER_PREFIX
 
@@ -67,9 +68,10 @@ def test_a_writer_kept_waiting_is_handed_the_lock_before_its_holder_comes_back(
     registry.promote("1H", 1, "champion")
     name = registry.model_name("1H")
 
-    def hold_until_someone_waits(_view: object) -> None:
+    def hold_until_someone_waits(view: TimeframeView) -> None:
         while not _waiting_on(client, name):
             time.sleep(0.02)
+        view.champion()  # reads the model, as every promotion does, and sees the waiter
 
     with (
         ThreadPoolExecutor(1) as pool,

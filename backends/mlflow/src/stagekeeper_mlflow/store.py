@@ -90,6 +90,10 @@ class _View:
         where writers waiting for the lock announce themselves."""
         return dict(self.model.tags or {}) if self.model else {}
 
+    def read_tags(self) -> dict[str, str]:
+        """The model's tags if this view has read them (a failed read is not repeated)."""
+        return self.legacy if "_models" in self.__dict__ else {}
+
     @cached_property
     def log(self) -> HistoryLog:
         return self.store.history_of(self.name)
@@ -254,7 +258,7 @@ class MlflowStore:
             try:
                 plan = planner(view)
             finally:  # refused or not, the lock goes on to a writer kept waiting
-                lease.hand_on_to(view.legacy)
+                lease.hand_on_to(view.read_tags())
             if plan is None:
                 return None
             record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
