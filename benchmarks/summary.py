@@ -15,10 +15,12 @@ def summarize(paths: list[Path]) -> str:
     # every figure any run has, in the order the runs have them; each over the runs that
     # measured it (a run of some sections only, --only, has fewer)
     names = list(dict.fromkeys(r["name"] for run in runs for r in run["results"]))
+    counts = {sum(r["name"] == name for run in runs for r in run["results"]) for name in names}
+    each = f"{min(counts)}" if len(counts) == 1 else f"{min(counts)} to {max(counts)}"
     lines = [
-        f"{len(runs)} runs of `python -m benchmarks` on {runs[0]['machine']['cores']} cores "
-        f"(shared), Python {runs[0]['machine']['python']}; each figure is the median of the "
-        "runs, with their range.",
+        f"{each} runs of each figure's section of `python -m benchmarks` on "
+        f"{runs[0]['machine']['cores']} cores (shared), Python {runs[0]['machine']['python']}; "
+        "each figure is the median of its runs, with their range.",
         "",
         "| what | figure | range | target | met in every run |",
         "|---|---:|---|---:|---|",
