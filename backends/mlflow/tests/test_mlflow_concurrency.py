@@ -74,12 +74,12 @@ def test_a_writer_kept_waiting_is_handed_the_lock_before_its_holder_comes_back(
         view.champion()  # reads the model, as every promotion does, and sees the waiter
 
     with (
-        ThreadPoolExecutor(1) as pool,
+        ThreadPoolExecutor(2) as pool,
         open_registry(mlflow_url, actor="waiter", model_name_template=template) as other,
     ):
         holding = pool.submit(registry.store.transact, "1H", hold_until_someone_waits)
         time.sleep(0.2)  # the holder has the lock
-        waiting = ThreadPoolExecutor(1).submit(other.promote, "1H", 2, Stage.CHAMPION)
+        waiting = pool.submit(other.promote, "1H", 2, Stage.CHAMPION)
         holding.result(timeout=60)
         registry.promote("1H", 3, Stage.CHAMPION)  # straight back for the lock
         waiting.result(timeout=60)
