@@ -52,6 +52,7 @@ from mlflow.exceptions import MlflowException
 from stagekeeper.domain.errors import LockLost, LockTimeout
 from stagekeeper_mlflow.connection import RegistryClient, error_code
 from stagekeeper_mlflow.history import HistoryLog
+from stagekeeper_mlflow.lookups import named
 from stagekeeper_mlflow.mapping import (
     FINISHING_TAG,
     HEARTBEAT_TAG,
@@ -59,7 +60,6 @@ from stagekeeper_mlflow.mapping import (
     OWNER_TAG,
     WAITER_PREFIX,
     lock_name,
-    quote,
 )
 
 TRUST_MARGIN = 2.0  # seconds
@@ -294,8 +294,7 @@ class TimeframeLock:
     def _look(self, token: str) -> tuple[HeldLock | None, bool]:
         """The lock, and whether this writer is the first of the writers waiting (or none
         waits yet): one search for the lock and the timeframe's model."""
-        names = f"name IN ({quote(self.name)}, {quote(self.model_name)})"
-        found = {m.name: m for m in self.client.search_registered_models(names, 2, None, None)}
+        found = named(self.client, self.name, self.model_name)
         model = found.get(self.model_name)
         waiting = [w for w in waiters_in(model.tags or {}) if w.still_waiting()] if model else []
         lock = found.get(self.name)

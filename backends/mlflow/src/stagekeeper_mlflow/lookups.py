@@ -24,6 +24,13 @@ PAGE_SIZE = 1000
 Found = TypeVar("Found")
 
 
+def named(client: RegistryClient, *names: str) -> dict[str, RegisteredModel]:
+    """The registered models of these exact names that exist, in one request."""
+    listed = ", ".join(mapping.quote(name) for name in names)
+    page = client.search_registered_models(f"name IN ({listed})", len(names), None, None)
+    return {model.name: model for model in page if model.name in names}
+
+
 class Lookups:
     """Read-only access to the registered models named by the template."""
 
@@ -54,9 +61,7 @@ class Lookups:
 
     def named(self, *names: str) -> dict[str, RegisteredModel]:
         """The registered models of these exact names that exist, in one request."""
-        listed = ", ".join(mapping.quote(name) for name in names)
-        page = self.client.search_registered_models(f"name IN ({listed})", len(names), None, None)
-        return {model.name: model for model in page if model.name in names}
+        return named(self.client, *names)
 
     def versions(
         self, timeframe: str, model: RegisteredModel, stage: Stage | None
