@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.stages import Cause, Stage
@@ -141,8 +140,9 @@ class Plan:
     # Approval requests to keep as they are here (new, or with their state moved on).
     requests: Sequence[ApprovalRequest] = field(default_factory=tuple)
 
-    # Cached: the planner and the write path's checks each ask (the plan is frozen).
-    @cached_property
+    # Plain properties: over a plan's one or two changes, computing again is cheaper than
+    # functools.cached_property, which takes a lock on every first read in Python 3.11.
+    @property
     def crowns_champion(self) -> bool:
         return any(change.crowns for change in self.changes)
 
@@ -151,7 +151,7 @@ class Plan:
         """Whether ``violation`` reads ``Seen.champion``; a store may skip reading it if not."""
         return self.crowns_champion and not self.records_only
 
-    @cached_property
+    @property
     def versions(self) -> tuple[int, ...]:
         return tuple(dict.fromkeys(change.version for change in self.changes))
 

