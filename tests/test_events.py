@@ -16,10 +16,12 @@ from stagekeeper import open_registry
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.events import (
     EventType,
+    Position,
     after,
     document,
     events,
     format_cursor,
+    mark_of,
     parse_cursor,
 )
 from stagekeeper.domain.model import StageChange
@@ -87,13 +89,35 @@ def test_timeframes_merge_by_time_without_reordering_one() -> None:
     ordered = [e.operation_id for e in after(events(history), {})]
     assert ordered.index("a1") < ordered.index("a2")
     assert ordered.index("b1") < ordered.index("b2")
-    assert [e.operation_id for e in after(events(history), {"1H": 1, "4H": 2})] == ["a2"]
+    positions = {"1H": Position(1), "4H": Position(2)}
+    assert [e.operation_id for e in after(events(history), positions)] == ["a2"]
+
+
+def registrations(*operations: str) -> list[StageChange]:
+    return [change(op, n, None, D, Cause.REGISTRATION, n) for n, op in enumerate(operations, 1)]
+
+
+def test_a_cursor_resumes_after_its_operation_when_the_history_is_rewritten() -> None:
+    before = events(registrations("a1", "a2", "a3", "a4"))
+    cursor = format_cursor({"1H": Position.after(before[2])})  # after a3
+    assert [e.operation_id for e in after(before, parse_cursor(cursor))] == ["a4"]
+    # a2 set aside (doctor): a3 is now 2nd, and a number alone would skip a4.
+    dropped = events(registrations("a1", "a3", "a4"))
+    assert [e.operation_id for e in after(dropped, parse_cursor(cursor))] == ["a4"]
+    assert after(dropped, {"1H": Position(3)}) == []  # what an unmarked cursor did
+    # A history of its own (a model deleted by hand and registered again): from its start.
+    replaced = events(registrations("b1", "b2", "b3", "b4", "b5"))
+    assert [e.operation_id for e in after(replaced, parse_cursor(cursor))] == [
+        "b1", "b2", "b3", "b4", "b5"
+    ]  # fmt: skip
 
 
 def test_cursors_read_back_and_bad_ones_are_refused() -> None:
-    assert parse_cursor(format_cursor({"4H": 3, "1H": 12})) == {"1H": 12, "4H": 3}
+    positions = {"4H": Position(3), "1H": Position(12, "0123456789ab")}
+    assert format_cursor(positions) == "1H:12@0123456789ab,4H:3"
+    assert parse_cursor(format_cursor(positions)) == positions
     assert parse_cursor(None) == parse_cursor("") == {}
-    for bad in ("1H", "1H:x", "1H:1;4H:2", "a b:1"):
+    for bad in ("1H", "1H:x", "1H:1;4H:2", "a b:1", "1H:1@", "1H:1@0123", "1H:1@0123456789AB"):
         with pytest.raises(ValidationError, match="invalid cursor"):
             parse_cursor(bad)
 
@@ -110,7 +134,10 @@ def test_events_follow_prints_new_events_as_they_are_committed(tmp_path: Path) -
         try:
             assert follower.stdout is not None
             first = json.loads(follower.stdout.readline())
-            assert (first["type"], first["cursor"]) == ("registered", "1H:1")
+            assert (first["type"], first["cursor"]) == (
+                "registered",
+                f"1H:1@{mark_of(first['id'])}",
+            )
             time.sleep(0.3)
             with open_registry(store) as registry:
                 registry.promote("1H", 1, "beta", reason="validated")
@@ -118,12 +145,12 @@ def test_events_follow_prints_new_events_as_they_are_committed(tmp_path: Path) -
             assert (second["type"], second["reason"], second["cursor"]) == (
                 "promoted",
                 "validated",
-                "1H:2",
+                f"1H:2@{mark_of(second['id'])}",
             )
         finally:
             follower.terminate()
     resumed = subprocess.run(
-        [COMMAND, "events", "--since", "1H:1"], env=env, capture_output=True, text=True
+        [COMMAND, "events", "--since", first["cursor"]], env=env, capture_output=True, text=True
     )
     assert [json.loads(line)["type"] for line in resumed.stdout.splitlines()] == ["promoted"]
 
@@ -141,7 +168,7 @@ def test_a_subscription_follows_the_stream_in_process() -> None:
             while len(seen) < 2 and time.monotonic() < deadline:
                 time.sleep(0.01)
         assert [e.type.value for e in seen] == ["registered", "promoted"]
-        assert subscription.cursor == "1H:2"
+        assert subscription.cursor == f"1H:2@{mark_of(seen[-1].operation_id)}"
 
 
 def test_deliver_with_a_bad_configuration_is_one_line(tmp_path: Path) -> None:

@@ -164,6 +164,26 @@ def test_a_model_deleted_by_hand_leaves_no_history_to_its_successor(
     assert registry.doctor() == []
 
 
+def test_a_cursor_into_a_deleted_models_history_skips_none_of_its_successors_events(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """The successor's history starts over, and a deployer's cursor into the old one stood
+    past its first events: it must still be handed them, the new champion among them."""
+    for _ in range(3):
+        registry.register("1H", source=SOURCE)
+    crown(registry, 3)
+    cursor = registry.events("1H")[-1].cursor  # after the 5th event
+    client.delete_registered_model(registry.model_name("1H"))
+
+    registry.register("1H", source=SOURCE)
+    crown(registry, 1)
+    resumed = registry.events("1H", since=cursor)
+    assert [(e.sequence, e.type.value, e.main.version) for e in resumed] == [
+        (1, "registered", 1), (2, "promoted", 1), (3, "champion_changed", 1)
+    ]  # fmt: skip
+    assert registry.events("1H", since=resumed[-1].cursor) == []
+
+
 def _change(
     name: str, version: int, old: Stage | None, new: Stage, cause: str, at: datetime, op: str
 ) -> StageChange:

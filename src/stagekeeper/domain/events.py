@@ -4,12 +4,20 @@ Events are ordered per timeframe, in commit order: every store commits a timefra
 operations one at a time, under its lock, so a timeframe's history is its commit order.
 Across timeframes no store promises an order (two timeframes' writers commit side by side),
 so a consumer's place in the stream, its cursor, is a position per timeframe: ``1H:12,4H:3``
-means "after the 12th operation of 1H and the 3rd of 4H". Pure; imports only the standard
-library and the domain.
+means "after the 12th operation of 1H and the 3rd of 4H".
+
+A position also names the operation it stands after (``1H:12@<mark>``, a short digest of its
+id), because a timeframe's history can be rewritten under a cursor: on MLflow a model
+deleted by hand and registered again starts a history of its own, and ``doctor`` sets
+records aside. A number alone would then point past events never delivered. A marked
+position resumes after its operation wherever that now stands, or from the timeframe's first
+event if it is gone: events may come twice (consumers de-duplicate by id), never not at all.
+Pure; imports only the standard library and the domain.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import re
 from collections.abc import Iterable, Mapping
@@ -23,7 +31,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Cause, Stage
 
 FORMAT = "stagekeeper.event/1"  # the JSON format's name and version (schemas/event-v1.json)
-_CURSOR_PART = re.compile(r"([A-Za-z0-9_-]{1,32}):([0-9]{1,12})")
+_CURSOR_PART = re.compile(r"([A-Za-z0-9_-]{1,32}):([0-9]{1,12})(?:@([0-9a-f]{12}))?")
 
 
 class EventType(StrEnum):
@@ -131,7 +139,26 @@ def _type_of(changes: list[StageChange]) -> EventType:
     return EventType.PROMOTED
 
 
-def parse_cursor(text: str | None) -> dict[str, int]:
+@dataclass(frozen=True)
+class Position:
+    """Where a consumer stands in one timeframe's stream: after its ``sequence``-th event,
+    which was the operation ``mark`` names (``None`` in a cursor written before marks)."""
+
+    sequence: int
+    mark: str | None = None
+
+    @classmethod
+    def after(cls, event: Event) -> Position:
+        return cls(event.sequence, mark_of(event.operation_id))
+
+
+def mark_of(operation_id: str) -> str:
+    """A short digest of an operation id: the ids are any text a store kept, a cursor's
+    parts may hold only hex."""
+    return hashlib.blake2b(operation_id.encode(), digest_size=6).hexdigest()
+
+
+def parse_cursor(text: str | None) -> dict[str, Position]:
     """A cursor's positions by timeframe; ``None`` or ``""`` is the start of the stream."""
     if not text:
         return {}
@@ -144,24 +171,44 @@ def parse_cursor(text: str | None) -> dict[str, int]:
                 "as an event's cursor field gives them",
                 hint="e.g. 1H:12,4H:3; leave --since out to start from the beginning",
             )
-        positions[match[1]] = int(match[2])
+        positions[match[1]] = Position(int(match[2]), match[3])
     return positions
 
 
-def format_cursor(positions: Mapping[str, int]) -> str:
-    return ",".join(f"{timeframe}:{n}" for timeframe, n in sorted(positions.items()))
+def format_cursor(positions: Mapping[str, Position]) -> str:
+    return ",".join(
+        f"{timeframe}:{p.sequence}" + (f"@{p.mark}" if p.mark else "")
+        for timeframe, p in sorted(positions.items())
+    )
 
 
-def after(found: Iterable[Event], positions: Mapping[str, int]) -> list[Event]:
+def after(found: Iterable[Event], positions: Mapping[str, Position]) -> list[Event]:
     """The events past ``positions``: each timeframe's in its own order, the timeframes
     merged by time (a merge never reorders one timeframe's events, even where its clock
     readings disagree with its commit order)."""
     streams: dict[str, list[Event]] = {}
     for event in found:
-        if event.sequence > positions.get(event.timeframe, 0):
-            streams.setdefault(event.timeframe, []).append(event)
-    ordered = [streams[timeframe] for timeframe in sorted(streams)]
+        streams.setdefault(event.timeframe, []).append(event)
+    ordered = [_past(streams[timeframe], positions.get(timeframe)) for timeframe in sorted(streams)]
     return list(heapq.merge(*ordered, key=lambda event: event.main.at))
+
+
+def _past(stream: list[Event], position: Position | None) -> list[Event]:
+    """The events of one timeframe's whole stream (numbered from 1) after ``position``."""
+    if position is None:
+        return stream
+    at = position.sequence
+    if position.mark is None or (at and at <= len(stream) and _marked(stream[at - 1], position)):
+        return stream[at:]
+    # Rewritten under the cursor: after its operation where it stands now, if it still does.
+    for index, event in enumerate(stream):
+        if _marked(event, position):
+            return stream[index + 1 :]
+    return stream
+
+
+def _marked(event: Event, position: Position) -> bool:
+    return mark_of(event.operation_id) == position.mark
 
 
 def document(event: Event) -> dict[str, Any]:

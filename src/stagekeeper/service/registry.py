@@ -537,9 +537,9 @@ class Registry:
         else:
             time.sleep(timeout)
 
-    def _published(self, event: Event, positions: dict[str, int]) -> Event:
+    def _published(self, event: Event, positions: dict[str, stream.Position]) -> Event:
         """The event with its cursor (``positions`` move on) and its new champion's model."""
-        positions[event.timeframe] = event.sequence
+        positions[event.timeframe] = stream.Position.after(event)
         source = uri = None
         if event.new_champion is not None:
             found = self.store.get(event.timeframe, event.new_champion)

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from stagekeeper.domain.events import EventType, document
+from stagekeeper.domain.events import EventType, document, mark_of
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import SERVES_MODELS_URIS
 from stagekeeper.service.registry import Registry
@@ -80,4 +80,5 @@ class EventsContract(ContractBase):
         self._with_champion(registry)
         self.new(registry, "4H")
         assert {e.timeframe for e in registry.events("4H")} == {"4H"}
-        assert registry.events("4H")[-1].cursor == "4H:1"
+        [event] = registry.events("4H")
+        assert event.cursor == f"4H:1@{mark_of(event.operation_id)}"
