@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from stagekeeper import LockTimeout, Stage
+from stagekeeper import LockTimeout, Stage, TransitionError
 from stagekeeper.cli.app import app
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
+from stagekeeper_mlflow import history
+from stagekeeper_mlflow.history import Record, inherited, own
 from stagekeeper_mlflow.mapping import STAGE_TAG
 from stagekeeper_mlflow.store import MlflowStore
 
@@ -97,6 +100,46 @@ def test_an_alias_moved_by_hand_wins_and_doctor_records_it(
     assert client.get_model_version(name, "2").tags[STAGE_TAG] == "champion"
     repairs = [c for c in registry.history("1H") if c.cause.value == "repair"]
     assert {(c.version, c.to_stage) for c in repairs} == {(1, Stage.ARCHIVED), (2, Stage.CHAMPION)}
+
+
+def test_the_history_of_a_model_deleted_and_created_again_by_hand_is_set_aside(
+    registry: Registry, client: MlflowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old model's records outlive it (the history is a model of its own). Its v1 was
+    a champion; the new model's v1 never was, and no rollback may crown it."""
+    monkeypatch.setattr(history, "CLOCK_MARGIN_MS", 0)  # one clock here: the server's or ours
+    with_two_champions_in_history(registry)
+    registry.promote("1H", 2, "champion")  # the old v1: archived, a former champion
+    name = registry.model_name("1H")
+    client.delete_registered_model(name)
+    time.sleep(0.01)
+    client.create_registered_model(name)
+    for stage in ("archived", "development"):
+        client.create_model_version(name, SOURCE, tags={STAGE_TAG: stage})
+    registry.promote("1H", 2, "beta")
+    registry.promote("1H", 2, "champion")
+
+    with pytest.raises(TransitionError, match="no archived former champion"):
+        registry.rollback("1H")
+    [finding] = registry.doctor()  # and no drift found against the old records
+    assert (finding.code, finding.version) == ("inherited-history", None)
+    assert finding.message.startswith(f"6 history records of {name} are older than the model")
+    assert len(registry.history("1H")) == 9  # until doctor --fix, the listing shows them
+
+    registry.doctor(fix=True)
+    assert [(c.version, c.to_stage) for c in registry.history("1H")] == [
+        (2, Stage.BETA), (2, Stage.CHAMPION)
+    ]  # fmt: skip
+    aside = client.search_model_versions(f"name='stagekeeper history of {name}'")
+    assert sum("stagekeeper.inherited-history" in v.tags for v in aside) == 6
+    assert registry.doctor() == []
+
+
+def test_only_records_older_than_the_model_by_the_clock_margin_are_inherited() -> None:
+    records = [Record(f"h v{n}", "{}", n, ms) for n, ms in enumerate((1_000, 60_999, 61_000))]
+    assert [r.number for r in inherited(records, 121_000)] == [0, 1]
+    assert [r.number for r in own(records, 121_000)] == [2]
+    assert inherited([Record("legacy tag", "{}")], 121_000) == []
 
 
 def test_an_unreadable_history_record_is_set_aside(

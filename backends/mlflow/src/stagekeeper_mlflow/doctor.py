@@ -10,7 +10,8 @@ may land one write after waking; until the next ``doctor --fix``, what differs f
 history is that write, and is undone toward the last committed operation. An interrupted
 operation (a lock whose lease ran out) is finished if its history record (the one carrying
 the lock's token) was written, and dropped if not. An unreadable history record is moved
-aside, not deleted.
+aside, not deleted, and so are the records older than the model: the history of a model of
+that name deleted and created again by hand, which the writers' reads already pass over.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding
 from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import mapping
-from stagekeeper_mlflow.history import Record
+from stagekeeper_mlflow.history import Record, inherited, own
 from stagekeeper_mlflow.lock import HeldLock
-from stagekeeper_mlflow.lookups import champion_of, readable_history
+from stagekeeper_mlflow.lookups import champion_of, readable_history, to_time
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
 if TYPE_CHECKING:
@@ -37,8 +38,11 @@ if TYPE_CHECKING:
 STALE_CHAMPION_TAG = "stale-champion-tag"
 UNTAGGED_CHAMPION = "champion-tag-missing"
 UNREADABLE = "unreadable-history"
+# Records of an earlier model of the same name. Writers and the drift check pass over them.
+INHERITED = "inherited-history"
 SET_ASIDE = "stagekeeper.unreadable-history."
 DROPPED = "stagekeeper.dropped-history."
+INHERITED_ASIDE = "stagekeeper.inherited-history."
 # Takes the record of a history key out of the history, kept under a tag of this prefix.
 SetAside = Callable[[str, str], None]
 
@@ -57,7 +61,10 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
             marks = mapping.fenced_marks(model.tags or {})
             log = store.history_of(name)
             records = log.records(model.tags or {})
-            findings = _stale_writes(store, timeframe, model, records, marks) if marks else []
+            old = inherited(records, model.creation_timestamp)
+            records = own(records, model.creation_timestamp)
+            findings = [_inherited(timeframe, model, old)] if old else []
+            findings += _stale_writes(store, timeframe, model, records, marks) if marks else []
             findings += _tag_findings(store, timeframe, model) if not marks else []
             findings += _history_findings(timeframe, model, records)
             by_key = {record.key: record for record in records}
@@ -71,6 +78,9 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
             for mark in marks if fix else []:
                 lease.check()
                 store.client.delete_registered_model_tag(name, mark)
+            for record in old if fix else []:
+                lease.check()
+                log.set_aside(record, INHERITED_ASIDE)
     except LockTimeout as exc:
         return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
     return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
@@ -165,6 +175,19 @@ def _undo(
         store.client.delete_registered_model_alias(model.name, CHAMPION_ALIAS)
     else:
         store.client.set_registered_model_alias(model.name, CHAMPION_ALIAS, str(finding.version))
+
+
+def _inherited(timeframe: str, model: RegisteredModel, old: list[Record]) -> Finding:
+    created = to_time(model.creation_timestamp).isoformat(timespec="seconds")
+    return Finding(
+        timeframe,
+        None,
+        INHERITED,
+        f"{len(old)} history records of {model.name} are older than the model (created "
+        f"{created}): written for a model of that name deleted and created again outside "
+        "stagekeeper",
+        remedy=f"move them aside to {INHERITED_ASIDE}…",
+    )
 
 
 def _interrupted(timeframe: str, held: HeldLock) -> Finding:

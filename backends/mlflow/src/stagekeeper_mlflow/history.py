@@ -41,6 +41,9 @@ PAGE_SIZE = 1000
 FIRST_PAGE = 20
 # Versions not among them are searched for one by one up to this many, else read in pages.
 FEW = 5
+# MLflow stamps a model and a record with the clock of the process that wrote each: a
+# server's, or an embedded client's, which may be another machine's.
+CLOCK_MARGIN_MS = 60_000
 NEWEST_FIRST = ["version_number DESC"]
 OLDEST_FIRST = ["version_number ASC"]
 
@@ -55,6 +58,7 @@ class Record:
     key: str
     value: str
     number: int | None = None
+    created_ms: int | None = None  # when MLflow created its version (``None``: a tag)
 
     @property
     def order(self) -> tuple[int, int, str]:
@@ -245,7 +249,25 @@ def last_changed(records: Sequence[Record]) -> dict[int, datetime]:
 
 def _record(raw: MlflowVersion) -> Record:
     number = int(raw.version)
-    return Record(f"{raw.name} v{number}", (raw.tags or {}).get(RECORD_TAG, ""), number)
+    value = (raw.tags or {}).get(RECORD_TAG, "")
+    return Record(f"{raw.name} v{number}", value, number, raw.creation_timestamp)
+
+
+def inherited(records: Sequence[Record], model_created_ms: int | None) -> list[Record]:
+    """The records written before their model was created: the history of an earlier model
+    of that name, deleted and created again outside stagekeeper (stagekeeper's own
+    registration sets such a history aside first). Only records older by more than
+    ``CLOCK_MARGIN_MS`` count: the two times may come from two clocks."""
+    if model_created_ms is None:
+        return []
+    before = model_created_ms - CLOCK_MARGIN_MS
+    return [r for r in records if r.created_ms is not None and r.created_ms < before]
+
+
+def own(records: Sequence[Record], model_created_ms: int | None) -> list[Record]:
+    """The records written for this model: ``records`` without the ``inherited`` ones."""
+    old = {record.key for record in inherited(records, model_created_ms)}
+    return [record for record in records if record.key not in old]
 
 
 def _crowns(value: str) -> bool:

@@ -46,7 +46,7 @@ from stagekeeper_mlflow.connection import (
     registry_uri,
     translated_errors,
 )
-from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record
+from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record, own
 from stagekeeper_mlflow.lock import Lease, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
@@ -149,7 +149,15 @@ class _View:
         return self._changes(self.log.records(self.legacy))
 
     def _changes(self, records: list[Record]) -> list[StageChange]:
-        return [c for r in records for c in readable_history(self.timeframe, self.name, r.value)]
+        """The changes these records hold, less those written for an earlier model of this
+        name (``doctor`` reports them): a rollback, a gate or a repair decides from this
+        model's history alone."""
+        created = self.model.creation_timestamp if self.model else None
+        return [
+            c
+            for r in own(records, created)
+            for c in readable_history(self.timeframe, self.name, r.value)
+        ]
 
     @cached_property
     def _crownings(self) -> list[StageChange]:
