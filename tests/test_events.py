@@ -99,7 +99,7 @@ def registrations(*operations: str) -> list[StageChange]:
 
 def test_a_cursor_resumes_after_its_operation_when_the_history_is_rewritten() -> None:
     before = events(registrations("a1", "a2", "a3", "a4"))
-    cursor = format_cursor({"1H": Position.after(before[2])})  # after a3
+    cursor = format_cursor({"1H": Position.at(before[2])})  # after a3
     assert [e.operation_id for e in after(before, parse_cursor(cursor))] == ["a4"]
     # a2 set aside (doctor): a3 is now 2nd, and a number alone would skip a4.
     dropped = events(registrations("a1", "a3", "a4"))

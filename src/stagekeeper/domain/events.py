@@ -148,7 +148,7 @@ class Position:
     mark: str | None = None
 
     @classmethod
-    def after(cls, event: Event) -> Position:
+    def at(cls, event: Event) -> Position:
         return cls(event.sequence, mark_of(event.operation_id))
 
 

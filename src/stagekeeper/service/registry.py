@@ -539,7 +539,7 @@ class Registry:
 
     def _published(self, event: Event, positions: dict[str, stream.Position]) -> Event:
         """The event with its cursor (``positions`` move on) and its new champion's model."""
-        positions[event.timeframe] = stream.Position.after(event)
+        positions[event.timeframe] = stream.Position.at(event)
         source = uri = None
         if event.new_champion is not None:
             found = self.store.get(event.timeframe, event.new_champion)
