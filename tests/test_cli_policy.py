@@ -165,3 +165,26 @@ def test_reject_needs_a_reason(store: str, tmp_path: Path) -> None:
         cli(store, "reject", "--request", request, "--reason", "no", "--json", actor="bob").stdout
     )["data"]
     assert [c["cause"] for c in rejected["changes"]] == ["rejection"]
+
+
+def test_a_file_too_large_to_be_a_policy_is_refused_without_reading_it_all(store: str) -> None:
+    data(store, "register", "--timeframe", "1H")
+    refusal = error(store, "policy", "set", "--file", "/dev/zero", exit_code=2)
+    assert refusal["message"] == "/dev/zero is larger than 1024 KiB: expected a small TOML file"
+    assert data(store, "policy", "history") == []
+
+
+@pytest.mark.parametrize(
+    "option",
+    ['url = 123', 'url = "http://127.0.0.1:1/"\ntimeout = "10"',
+     'url = "http://127.0.0.1:1/"\ntimeout = -1', 'url = "http://127.0.0.1:1/"\ntimeout = nan',
+     'url = "http://127.0.0.1:1/"\nretries = "3"', 'url = "http://127.0.0.1:1/"\nbackoff = "x"'],
+)  # fmt: skip
+def test_a_bad_sinks_file_is_a_usage_error_before_any_delivery(
+    store: str, tmp_path: Path, option: str
+) -> None:
+    data(store, "register", "--timeframe", "1H")
+    config = tmp_path / "sinks.toml"
+    config.write_text(f'[sinks.hook]\ntype = "webhook"\n{option}\n', encoding="utf-8")
+    refusal = error(store, "events", "deliver", "--config", str(config), exit_code=2)
+    assert refusal["message"].startswith("sink hook: ")

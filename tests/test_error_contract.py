@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from stagekeeper import StoreUnreachable, UnsupportedStore, ValidationError, open_registry
 from stagekeeper.cli.app import app
-from stagekeeper.domain.redaction import Redactor
+from stagekeeper.domain.redaction import Redactor, mask_credentials
 from tests.fuzzing import check_contract, dump
 
 COMMAND = Path(sys.executable).parent / "stagekeeper"
@@ -112,13 +112,49 @@ def test_mlflow_tracking_uri_credentials_are_never_printed() -> None:
         ("http://bob@host/x", "http://bob@host/x"),
     ],
 )
-def test_the_redactor_masks_every_url_form(text: str, shown: str) -> None:
-    assert Redactor()(text) == shown
+def test_credentials_are_masked_in_every_url_form(text: str, shown: str) -> None:
+    assert mask_credentials(text) == shown
 
 
 def test_known_secrets_are_masked_where_a_driver_repeats_them_alone() -> None:
-    redactor = Redactor.for_texts(["postgresql://u:Abc@Secret@host/db"])
+    redactor = Redactor.for_urls(["postgresql://u:Abc@Secret@host/db"])
     assert redactor("failed to resolve host 'Secret@host'") == "failed to resolve host '***@host'"
+
+
+URL_LIKE_TEXT = [
+    ("dashboard https://grafana:3000/d/abc", "s3://bucket/m@v1"),
+    ("see http://user:not-a-secret@wiki/page", "models:/1H_trading_model@champion"),
+    ("host=h password=mine in a reason", "runs:/abc/model"),
+]
+
+
+@pytest.mark.parametrize(("reason", "source"), URL_LIKE_TEXT)
+def test_user_text_that_looks_like_a_credential_is_printed_as_written(
+    store: str, reason: str, source: str
+) -> None:
+    """Only the secrets of the store URLs given are masked: a pattern run over whole lines
+    once read from a reason's ``https://grafana:`` to a source's ``@`` on the same JSON
+    line, and left a line that was no longer JSON."""
+    promoted = invoke("promote", "--timeframe", "1H", "--model-version", "1", "--target-stage",
+                      "beta", "--reason", reason, "--store", store, "--json")  # fmt: skip
+    assert promoted.exit_code == 0, promoted.output
+    assert json.loads(promoted.stdout)["data"]["changes"][0]["reason"] == reason
+    with open_registry(store, actor="ana") as registry:
+        crowned = registry.register("1H", source=source).version
+        registry.promote("1H", crowned, "beta")
+        registry.promote("1H", crowned, "champion", reason=reason)
+    lines = invoke("events", "--store", store).stdout.splitlines()
+    events = [json.loads(line) for line in lines]  # every line is still a JSON document
+    assert [event["reason"] for event in events[1:2] + events[-1:]] == [reason, reason]
+    assert events[-1]["champion"]["source"] == source
+    shown = json.loads(invoke("list", "--store", store, "--json").stdout)["data"]
+    assert shown[-1]["source"] == source
+
+
+def test_the_store_urls_secret_is_masked_even_inside_user_text(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}?password=hunter2hunter"
+    result = invoke("status", "--store", url, "--json")
+    assert "hunter2hunter" not in result.stdout + result.stderr
 
 
 # -- usage errors -------------------------------------------------------------------------

@@ -69,3 +69,46 @@ def test_a_plugin_sink_comes_from_its_entry_point(
 def test_a_bad_configuration_is_refused(config: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         sinks_from(config)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"url": 123}, "url must be an http:// or https:// URL"),
+        ({"timeout": "10"}, "timeout must be a number of seconds .* got '10'"),
+        ({"timeout": -1}, "timeout must be a number of seconds from more than 0"),
+        ({"timeout": 0}, "timeout must be a number of seconds"),
+        ({"timeout": float("nan")}, "timeout must be a number of seconds .* got nan"),
+        ({"timeout": 1e9}, "timeout .* to 3600"),
+        ({"timeout": True}, "timeout must be a number"),
+        ({"retries": "3"}, "retries must be a whole number from 0 to 100, got '3'"),
+        ({"retries": -1}, "retries must be a whole number"),
+        ({"retries": 2.5}, "retries must be a whole number"),
+        ({"backoff": "x"}, "backoff must be a number of seconds from 0 .* got 'x'"),
+        ({"backoff": float("inf")}, "backoff must be a number of seconds"),
+        ({"secret_env": 5}, "secret_env must name a variable"),
+    ],
+)  # fmt: skip
+def test_a_sink_option_of_the_wrong_type_or_range_is_refused(
+    options: dict[str, Any], message: str
+) -> None:
+    section = {"type": "webhook", "url": "http://127.0.0.1/", **options}
+    with pytest.raises(ValidationError, match=message):
+        sinks_from({"sinks": {"hook": section}})
+    command = {"type": "command", "command": ["true"], **options}
+    if "url" not in options and "secret_env" not in options:
+        with pytest.raises(ValidationError, match=message):
+            sinks_from({"sinks": {"hook": command}})
+
+
+@pytest.mark.parametrize("name", ["x" * 65, "a b", "#deploys", "naïve", ""])
+def test_a_sink_name_past_the_one_limit_of_every_store_is_refused_before_delivery(
+    name: str,
+) -> None:
+    with pytest.raises(ValidationError, match="expected 1 to 64 letters, digits"):
+        sinks_from({"sinks": {name: {"type": "command", "command": ["true"]}}})
+
+
+def test_a_sink_name_at_the_limit_is_accepted() -> None:
+    name = "team-deploys_v1." + "x" * 48
+    assert list(sinks_from({"sinks": {name: {"type": "command", "command": ["true"]}}})) == [name]

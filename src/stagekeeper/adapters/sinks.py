@@ -8,22 +8,30 @@ exponential backoff, then raises ``DeliveryError``. Imports the domain and the s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
+import math
 import os
+import re
+import socket
 import subprocess
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.redaction import redact_url
 from stagekeeper.service.delivery import DeliveryError, Sink
 
 SIGNATURE_HEADER = "X-Stagekeeper-Signature"
 PLUGIN_GROUP = "stagekeeper.sinks"
+MAX_SINK_NAME = 64
+SINK_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_SINK_NAME}}}")
 
 
 class Retrying:
@@ -48,7 +56,13 @@ class Retrying:
 
 class WebhookSink:
     """HTTP POST of the event's JSON, signed with HMAC-SHA256 of the body when a secret is
-    set: ``X-Stagekeeper-Signature: sha256=<hex>``."""
+    set: ``X-Stagekeeper-Signature: sha256=<hex>``.
+
+    Only a 2xx answer delivers. A redirect is never followed: following it would re-send
+    the signed event to another origin, and a 301 or 302 turns the POST into a bodiless GET
+    whose 200 would mark the event delivered. ``timeout`` bounds the whole attempt, not
+    each read, so a server that trickles its answer cannot hold the worker.
+    """
 
     def __init__(
         self,
@@ -73,17 +87,46 @@ class WebhookSink:
         }
         if self.secret is not None:
             headers[SIGNATURE_HEADER] = "sha256=" + sign(self.secret, body)
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        self.retrying.run(lambda: self._post(request), f"webhook {self.url}")
+        self.retrying.run(lambda: self._post(body, headers), f"webhook {redact_url(self.url)}")
 
-    def _post(self, request: urllib.request.Request) -> str | None:
+    def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
+        parts = urllib.parse.urlsplit(self.url)
+        connection_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(parts.netloc.rpartition("@")[2], timeout=self.timeout)
+        deadline = threading.Timer(self.timeout, _cut, (connection,))
+        deadline.start()
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return None if 200 <= response.status < 300 else f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            return f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            return str(getattr(exc, "reason", exc))
+            connection.request("POST", _target(parts), body, headers)
+            response = connection.getresponse()
+            status, location = response.status, response.getheader("Location")
+        except (OSError, http.client.HTTPException) as exc:
+            return (
+                f"no answer within {self.timeout:g}s"
+                if deadline.finished.is_set()
+                else str(getattr(exc, "reason", exc) or type(exc).__name__)
+            )
+        finally:
+            deadline.cancel()
+            connection.close()
+        if 200 <= status < 300:
+            return None
+        if 300 <= status < 400:
+            return f"HTTP {status}, a redirect to {location or 'nowhere'}, not followed"
+        return f"HTTP {status}"
+
+
+def _target(parts: urllib.parse.SplitResult) -> str:
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    """End an attempt at its deadline: a blocked read then fails at once."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class CommandSink:
@@ -127,7 +170,19 @@ def sinks_from(config: Mapping[str, Any]) -> dict[str, Sink]:
     sections = config.get("sinks")
     if not isinstance(sections, Mapping) or not sections:
         raise ValidationError("the delivery configuration names no sink: add [sinks.<name>]")
-    return {str(name): _sink(str(name), section) for name, section in sections.items()}
+    return {_name(str(name)): _sink(str(name), section) for name, section in sections.items()}
+
+
+def _name(name: str) -> str:
+    """One rule on every store (PostgreSQL's column is the shortest, MLflow's tag keys the
+    strictest), checked before any delivery, so no store posts an event and then fails to
+    keep the sink's cursor."""
+    if SINK_NAME.fullmatch(name):
+        return name
+    shown = name if len(name) <= MAX_SINK_NAME else name[:MAX_SINK_NAME] + "..."
+    raise ValidationError(
+        f"sink name {shown!r}: expected 1 to {MAX_SINK_NAME} letters, digits, '.', '_' or '-'"
+    )
 
 
 def _sink(name: str, section: Any) -> Sink:
@@ -145,31 +200,69 @@ def _sink(name: str, section: Any) -> Sink:
     return _plugin(name, kind, options)
 
 
+MAX_SECONDS, MAX_RETRIES = 3600.0, 100
+
+
 def _webhook(
     name: str,
-    url: str,
-    secret_env: str | None = None,
-    timeout: float = 10.0,
-    retries: int = 3,
-    backoff: float = 0.5,
+    url: object,
+    secret_env: object = None,
+    timeout: object = 10.0,
+    retries: object = 3,
+    backoff: object = 0.5,
 ) -> Sink:
-    if not url.startswith(("http://", "https://")):
-        raise ValidationError(f"sink {name}: url must be http:// or https://")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValidationError(f"sink {name}: url must be an http:// or https:// URL in quotes")
     secret = None
     if secret_env is not None:
+        if not isinstance(secret_env, str):
+            raise ValidationError(f"sink {name}: secret_env must name a variable, in quotes")
         value = os.environ.get(secret_env)
         if not value:
             raise ValidationError(f"sink {name}: the secret's variable {secret_env} is not set")
         secret = value.encode("utf-8")
-    return WebhookSink(url, secret=secret, timeout=timeout, retries=retries, backoff=backoff)
+    return WebhookSink(url, secret=secret, **_attempts(name, timeout, retries, backoff))
 
 
 def _command(
-    name: str, command: list[str], timeout: float = 30.0, retries: int = 3, backoff: float = 0.5
+    name: str, command: object, timeout: object = 30.0, retries: object = 3, backoff: object = 0.5
 ) -> Sink:
     if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
         raise ValidationError(f"sink {name}: command must be a list of strings")
-    return CommandSink(command, timeout=timeout, retries=retries, backoff=backoff)
+    return CommandSink(command, **_attempts(name, timeout, retries, backoff))
+
+
+def _attempts(name: str, timeout: object, retries: object, backoff: object) -> dict[str, Any]:
+    """The options every sink shares, checked: numbers, not strings, within sane bounds."""
+    return {
+        "timeout": _seconds(name, "timeout", timeout, zero_allowed=False),
+        "retries": _count(name, "retries", retries),
+        "backoff": _seconds(name, "backoff", backoff, zero_allowed=True),
+    }
+
+
+def _seconds(name: str, key: str, value: object, *, zero_allowed: bool) -> float:
+    if not (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value >= 0 if zero_allowed else value > 0)
+        and value <= MAX_SECONDS
+    ):
+        lowest = "0" if zero_allowed else "more than 0"
+        raise ValidationError(
+            f"sink {name}: {key} must be a number of seconds from {lowest} to {MAX_SECONDS:g}, "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
+def _count(name: str, key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RETRIES:
+        raise ValidationError(
+            f"sink {name}: {key} must be a whole number from 0 to {MAX_RETRIES}, got {value!r}"
+        )
+    return value
 
 
 def _plugin(name: str, kind: str, options: dict[str, Any]) -> Sink:

@@ -14,6 +14,7 @@ error, a usage error from the parser, or a bug, ends here as:
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import sys
@@ -26,10 +27,11 @@ from typing import Any, TextIO
 
 import typer
 
-from stagekeeper.domain.errors import StagekeeperError
-from stagekeeper.domain.redaction import Redactor, from_environment
+from stagekeeper.domain.errors import BackendError, StagekeeperError
+from stagekeeper.domain.redaction import Redactor, from_environment, mask_credentials
 
 JSON_FLAG = "--json"
+STORE_OPTION = "--store"
 USAGE_EXIT = 2
 INTERNAL_EXIT = 4
 EXIT_CODES: dict[str, int] = {
@@ -109,7 +111,7 @@ class ScrubbedStream(io.TextIOBase):
 
 def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
     """Run a command with scrubbed output; return its exit code, failures reported."""
-    redactor = from_environment(extra=argv)
+    redactor = from_environment(store_urls(argv))
     stdout = ScrubbedStream(sys.stdout, redactor)
     stderr = ScrubbedStream(sys.stderr, redactor)
     token = json_requested.set(None)
@@ -124,11 +126,17 @@ def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
         json_requested.reset(token)
 
 
+def store_urls(argv: Sequence[str]) -> list[str]:
+    """The store URLs given on the command line: where the secrets to mask come from."""
+    found = [value for flag, value in itertools.pairwise(argv) if flag == STORE_OPTION]
+    return found + [arg.partition("=")[2] for arg in argv if arg.startswith(STORE_OPTION + "=")]
+
+
 def report(exc: Exception, json_output: bool) -> int:
     """Tell the user about ``exc`` in the error contract's form; return the exit code."""
     failure = failure_of(exc)
     if os.environ.get("STAGEKEEPER_DEBUG") == "1":
-        sys.stderr.write("".join(traceback.format_exception(exc)))
+        sys.stderr.write(mask_credentials("".join(traceback.format_exception(exc))))
     if json_output:
         sys.stdout.write(failure.document() + "\n")
     sys.stderr.write(failure.line() + "\n")
@@ -136,13 +144,19 @@ def report(exc: Exception, json_output: bool) -> int:
 
 
 def failure_of(exc: Exception) -> Failure:
+    """The failure to report; a store's or a bug's message may quote a driver, which may
+    quote a URL, so those (and only those) are masked by pattern too."""
+    if isinstance(exc, BackendError):
+        hint = None if exc.hint is None else mask_credentials(exc.hint)
+        return Failure(exc.code, mask_credentials(exc.message), hint)
     if isinstance(exc, StagekeeperError):
         return Failure(exc.code, exc.message, exc.hint)
     if isinstance(exc, typer.TyperException):
         return _usage(exc)
     if isinstance(exc, typer.Abort):
         return Failure("error", "aborted")
-    return Failure("internal", f"unexpected {type(exc).__name__}: {exc}", BUG_HINT)
+    message = mask_credentials(f"unexpected {type(exc).__name__}: {exc}")
+    return Failure("internal", message, BUG_HINT)
 
 
 def _usage(exc: typer.TyperException) -> Failure:

@@ -1,14 +1,20 @@
 """Keeping credentials out of everything stagekeeper prints or raises.
 
-Two nets, applied together by ``Redactor``:
+Secrets are masked where they come from, never guessed at in user text:
 
-- **Patterns**, for any text: the password of any ``scheme://user:password@host`` (up to the
-  *last* ``@`` of the URL, so a password holding ``@`` or ``/`` is masked whole) and the value
-  of secret-looking query or conninfo keys (``password=``, ``token=``, ...).
-- **Known secrets**, for text that repeats a password without its URL (a driver's message,
-  a decoded form): the passwords of the URLs the command was given are replaced wherever
-  they appear. Secrets shorter than ``MIN_SCRUBBED`` characters are left to the patterns,
-  since replacing "pw" everywhere would garble the output.
+- **Known secrets** (``Redactor``), for everything printed: the passwords and secret query
+  values of the store URLs and tracking URIs the process was given (``--store``, the
+  environment), replaced wherever they appear, with the fragments a driver may print of
+  them. Secrets shorter than ``MIN_SCRUBBED`` characters are not replaced, since replacing
+  "pw" everywhere would garble the output.
+- **Patterns** (``mask_credentials``), for text that is no user data: a URL about to be
+  shown, a driver's or a server's message, a traceback. The password of any
+  ``scheme://user:password@host`` (up to the *last* ``@`` of the URL, so a password holding
+  ``@`` or ``/`` is masked whole) and the value of secret-looking keys (``password=``, ...).
+
+A reason, a source or an event is printed as it was written: a pattern run over it would
+take ``https://grafana:3000/d`` and a later ``models:/m@champion`` for a password and cut
+the line (and the JSON document it is part of) in two.
 
 Imports only the standard library.
 """
@@ -54,13 +60,20 @@ def url_secrets(url: str) -> set[str]:
     return {secret for secret in found | fragments if secret}
 
 
+def mask_credentials(text: str) -> str:
+    """``text`` with every credential-looking part masked: for URLs and for messages from
+    drivers and servers, never for user data."""
+    text = _USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
+    return _KEY_VALUE.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
 def redact_url(url: str) -> str:
     """The URL with its password and secret query values masked, safe to print."""
-    return Redactor()(url)
+    return mask_credentials(url)
 
 
 class Redactor:
-    """Masks credentials in text; see the module docstring for what it catches."""
+    """Masks the known secrets in text; see the module docstring."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = sorted(
@@ -68,25 +81,23 @@ class Redactor:
         )
 
     @classmethod
-    def for_texts(cls, texts: Iterable[str], bare_secrets: Iterable[str] = ()) -> Redactor:
-        """A redactor that knows the secrets of every URL found in ``texts`` (argv, env),
-        and ``bare_secrets`` as they are."""
+    def for_urls(cls, urls: Iterable[str], bare_secrets: Iterable[str] = ()) -> Redactor:
+        """A redactor that knows the secrets of ``urls`` (store URLs, tracking URIs), and
+        ``bare_secrets`` as they are."""
         secrets = set(bare_secrets)
-        for text in texts:
-            if len(text) <= MAX_URL_LENGTH:  # longer text is no store URL
-                secrets |= url_secrets(text)
+        for url in urls:
+            if len(url) <= MAX_URL_LENGTH:  # longer text is no store URL
+                secrets |= url_secrets(url)
         return cls(secrets)
 
     def __call__(self, text: str) -> str:
-        text = _USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
-        text = _KEY_VALUE.sub(lambda m: f"{m['head']}{MASK}", text)
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
 
 
-def from_environment(extra: Iterable[str] = ()) -> Redactor:
-    """A redactor for the store URLs and secrets in the environment, plus ``extra`` texts."""
-    urls = [os.environ.get(name, "") for name in URL_VARIABLES]
+def from_environment(urls: Iterable[str] = ()) -> Redactor:
+    """A redactor for the store URLs and secrets in the environment, plus ``urls``."""
+    given = [os.environ.get(name, "") for name in URL_VARIABLES]
     bare = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    return Redactor.for_texts([*urls, *extra], bare)
+    return Redactor.for_urls([*given, *urls], bare)

@@ -29,7 +29,7 @@ from stagekeeper.domain.errors import (
     StoreUnreachable,
     ValidationError,
 )
-from stagekeeper.domain.redaction import from_environment
+from stagekeeper.domain.redaction import from_environment, mask_credentials
 
 QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic")
 HTTP_DEFAULTS = {
@@ -162,7 +162,8 @@ def translated_errors(url: str) -> Iterator[None]:
 
 
 def _scrubbed(url: str, message: str) -> str:
-    return from_environment(extra=[url])(message)
+    """A driver's message: the known secrets and anything shaped like a credential."""
+    return mask_credentials(from_environment([url])(message))
 
 
 def _first_line(exc: MlflowException) -> str:
