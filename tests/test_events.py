@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,57 @@ def test_deliver_with_a_bad_configuration_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["events", "deliver", "--config", missing, "--store", store])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot read") and result.stderr.count("\n") == 1
+
+
+def _cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from stagekeeper.cli.app import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_events_with_json_is_one_document_with_the_cursor_to_resume_from(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'events.db'}"
+    with open_registry(store) as registry:
+        registry.register("1H")
+        registry.promote("1H", 1, "beta")
+    result = _cli("events", "--store", store, "--json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)["data"]  # one document, not JSON Lines
+    assert [e["type"] for e in found["events"]] == ["registered", "promoted"]
+    assert found["cursor"] == found["events"][-1]["cursor"]
+    resumed = json.loads(
+        _cli("--json", "events", "--store", store, "--since", found["cursor"]).stdout
+    )
+    assert resumed["data"] == {"events": [], "cursor": found["cursor"]}  # nothing new: same place
+    refused = _cli("events", "--store", store, "--json", "--follow")
+    assert refused.exit_code == 2 and "--follow prints JSON Lines" in refused.stderr
+
+
+def test_events_deliver_does_not_create_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    config = tmp_path / "sinks.toml"
+    config.write_text('[sinks.log]\ntype = "command"\ncommand = ["true"]\n', encoding="utf-8")
+    mistyped = tmp_path / "modles.db"
+    result = _cli("events", "deliver", "--config", str(config), "--store", f"sqlite:///{mistyped}")
+    assert result.exit_code == 3, result.output
+    assert "does not exist" in result.stderr
+    assert not mistyped.exists()
+
+
+def test_version_with_json_is_a_json_document() -> None:
+    for args in (("--json", "--version"), ("--version", "--json")):
+        result = _cli(*args)
+        assert result.exit_code == 0
+        assert set(json.loads(result.stdout)["data"]) == {"version"}
+    assert _cli("--version").stdout.startswith("stagekeeper ")
+
+
+def test_store_and_actor_may_stand_before_the_command(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'before.db'}"
+    registered = _cli("--store", store, "--actor", "ana", "--json", "register", "--timeframe", "1H")
+    assert registered.exit_code == 0, registered.output
+    with open_registry(store) as registry:
+        assert registry.history("1H")[0].actor == "ana"
+    after = _cli("--store", store, "status", "--store", f"sqlite:///{tmp_path / 'none.db'}")
+    assert after.exit_code == 3  # the command's own option wins

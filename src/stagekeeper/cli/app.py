@@ -121,9 +121,14 @@ class FunneledGroup(TyperGroup):
 
 def _show_version(wanted: bool) -> None:
     if wanted:
+        import json
         from importlib.metadata import version
 
-        sys.stdout.write(f"stagekeeper {version('stagekeeper')}\n")
+        number = version("stagekeeper")
+        if funnel.wants_json(funnel.arguments.get()):
+            sys.stdout.write(json.dumps({"data": {"version": number}}, indent=2) + "\n")
+        else:
+            sys.stdout.write(f"stagekeeper {number}\n")
         raise typer.Exit()
 
 
@@ -149,13 +154,17 @@ def root(
         ),
     ] = False,
     json_output: options.Json = False,
+    store: options.Store = None,
+    actor: options.Actor = None,
 ) -> None:
     """Move model versions safely: development -> beta -> champion -> archived.
 
-    --json may stand before the command too: stagekeeper --json status.
+    --json, --store and --actor may stand before the command too:
+    stagekeeper --json --store sqlite:///models.db status.
     """
     if json_output:
         funnel.json_requested.set(True)
+    options.given_before_command.set((store, actor))
 
 
 def main() -> None:

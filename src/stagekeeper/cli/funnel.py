@@ -53,6 +53,8 @@ BUG_HINT = "this is a bug in stagekeeper: STAGEKEEPER_DEBUG=1 shows the tracebac
 # Whether the running command asked for JSON, once its own options have been parsed;
 # before that (a usage error) the funnel reads the raw arguments.
 json_requested: ContextVar[bool | None] = ContextVar("json_requested", default=None)
+# The command line being run, for what must be known before the parser is done (--version).
+arguments: ContextVar[Sequence[str]] = ContextVar("arguments", default=())
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
     stdout = ScrubbedStream(sys.stdout, redactor)
     stderr = ScrubbedStream(sys.stderr, redactor)
     token = json_requested.set(None)
+    given = arguments.set(argv)
     try:
         with redirect_stdout(stdout), redirect_stderr(stderr):
             try:
@@ -124,6 +127,7 @@ def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
         return result if isinstance(result, int) else 0
     finally:
         json_requested.reset(token)
+        arguments.reset(given)
 
 
 def store_urls(argv: Sequence[str]) -> list[str]:

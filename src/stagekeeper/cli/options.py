@@ -7,6 +7,7 @@ exactly the same values with the same words.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,11 @@ import typer
 from stagekeeper.domain.stages import Stage
 
 STAGES = "|".join(stage.value for stage in Stage)
+# --store and --actor as given before the command (``stagekeeper --store URL status``);
+# the command's own, after its name, win.
+given_before_command: ContextVar[tuple[str | None, str | None]] = ContextVar(
+    "given_before_command", default=(None, None)
+)
 
 
 def flag(name: str, help_text: str) -> Any:

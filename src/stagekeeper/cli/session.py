@@ -34,13 +34,22 @@ class Session:
         actor: str | None,
         *,
         writes: bool,
+        create: bool | None = None,
         check_schema: bool = True,
     ) -> Registry:
-        """Open the store; only a command that ``writes`` may create one that is missing."""
+        """Open the store (else the one named before the command). A missing store is
+        created only for a command that ``writes`` versions (``create`` says otherwise)."""
         from stagekeeper.bootstrap import open_registry
+        from stagekeeper.cli.options import given_before_command
         from stagekeeper.cli.start import started
 
-        self._registry = open_registry(store, actor=actor, check_schema=check_schema, create=writes)
+        store_before, actor_before = given_before_command.get()
+        self._registry = open_registry(
+            store or store_before,
+            actor=actor or actor_before,
+            check_schema=check_schema,
+            create=writes if create is None else create,
+        )
         started()
         return self._registry
 

@@ -1,4 +1,5 @@
-"""``stagekeeper events``: the history as JSON Lines, one event per committed operation."""
+"""``stagekeeper events``: the history as JSON Lines, one event per committed operation;
+with ``--json``, one document like every command's."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def events(
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
-    """Print events as JSON Lines, oldest first, each with the cursor to resume from.
+    """Print events as JSON Lines (the default), oldest first, each with the cursor to
+    resume from; with --json, one document: {"data": {"events": [...], "cursor": ...}}.
 
     stagekeeper events deliver --config sinks.toml sends them to sinks instead.
     """
@@ -62,9 +64,19 @@ def events(
         return
     _check_interval(interval)
     with command_session(json_output) as session:
+        if follow and session.json_output:
+            raise ValidationError(
+                "--json prints one document and --follow never ends: drop --json, "
+                "--follow prints JSON Lines"
+            )
         registry = session.open(store, actor, writes=False)
         from stagekeeper.domain.events import document
 
+        if session.json_output:
+            found = registry.events(timeframe, since=since)
+            last = found[-1].cursor if found else since
+            session.emit({"events": [document(e) for e in found], "cursor": last}, lambda _: None)
+            return
         cursor = since
         while True:
             for event in registry.events(timeframe, since=cursor):
@@ -107,7 +119,8 @@ def deliver(
     _check_interval(interval)
     sinks = sinks_from(read_toml(config))
     with command_session(json_output) as session:
-        registry = session.open(store, actor, writes=True)
+        # It keeps the sinks' cursors, but a store it did not find is a mistyped URL.
+        registry = session.open(store, actor, writes=True, create=False)
 
         def report(done: Round) -> None:
             for name, reason in done.failures.items():
