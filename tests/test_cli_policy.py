@@ -188,3 +188,24 @@ def test_a_bad_sinks_file_is_a_usage_error_before_any_delivery(
     config.write_text(f'[sinks.hook]\ntype = "webhook"\n{option}\n', encoding="utf-8")
     refusal = error(store, "events", "deliver", "--config", str(config), exit_code=2)
     assert refusal["message"].startswith("sink hook: ")
+
+
+def test_check_and_promote_agree_on_a_version_already_in_the_stage(
+    store: str, policy_file: Path
+) -> None:
+    data(store, "policy", "set", "--file", str(policy_file))
+    version = in_beta(store, "0.5")  # would fail every champion gate
+    verdict = data(store, "check", *move(version, "beta"))
+    assert verdict["allowed"] is True
+    assert verdict["gates"] == [{"gate": "lifecycle", "passed": True, "found": "already beta",
+                                 "required": "nothing to change: promote is a no-op"}]  # fmt: skip
+    assert data(store, "promote", *move(version, "beta"), "--dry-run")["allowed"] is True
+    assert data(store, "promote", *move(version, "beta"))["changes"] == []
+
+
+def test_dry_run_with_force_is_refused_as_a_pair(store: str, policy_file: Path) -> None:
+    data(store, "policy", "set", "--file", str(policy_file))
+    version = in_beta(store, "0.5")
+    refusal = error(store, "promote", *move(version), "--dry-run", "--force", "--reason", "x",
+                    exit_code=2)  # fmt: skip
+    assert "give one of the two" in refusal["message"]

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.validation import same_actor
 
 DEFAULT_EXPIRY = timedelta(days=7)
 
@@ -76,15 +77,16 @@ class ApprovalRequest:
 
     def approval_refusal(self, actor: str, now: datetime) -> str | None:
         """Why ``actor`` may not approve it now, or ``None``: only a pending request, never
-        the requester's own, and each approver once. Actors are compared as declared: the
-        identity a store authenticated is recorded beside them, not compared, since a team
-        may share one database user."""
+        the requester's own, and each approver once. Declared names are compared as one
+        person's whatever their case, spacing or Unicode form (``validation.same_actor``);
+        the identity a store authenticated is recorded beside them, not compared, since a
+        team may share one database user."""
         closed = self.closed_refusal(now)
         if closed:
             return closed
-        if actor == self.requester:
+        if same_actor(actor, self.requester):
             return f"{actor} asked for this move: the approval must come from someone else"
-        if any(approval.actor == actor for approval in self.approvals):
+        if any(same_actor(approval.actor, actor) for approval in self.approvals):
             return f"{actor} has approved request {self.id} already"
         return None
 

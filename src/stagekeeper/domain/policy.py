@@ -93,9 +93,10 @@ class Condition:
         )
 
     def judge(
-        self, metrics: Metrics, champion: int | None, champion_metrics: Metrics
+        self, metrics: Metrics, champion: int | None, champion_metrics: Metrics, reigns: bool = True
     ) -> GateResult:
-        """A missing metric fails; a comparison with no champion to beat passes."""
+        """A missing metric fails; a comparison with no champion ever crowned passes. With
+        none reigning, ``champion`` is the last one (``reigns`` false)."""
         found = metrics.get(self.metric)
         shown = "no value" if found is None else _number(found)
         if self.champion_metric is None:
@@ -104,13 +105,14 @@ class Condition:
             passed = found is not None and _COMPARE[self.op](found, self.value)
             return GateResult(self.text, passed, shown, required)
         if champion is None:
-            return GateResult(self.text, True, shown, "no champion to beat")
+            return GateResult(self.text, True, shown, "no champion ever crowned")
+        whose = f"champion v{champion}" if reigns else f"last champion v{champion}, archived"
         theirs = champion_metrics.get(self.champion_metric)
         if theirs is None:
-            required = f"a champion (v{champion}) with a {self.champion_metric} value"
+            required = f"a {whose} with a {self.champion_metric} value"
             return GateResult(self.text, False, shown, required)
         bar = theirs + self.margin
-        required = f"{self.op} {_number(bar)} (champion v{champion})"
+        required = f"{self.op} {_number(bar)} ({whose})"
         return GateResult(
             self.text, found is not None and _COMPARE[self.op](found, bar), shown, required
         )
@@ -148,6 +150,7 @@ class Evidence:
     in_stage_since: datetime | None  # when it got there, from the history
     reason: str | None
     now: datetime
+    champion_reigns: bool = True  # False: ``champion`` is the last one, archived since
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,12 @@ class Policy:
             results.append(GateResult("reason", given, "given" if given else "none", "a reason"))
         if not rollback or self.rollback_gates:
             results.extend(
-                condition.judge(evidence.metrics, evidence.champion, evidence.champion_metrics)
+                condition.judge(
+                    evidence.metrics,
+                    evidence.champion,
+                    evidence.champion_metrics,
+                    evidence.champion_reigns,
+                )
                 for condition in gates.require
             )
             if gates.soak is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from stagekeeper.domain.errors import ValidationError
@@ -71,11 +72,32 @@ def source(value: object | None) -> str | None:
 
 
 def actor(value: object) -> str:
-    """Who makes a change: 1 to 255 characters."""
+    """Who makes a change: 1 to 255 characters, none of them invisible or a control.
+
+    Control and format characters (bidirectional overrides, zero-width spaces) would let
+    one name display as another, or two spellings of one person pass as two people."""
     found = text(value, "actor", MAX_ACTOR_LENGTH)
     if not found.strip():
         raise ValidationError("invalid actor: it is empty; name who makes the change")
+    hidden = next((c for c in found if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if hidden is not None:
+        raise ValidationError(
+            f"invalid actor {_shown(found)}: it contains the control or format character "
+            f"U+{ord(hidden):04X}; a name must show as what it is"
+        )
     return found
+
+
+def same_actor(one: str, other: str) -> bool:
+    """Whether two declared names are one person's: compared after trimming, NFKC
+    normalisation and case folding, so that ``ana``, ``'ana '`` and ``Ana`` are one."""
+    return actor_key(one) == actor_key(other)
+
+
+def actor_key(name: str) -> str:
+    """The form in which names are compared (Unicode's compatibility caseless match)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
 
 
 def text(value: object, what: str, longest: int) -> str:

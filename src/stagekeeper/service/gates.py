@@ -36,20 +36,34 @@ def judge(
     if gates.is_open:
         return []  # nothing to read: no evidence is gathered
     weighs_evidence = not rollback or policy.rollback_gates
-    rival = champion if champion is not None and champion.version != candidate.version else None
     beats = weighs_evidence and any(c.champion_metric for c in gates.require)
+    rival = rival_of(view, candidate, champion) if beats else None
     evidence = Evidence(
         metrics=view.metrics(candidate.version) if weighs_evidence and gates.require else {},
         champion=None if rival is None else rival.version,
-        champion_metrics=view.metrics(rival.version) if rival is not None and beats else {},
+        champion_metrics={} if rival is None else view.metrics(rival.version),
         stage=candidate.stage,
         in_stage_since=(
             entered_stage(view.history(), candidate) if weighs_evidence and gates.soak else None
         ),
         reason=reason,
         now=now,
+        champion_reigns=rival is not None and rival.stage is Stage.CHAMPION,
     )
     return policy.evaluate(target, evidence, rollback=rollback)
+
+
+def rival_of(
+    view: TimeframeView, candidate: ModelVersion, champion: ModelVersion | None
+) -> ModelVersion | None:
+    """The version a "beat the champion" gate compares with: the reigning champion, or,
+    when none reigns, the last one (where ``rollback`` goes), so that archiving the
+    champion first is no way round the gate. ``None`` if the candidate is the champion,
+    or no version was ever crowned."""
+    reigning = champion if champion is not None else view.champion()
+    if reigning is not None:
+        return None if reigning.version == candidate.version else reigning
+    return view.previous_champion(candidate.version)
 
 
 def entered_stage(history: Sequence[StageChange], version: ModelVersion) -> datetime | None:
@@ -64,6 +78,12 @@ def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> G
     """The lifecycle's verdict, shown as a gate by ``check``."""
     move = f"{candidate.stage.value} -> {target.value}"
     return GateResult(LIFECYCLE_GATE, allowed, move, "a move the lifecycle allows")
+
+
+def nothing_to_change(version: ModelVersion) -> GateResult:
+    """``check``'s answer for a version already where it would go: allowed, no gates."""
+    already = f"already {version.stage.value}"
+    return GateResult(LIFECYCLE_GATE, True, already, "nothing to change: promote is a no-op")
 
 
 def failed(results: Sequence[GateResult]) -> list[GateResult]:

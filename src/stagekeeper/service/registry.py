@@ -326,7 +326,8 @@ class Registry:
         reason: str | None = None,
     ) -> builtins.list[GateResult]:
         """Every gate a promotion of the version to ``stage`` would face now, the lifecycle
-        first, without moving anything: the move would be allowed if every one passed."""
+        first, without moving anything: the move would be allowed if every one passed. A
+        version already in ``stage`` faces none, as ``promote`` then changes nothing."""
         from stagekeeper.domain import lifecycle
 
         timeframe = validation.timeframe(timeframe)
@@ -335,7 +336,9 @@ class Registry:
         reason = validation.reason(reason)
         view = StoreView(self.store, timeframe)
         current = self._existing(view, timeframe, number)
-        allowed = current.stage is target or target in lifecycle.allowed_targets(current.stage)
+        if current.stage is target:
+            return [gates.nothing_to_change(current)]
+        allowed = target in lifecycle.allowed_targets(current.stage)
         champion = view.champion() if target is Stage.CHAMPION else None
         return [
             gates.lifecycle_result(allowed, current, target),

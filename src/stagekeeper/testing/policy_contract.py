@@ -150,6 +150,50 @@ class PolicyContract(ContractBase):
         registry.promote("1H", better.version, Stage.CHAMPION)
         assert registry.champion("1H") == registry.get("1H", better.version)
 
+    def test_archiving_the_champion_first_is_no_way_round_beating_it(
+        self, registry: Registry
+    ) -> None:
+        registry.set_policy({"champion": {"require": ["sharpe > champion.sharpe + 0.05"]}})
+        strong = self.in_beta(registry, sharpe=2.0)
+        registry.promote("1H", strong.version, Stage.CHAMPION)
+        weak = self.in_beta(registry, sharpe=0.1)
+        registry.promote("1H", strong.version, Stage.ARCHIVED)  # nobody reigns now
+        before = snapshot(registry)
+        with pytest.raises(
+            GateError, match=r"found 0.1, required > 2.05 \(last champion v1, archived\)"
+        ):
+            registry.promote("1H", weak.version, Stage.CHAMPION)
+        assert snapshot(registry) == before
+        [verdict] = [r for r in registry.check("1H", weak.version, Stage.CHAMPION)[1:]]
+        assert not verdict.passed and "last champion v1" in verdict.required
+        better = self.in_beta(registry, sharpe=2.1)
+        registry.promote("1H", better.version, Stage.CHAMPION)
+        assert registry.champion("1H") == registry.get("1H", better.version)
+
+    def test_a_challenger_in_beta_is_compared_with_the_champion_too(
+        self, registry: Registry
+    ) -> None:
+        strong = self.in_beta(registry, sharpe=2.0)
+        registry.promote("1H", strong.version, Stage.CHAMPION)
+        registry.set_policy({"beta": {"require": ["sharpe >= champion.sharpe"]}})
+        weak = self.new(registry, metrics={"sharpe": 1.0})
+        with pytest.raises(GateError, match=r"required >= 2 \(champion v1\)"):
+            registry.promote("1H", weak.version, Stage.BETA)
+
+    def test_a_policy_gates_the_move_out_of_champion(self, registry: Registry) -> None:
+        registry.set_policy({"archived": {"require_reason": True, "approvals": 1}})
+        champion = self.in_beta(registry)
+        registry.promote("1H", champion.version, Stage.CHAMPION)
+        before = snapshot(registry)
+        with pytest.raises(GateError, match="reason"):
+            registry.promote("1H", champion.version, Stage.ARCHIVED)
+        assert snapshot(registry) == before
+        [asked] = registry.promote(
+            "1H", champion.version, Stage.ARCHIVED, reason="retire", actor="ann"
+        )
+        assert asked.cause is Cause.REQUEST
+        assert registry.champion("1H") == registry.get("1H", champion.version)
+
     def test_a_required_reason_must_be_given(self, registry: Registry) -> None:
         registry.set_policy({"beta": {"require_reason": True}})
         version = self.new(registry)
@@ -277,6 +321,26 @@ class PolicyContract(ContractBase):
         assert stages_of(registry)[2] is Stage.BETA
         registry.approve(request_id, actor="carol")
         assert stages_of(registry)[2] is Stage.CHAMPION
+
+    def test_one_person_under_two_spellings_is_one_person(self, registry: Registry) -> None:
+        request_id = self.asked(registry, {"champion": {"approvals": 2}})
+        before = snapshot(registry)
+        for spelling in ("ann ", "Ann", " ANN", "\uff41nn"):  # the last: a fullwidth a
+            with pytest.raises(TransitionError, match="someone else"):
+                registry.approve(request_id, actor=spelling)
+        assert snapshot(registry) == before
+        registry.approve(request_id, actor="bob")
+        with pytest.raises(TransitionError, match=r"approved request .* already"):
+            registry.approve(request_id, actor="Bob ")
+        assert stages_of(registry)[2] is Stage.BETA
+
+    def test_a_name_with_hidden_characters_is_refused(self, registry: Registry) -> None:
+        request_id = self.asked(registry, {"champion": {"approvals": 1}})
+        before = snapshot(registry)
+        for name in ("\u202eevil", "bo\u200bb", "bob\x1b[2K"):
+            with pytest.raises(ValidationError, match="control or format character"):
+                registry.approve(request_id, actor=name)
+        assert snapshot(registry) == before
 
     def test_a_rejected_request_needs_a_reason_and_closes(self, registry: Registry) -> None:
         request_id = self.asked(registry, {"champion": {"approvals": 1}})

@@ -9,6 +9,7 @@ import typer
 from stagekeeper.cli import options, render
 from stagekeeper.cli.commands.check import show_check
 from stagekeeper.cli.session import command_session
+from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.stages import Cause
 
 
@@ -35,6 +36,11 @@ def promote(
 ) -> None:
     """Move a version to a stage; a new champion archives the old one in the same step."""
     with command_session(json_output) as session:
+        if dry_run and force:
+            raise ValidationError(
+                "--dry-run shows the gates a move would face, and --force goes past them: "
+                "give one of the two"
+            )
         registry = session.open(store, actor, writes=not dry_run)
         if dry_run:
             results = registry.check(timeframe, model_version, target_stage, reason=reason)
