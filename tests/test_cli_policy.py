@@ -77,6 +77,14 @@ def test_policy_set_show_and_history(store: str, policy_file: Path) -> None:
     [
         ("[champion\n", "not valid TOML"),
         ('[champion]\nrequire = ["sharpe >> 1"]\n', "invalid condition"),
+        ('[champion]\nsoak = "99999999999d"\n', "expected from 0s to 3650d"),
+        ('[champion]\nexpires = "1000000000d"\n', "expected from 1s to 3650d"),
+        ('[champion]\napprovals = 1\nexpires = "0s"\n', "expires '0s': expected from 1s"),
+        ('[champion]\nsoak = "0.5s"\n', "expected a whole number and a unit"),
+        ('[champion]\nsoak = "90.9m"\n', "expected a whole number and a unit"),
+        ('[champion]\nsoak = "-1h"\n', "expected a whole number and a unit"),
+        ('[champion]\nrequire = ["sharpe >= 1e999"]\n', "too large to compare with"),
+        ('[champion]\nrequire = ["sharpe > champion.sharpe + 1e999"]\n', "too large"),
     ],
 )
 def test_a_bad_policy_file_is_refused_with_one_line(

@@ -45,7 +45,9 @@ _COMPARE = {
     "<": lambda a, b: a < b,
     "==": lambda a, b: a == b,
 }
-_DURATION = re.compile(r"\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhd])\s*")
+_DURATION = re.compile(r"\s*(?P<amount>\d{1,12})\s*(?P<unit>[smhd])\s*")
+# Ten years: past it a duration is a typo, and soon past what some store can keep.
+MAX_DURATION = timedelta(days=3650)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
@@ -83,6 +85,11 @@ class Condition:
                 hint="e.g. 'sharpe >= 1.0' or 'sharpe > champion.sharpe + 0.05'",
             )
         sign = -1.0 if match["sign"] == "-" else 1.0
+        numbers = [float(match[part] or 0.0) for part in ("value", "margin")]
+        if not all(math.isfinite(number) for number in numbers):
+            raise ValidationError(
+                f"invalid condition {text!r}: its number is too large to compare with"
+            )
         return cls(
             text=" ".join(str(text).split()),
             metric=match["metric"],
@@ -244,14 +251,22 @@ def effective(default: Mapping[str, Any] | None, own: Mapping[str, Any] | None) 
 NO_POLICY = parse({})  # a policy without gates: what a store without a policy has
 
 
-def duration(value: object, what: str = "soak") -> timedelta:
-    """``30s``, ``90m``, ``24h`` or ``2d``."""
+def duration(value: object, what: str = "soak", *, zero_allowed: bool = True) -> timedelta:
+    """``30s``, ``90m``, ``24h`` or ``2d``: a whole number of one unit, up to ten years,
+    so that what is stored is exactly what was written."""
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValidationError(
-            f"invalid {what} {value!r}: expected a duration such as 24h, 90m or 2d"
+            f"invalid {what} {value!r}: expected a whole number and a unit, such as 24h, "
+            "90m or 2d (s, m, h or d)"
         )
-    return timedelta(seconds=float(match["amount"]) * _UNIT_SECONDS[match["unit"]])
+    seconds = int(match["amount"]) * _UNIT_SECONDS[match["unit"]]
+    if seconds > MAX_DURATION.total_seconds() or (not zero_allowed and not seconds):
+        lowest = "0s" if zero_allowed else "1s"
+        raise ValidationError(
+            f"invalid {what} {value!r}: expected from {lowest} to {MAX_DURATION.days}d"
+        )
+    return timedelta(seconds=seconds)
 
 
 def shown_duration(span: timedelta) -> str:
@@ -311,7 +326,11 @@ def _stage_gates(key: str, section: Mapping[str, Any]) -> StageGates:
         require=tuple(Condition.parse(text) for text in require),
         soak=None if soak is None else duration(soak, f"[{key}] soak"),
         approvals=approvals,
-        expires=DEFAULT_EXPIRY if expires is None else duration(expires, f"[{key}] expires"),
+        expires=(
+            DEFAULT_EXPIRY
+            if expires is None
+            else duration(expires, f"[{key}] expires", zero_allowed=False)
+        ),
         allow_force=_flag(key, "allow_force", section.get("allow_force", True)),
     )
 

@@ -164,7 +164,7 @@ class PolicyContract(ContractBase):
         ):
             registry.promote("1H", weak.version, Stage.CHAMPION)
         assert snapshot(registry) == before
-        [verdict] = [r for r in registry.check("1H", weak.version, Stage.CHAMPION)[1:]]
+        [verdict] = registry.check("1H", weak.version, Stage.CHAMPION)[1:]
         assert not verdict.passed and "last champion v1" in verdict.required
         better = self.in_beta(registry, sharpe=2.1)
         registry.promote("1H", better.version, Stage.CHAMPION)
