@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,18 @@ def test_help_lists_every_command_with_its_own_first_line() -> None:
         if " " not in name:  # a group's commands are listed by the group's own help
             first_line = command.help.split("\n\n")[0].replace("\n", " ")
             assert f"{name} " in listing and first_line.split(";")[0] in listing, name
+
+
+def test_help_shows_bracketed_words_as_written() -> None:
+    """Help is rich markup: a bracketed word must be escaped there, or --help drops it."""
+    checked = 0
+    for name, command in _all_commands(typer.main.get_command(app)):
+        texts = [command.help or ""] + [p.help or "" for p in command.params if hasattr(p, "help")]
+        words = {w.replace("\\[", "[") for t in texts for w in re.findall(r"\\?\[[^\]\s]+\]", t)}
+        if not words:
+            continue
+        shown = runner.invoke(app, [*name.split(), "--help"], env={"COLUMNS": "250"}).stdout
+        for word in words:
+            assert word in shown, (name, word)
+            checked += 1
+    assert checked >= 2  # stagekeeper[plot] in timeline, [sinks.<name>] in events deliver

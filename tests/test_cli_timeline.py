@@ -18,18 +18,19 @@ def store(tmp_path: Path) -> str:
             version = registry.register("1H").version
             registry.promote("1H", version, "beta")
             registry.promote("1H", version, "champion")
-        registry.rollback("1H", reason="live drawdown")
+        registry.rollback("1H", reason="live drawdown", actor="bob")
         registry.register("4H")  # no champion yet: no reign
     return url
 
 
 def test_the_reigns_as_data(store: str) -> None:
     found = data(store, "timeline")
-    assert [(r["version"], r["began"], r["ended"], r["successor"]) for r in found] == [
-        (1, "promotion", "auto-demotion", 2),
-        (2, "promotion", "rollback", 1),
-        (1, "rollback", None, None),
-    ]
+    assert [(r["version"], r["began"], r["ended"], r["ended_by"], r["successor"])
+            for r in found] == [
+        (1, "promotion", "auto-demotion", "ana", 2),
+        (2, "promotion", "rollback", "bob", 1),
+        (1, "rollback", None, None, None),
+    ]  # fmt: skip
     assert found[-1]["end"] is None
     assert data(store, "timeline", "--timeframe", "4H") == []
     assert len(data(store, "timeline", "--since", "2999-01-01")) == 1  # only the reigning one
@@ -37,7 +38,8 @@ def test_the_reigns_as_data(store: str) -> None:
 
 def test_the_reigns_as_a_table_and_a_gantt_chart(store: str, tmp_path: Path) -> None:
     table = cli(store, "timeline").stdout
-    assert "auto-demotion (by v2)" in table and "rollback (by v1)" in table and "now" in table
+    assert "auto-demotion by ana (for v2)" in table and "rollback by bob (for v1)" in table
+    assert "now" in table
     chart = cli(store, "timeline", "--format", "mermaid").stdout
     lines = chart.splitlines()
     assert lines[:2] == ["gantt", "    title Champions"]
@@ -57,4 +59,4 @@ def test_a_bad_date_or_format_is_a_usage_error(store: str) -> None:
     assert (
         "invalid date" in error(store, "timeline", "--since", "yesterday", exit_code=2)["message"]
     )
-    assert error(store, "timeline", "--format", "gif", exit_code=2)["code"] == "usage"
+    assert error(store, "timeline", "--format", "gif", exit_code=2)["code"] == "invalid_input"

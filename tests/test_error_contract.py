@@ -169,6 +169,10 @@ def test_the_store_urls_secret_is_masked_even_inside_user_text(tmp_path: Path) -
          "invalid model version 'abc'"),
         (("history", "--limit", "many"), "invalid limit 'many'"),
         (("lifecycle", "--format", "svg"), "unknown format 'svg'"),
+        (("timeline", "--format", "gif"),
+         "unknown format 'gif': expected one of table, mermaid, svg, png, html"),
+        (("events", "--interval", "abc"), "invalid interval 'abc': expected seconds from 0.1"),
+        (("events", "deliver", "--config", "x.toml", "--interval", "nan"), "invalid interval"),
     ],
 )  # fmt: skip
 def test_bad_values_are_refused_in_stagekeeper_words(
@@ -203,6 +207,16 @@ def test_every_usage_error_is_one_line_and_exit_2(store: str, args: tuple[str, .
     assert plain.exit_code == 2
     assert plain.stderr.startswith("error: ") and plain.stderr.count("\n") == 1
     assert "╭" not in plain.stderr and "Usage:" not in plain.stderr
+
+
+@pytest.mark.parametrize("group", ["policy", "db", "events deliver"])
+def test_a_group_without_its_command_prints_only_the_error_document(
+    store: str, group: str
+) -> None:
+    result = invoke("--json", "--store", store, *group.split())
+    assert result.exit_code == 2
+    assert set(json.loads(result.stdout)) == {"error"}  # no help panel before it
+    assert "Usage:" not in result.stdout + result.stderr
 
 
 def test_json_before_the_command_counts(store: str) -> None:

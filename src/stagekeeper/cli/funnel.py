@@ -170,6 +170,8 @@ def _usage(exc: typer.TyperException) -> Failure:
     if possibilities:  # the parser's own suggestion, e.g. for --model-vrsion
         return Failure("usage", exc.message, f"did you mean {' or '.join(sorted(possibilities))}?")
     hint = None if context is None else f"see '{context.command_path} --help'"
+    if type(exc).__name__ == "NoArgsIsHelpError":  # its message is the whole help panel
+        return Failure("usage", "missing command", hint)
     return Failure("usage", exc.format_message() or "usage error", hint)
 
 

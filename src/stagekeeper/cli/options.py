@@ -7,11 +7,13 @@ exactly the same values with the same words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Annotated, Any
 
 import typer
 
+from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.stages import Stage
 
 STAGES = "|".join(stage.value for stage in Stage)
@@ -20,6 +22,36 @@ STAGES = "|".join(stage.value for stage in Stage)
 given_before_command: ContextVar[tuple[str | None, str | None]] = ContextVar(
     "given_before_command", default=(None, None)
 )
+
+
+def command_group(name: str, help_text: str) -> typer.Typer:
+    """A group of sub-commands (``policy``, ``db``) that names them when none is given.
+
+    Not Typer's ``no_args_is_help``: building that error renders the help panel onto
+    stdout, before the one-line error and the JSON document that must stand there alone.
+    """
+    group = typer.Typer(name=name, help=help_text, invoke_without_command=True)
+
+    @group.callback()
+    def needs_a_command(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            names = ", ".join(ctx.command.list_commands(ctx))  # type: ignore[attr-defined]
+            raise ValidationError(
+                f"missing command: expected one of {names}",
+                hint=f"see '{ctx.command_path} --help'",
+            )
+
+    return group
+
+
+def choice(value: str, allowed: Sequence[str], what: str = "format") -> str:
+    """``value`` (any case) if it is one of ``allowed``; else an error naming them."""
+    found = value.strip().lower()
+    if found not in allowed:
+        raise ValidationError(
+            f"unknown {what} {value[:40]!r}: expected one of {', '.join(allowed)}"
+        )
+    return found
 
 
 def flag(name: str, help_text: str) -> Any:

@@ -128,6 +128,7 @@ def reign_data(reign: Reign) -> Data:
         "end": None if reign.end is None else timestamp(reign.end),
         "began": reign.began,
         "ended": reign.ended,
+        "ended_by": reign.ended_by,
         "successor": reign.successor,
     }
 
@@ -137,8 +138,10 @@ def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
     for r in reigns:
         days = ((r.end or max(now, r.start)) - r.start).total_seconds() / 86_400
         ended = r.ended or "reigns"
+        if r.ended_by is not None:
+            ended += f" by {r.ended_by}"
         if r.successor is not None:
-            ended += f" (by v{r.successor})"
+            ended += f" (for v{r.successor})"
         end = _short(r.end) if r.end else "now"
         table.add_row(
             r.timeframe, f"v{r.version}", _short(r.start), end, f"{days:.1f}", r.began, ended

@@ -22,7 +22,8 @@ class Reign:
     ``began`` is how it was crowned (``promotion``, ``forced``, ``rollback``, ``repair``,
     ``migration``); ``ended`` how it lost the title (``auto-demotion``, ``rollback``,
     ``archived`` by a promotion to archived, ``repair``, ``migration``), ``None`` while it
-    still reigns; ``successor`` the version crowned in the same operation, if any.
+    still reigns; ``ended_by`` the actor of the change that ended it; ``successor`` the
+    version crowned in the same operation, if any.
     """
 
     timeframe: str
@@ -33,6 +34,7 @@ class Reign:
     began: str
     ended: str | None = None
     successor: int | None = None
+    ended_by: str | None = None
 
     @property
     def reigning(self) -> bool:
@@ -45,7 +47,7 @@ def reigns(history: Iterable[StageChange]) -> list[Reign]:
     reigns' business."""
     reigning: dict[str, Reign] = {}
     done: list[Reign] = []
-    ended_by: dict[tuple[str, str], int] = {}  # (operation, timeframe) -> index in done
+    dethroned_in: dict[tuple[str, str], int] = {}  # (operation, timeframe) -> index in done
     for change in history:
         if not change.moves:
             continue
@@ -54,8 +56,8 @@ def reigns(history: Iterable[StageChange]) -> list[Reign]:
             if current is not None:  # a crowning with no demotion before it: a repair
                 done.append(_ended(current, change, change.cause.value))
             key = (change.operation_id, change.timeframe)
-            if key in ended_by:
-                index = ended_by.pop(key)
+            if key in dethroned_in:
+                index = dethroned_in.pop(key)
                 done[index] = dataclasses.replace(done[index], successor=change.version)
             reigning[change.timeframe] = Reign(
                 change.timeframe,
@@ -67,7 +69,7 @@ def reigns(history: Iterable[StageChange]) -> list[Reign]:
             )
         elif current is not None and current.version == change.version:  # dethroned
             del reigning[change.timeframe]
-            ended_by[(change.operation_id, change.timeframe)] = len(done)
+            dethroned_in[(change.operation_id, change.timeframe)] = len(done)
             done.append(_ended(current, change, _end_of(change)))
     return sorted([*done, *reigning.values()], key=lambda r: (r.start, r.timeframe))
 
@@ -79,4 +81,4 @@ def _end_of(change: StageChange) -> str:
 
 
 def _ended(reign: Reign, change: StageChange, how: str) -> Reign:
-    return dataclasses.replace(reign, end=change.at, ended=how)
+    return dataclasses.replace(reign, end=change.at, ended=how, ended_by=change.actor)

@@ -16,12 +16,7 @@ from stagekeeper.cli.session import command_session
 if TYPE_CHECKING:
     from rich.console import Console
 
-app = typer.Typer(help="MLflow-specific commands.", no_args_is_help=True, add_completion=False)
-
-
-@app.callback()
-def mlflow_commands() -> None:
-    """MLflow-specific commands."""  # a callback keeps a one-command app a group
+app = options.command_group("mlflow", "MLflow-specific commands.")
 
 
 @app.command("migrate-stages")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from stagekeeper.cli import options
 from stagekeeper.cli.session import command_session
 
-db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
+db_app = options.command_group("db", "Manage the store's schema.")
 
 
 @db_app.command("upgrade")

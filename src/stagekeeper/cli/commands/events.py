@@ -4,6 +4,7 @@ with ``--json``, one document like every command's."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from stagekeeper.domain.errors import ValidationError
 
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 60.0
 Interval = Annotated[
-    float,
+    str,
     typer.Option(
         "--interval",
         metavar="SECONDS",
@@ -50,7 +51,7 @@ def events(
     follow: Annotated[
         bool, options.flag("--follow", "Keep waiting for new events (Ctrl-C stops).")
     ] = False,
-    interval: Interval = 1.0,
+    interval: Interval = "1",
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
@@ -62,7 +63,7 @@ def events(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _check_interval(interval)
+    seconds = _interval(interval)
     with command_session(json_output) as session:
         if follow and session.json_output:
             raise ValidationError(
@@ -86,7 +87,7 @@ def events(
             if not follow:
                 return
             try:
-                registry.wait_for_changes(interval)
+                registry.wait_for_changes(seconds)
             except KeyboardInterrupt:
                 return
 
@@ -98,14 +99,14 @@ def deliver(
         typer.Option(
             "--config",
             metavar="FILE",
-            help="The sinks, in TOML: [sinks.<name>] with type webhook, command or a plugin.",
+            help="The sinks, in TOML: \\[sinks.<name>] with type webhook, command or a plugin.",
             show_default=False,
         ),
     ],
     follow: Annotated[
         bool, options.flag("--follow", "Keep delivering new events (Ctrl-C stops).")
     ] = False,
-    interval: Interval = 1.0,
+    interval: Interval = "1",
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
@@ -116,7 +117,7 @@ def deliver(
     from stagekeeper.service.delivery import Round
     from stagekeeper.service.delivery import deliver as run
 
-    _check_interval(interval)
+    seconds = _interval(interval)
     sinks = sinks_from(read_toml(config))
     with command_session(json_output) as session:
         # It keeps the sinks' cursors, but a store it did not find is a mistyped URL.
@@ -127,7 +128,7 @@ def deliver(
                 sys.stderr.write(f"warning: sink {name} refused an event, retried next: {reason}\n")
 
         try:
-            last = run(registry, sinks, follow=follow, interval=interval, report=report)
+            last = run(registry, sinks, follow=follow, interval=seconds, report=report)
         except KeyboardInterrupt:
             return
         session.emit(
@@ -140,9 +141,15 @@ def deliver(
         raise typer.Exit(1)
 
 
-def _check_interval(interval: float) -> None:
-    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+def _interval(text: str) -> float:
+    """The seconds --interval gives, in stagekeeper's words when they are no such thing."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:  # NaN is never within
         raise ValidationError(
-            f"invalid interval {interval:g}: expected seconds from {MIN_INTERVAL:g} to "
+            f"invalid interval {text[:40]!r}: expected seconds from {MIN_INTERVAL:g} to "
             f"{MAX_INTERVAL:g}"
         )
+    return seconds

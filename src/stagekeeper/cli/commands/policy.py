@@ -11,10 +11,8 @@ from stagekeeper.cli import options, render
 from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 
-policy_app = typer.Typer(
-    name="policy",
-    help="Show or set the promotion policy: the gates a move must pass.",
-    no_args_is_help=True,
+policy_app = options.command_group(
+    "policy", "Show or set the promotion policy: the gates a move must pass."
 )
 
 PolicyFile = Annotated[

@@ -38,14 +38,15 @@ def timeline(
         ),
     ] = None,
     output_format: Annotated[
-        Format,
+        str,
         typer.Option(
             "--format",
+            metavar="|".join(Format),
             help="A table, a Mermaid gantt chart, an SVG or PNG chart, or an HTML report "
             "(status, chart, recent history; works offline). svg, png and html need "
-            "stagekeeper[plot] and --output.",
+            "stagekeeper\\[plot] and --output.",
         ),
-    ] = Format.TABLE,
+    ] = "table",
     output: Annotated[
         Path | None,
         typer.Option(
@@ -57,6 +58,7 @@ def timeline(
     json_output: options.Json = False,
 ) -> None:
     """Draw the champions' reigns, folded from the history."""
+    output_format = Format(options.choice(output_format, list(Format)))
     start = _date(since)
     if output_format in PICTURES and output is None:
         raise ValidationError(f"--format {output_format.value} writes a file: give --output FILE")
