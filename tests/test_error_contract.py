@@ -210,9 +210,7 @@ def test_every_usage_error_is_one_line_and_exit_2(store: str, args: tuple[str, .
 
 
 @pytest.mark.parametrize("group", ["policy", "db", "events deliver"])
-def test_a_group_without_its_command_prints_only_the_error_document(
-    store: str, group: str
-) -> None:
+def test_a_group_without_its_command_prints_only_the_error_document(store: str, group: str) -> None:
     result = invoke("--json", "--store", store, *group.split())
     assert result.exit_code == 2
     assert set(json.loads(result.stdout)) == {"error"}  # no help panel before it
