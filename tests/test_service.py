@@ -145,3 +145,11 @@ def test_the_model_name_template_can_come_from_the_environment(
     monkeypatch.setenv("STAGEKEEPER_MODEL_NAME_TEMPLATE", "{timeframe}_btc")
     with open_registry("memory://") as registry:
         assert registry.register("1D").model_name == "1D_btc"
+
+
+def test_automatic_numbers_stop_at_the_highest_every_store_keeps() -> None:
+    with open_registry("memory://", actor="ana") as registry:
+        registry.register("1H", 2_147_483_647)
+        with pytest.raises(ValidationError, match="reached version 2,147,483,647"):
+            registry.register("1H")
+        assert [v.version for v in registry.list("1H")] == [2_147_483_647]

@@ -69,7 +69,10 @@ class MemoryStore:
     def register(self, registration: Registration) -> ModelVersion:
         with self._lock:
             timeframe = self._timeframes.setdefault(registration.timeframe, _Timeframe())
-            number = registration.version or max(timeframe.versions, default=0) + 1
+            kept = next(iter(timeframe.versions.values()), None)
+            number = registration.number(
+                max(timeframe.versions, default=None), None if kept is None else kept.model_name
+            )
             if number in timeframe.versions:
                 raise ConflictError(f"version {number} of {registration.timeframe} exists already")
             version = ModelVersion(

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.domain.validation import MAX_VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,28 @@ class Registration:
     operation_id: str
     metrics: Metrics = field(default_factory=dict)
     detail: str | None = None
+
+    def number(self, latest: int | None, model_name: str | None) -> int:
+        """The version number to register, given the timeframe's ``latest`` number and the
+        ``model_name`` the store keeps for it (``None`` for a new timeframe), under the
+        lock. A timeframe's model name is fixed when it is first registered: one written
+        under another template would put a name in the history that no listing shows."""
+        if model_name is not None and model_name != self.model_name:
+            raise ValidationError(
+                f"timeframe {self.timeframe}'s model is {model_name!r} in this store, not "
+                f"{self.model_name!r}: register with the template it was first registered "
+                "with",
+                hint="check STAGEKEEPER_MODEL_NAME_TEMPLATE (or model_name_template=)",
+            )
+        if self.version is not None:
+            return self.version
+        number = (latest or 0) + 1
+        if number > MAX_VERSION:
+            raise ValidationError(
+                f"timeframe {self.timeframe} has reached version {MAX_VERSION:,}, the "
+                "highest number every store can keep"
+            )
+        return number
 
     def change_for(self, version: int) -> StageChange:
         """The history entry that records this registration once the number is known."""

@@ -95,7 +95,10 @@ class SqlStore:
         with self._waiting_for(registration.timeframe), self._write() as connection:
             self._ensure_timeframe(connection, registration)
             self._lock(connection, registration.timeframe)
-            number = registration.version or self._next_version(connection, registration.timeframe)
+            latest, model_name = connection.execute(
+                _LATEST_AND_MODEL_NAME, {"tf": registration.timeframe}
+            ).one()
+            number = registration.number(latest, model_name)
             row = {
                 "timeframe": registration.timeframe,
                 "version": number,
@@ -159,12 +162,6 @@ class SqlStore:
         # locks: its BEGIN IMMEDIATE has taken the whole file already (see engine.py).
         if connection.dialect.name == "postgresql":
             connection.execute(_LOCK_TIMEFRAME, {"timeframe": timeframe})
-
-    def _next_version(self, connection: Connection, timeframe: str) -> int:
-        latest = connection.execute(
-            select(func.max(versions.c.version)).where(versions.c.timeframe == timeframe)
-        ).scalar()
-        return int(latest or 0) + 1
 
     # -- reads --------------------------------------------------------------------------
 
@@ -598,6 +595,13 @@ _VERSION_AND_CHAMPION = union_all(
         .scalar_subquery()
     ),
 )
+# A registration's two reads under the lock: the newest number and the kept model name.
+_LATEST_AND_MODEL_NAME = select(
+    select(func.max(versions.c.version))
+    .where(versions.c.timeframe == bindparam("tf"))
+    .scalar_subquery(),
+    timeframes.c.model_name,
+).where(timeframes.c.name == bindparam("tf"))
 _MOVE = (
     update(versions)
     .where(versions.c.timeframe == bindparam("tf"))
