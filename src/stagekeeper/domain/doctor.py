@@ -8,8 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from stagekeeper.domain.model import Finding, ModelVersion, StageChange
+from stagekeeper.domain.stages import Stage
 
 HISTORY_DRIFT = "history-drift"
+# A version the history never mentions: no registration, so no event and no reign of it.
+UNRECORDED_VERSION = "unrecorded-version"
+# More than one champion in a timeframe: never a state to record, whoever made it.
+SEVERAL_CHAMPIONS = "several-champions"
 # A writer holds the timeframe's lock: its operation is not drift, and not doctor's to fix.
 OPERATION_IN_PROGRESS = "operation-in-progress"
 # A writer died holding the lock: its operation is half done until it is finished or
@@ -26,8 +31,7 @@ def history_drift(
     versions: Iterable[ModelVersion], history: Iterable[StageChange]
 ) -> list[tuple[ModelVersion, StageChange]]:
     """Versions whose stage is not where their last recorded change left them, each with
-    that change. A version with no history at all (registered outside stagekeeper) is
-    not drift.
+    that change. A version with no history at all is not drift, but ``unrecorded``.
     """
     last: dict[tuple[str, int], StageChange] = {}
     for change in history:
@@ -50,4 +54,46 @@ def drift_finding(version: ModelVersion, latest: StageChange) -> Finding:
             f"history last moved it to {latest.to_stage.value} (changed outside stagekeeper?)"
         ),
         remedy=f"record the move to {version.stage.value} in the history (cause repair)",
+    )
+
+
+def unrecorded(
+    versions: Iterable[ModelVersion], history: Iterable[StageChange]
+) -> list[ModelVersion]:
+    """Versions the history never mentions (registered outside stagekeeper, or their
+    entries deleted by hand)."""
+    mentioned = {(change.timeframe, change.version) for change in history}
+    return [v for v in versions if (v.timeframe, v.version) not in mentioned]
+
+
+def unrecorded_finding(version: ModelVersion) -> Finding:
+    return Finding(
+        timeframe=version.timeframe,
+        version=version.version,
+        code=UNRECORDED_VERSION,
+        message=(
+            f"{version.model_name} v{version.version} is {version.stage.value}, but the "
+            "history has no entry of it (registered outside stagekeeper, or its entries "
+            "deleted): no event and no timeline shows it"
+        ),
+        remedy=f"record it in the history as found, {version.stage.value} (cause repair)",
+    )
+
+
+def several_champions(versions: Iterable[ModelVersion]) -> Finding | None:
+    """A finding if more than one version stands in champion; never fixed by recording."""
+    crowned = [v for v in versions if v.stage is Stage.CHAMPION]
+    if len(crowned) < 2:
+        return None
+    numbers = ", ".join(f"v{v.version}" for v in crowned)
+    return Finding(
+        timeframe=crowned[0].timeframe,
+        version=None,
+        code=SEVERAL_CHAMPIONS,
+        message=(
+            f"{crowned[0].model_name} has {len(crowned)} champions ({numbers}): a state no "
+            "promotion makes, changed outside stagekeeper (on SQL, the one-champion index "
+            "must be missing)"
+        ),
+        remedy="",  # which one reigns is a person's call, not a repair's
     )

@@ -19,6 +19,9 @@ from stagekeeper.domain.doctor import (
     UNSETTLED,
     drift_finding,
     history_drift,
+    several_champions,
+    unrecorded,
+    unrecorded_finding,
 )
 from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding, Plan
@@ -29,11 +32,13 @@ if TYPE_CHECKING:
     from stagekeeper.service.registry import Registry
 
 DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
+UNRECORDED_DETAIL = "no entry in the history: recorded as found"
 
 
 def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Finding]:
     """The store's own checks first (repaired first too, since finishing an interrupted
-    operation can resolve a drift), then the history drift that every store can show.
+    operation can resolve a drift), then what every store can show: history drift,
+    versions the history never mentions, and more than one champion.
 
     Drift is looked for under each timeframe's write lock, as writers take it, so that an
     operation in progress is never mistaken for drift; the drifts of one timeframe are
@@ -52,16 +57,32 @@ def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
     found: list[Finding] = []
 
     def plan(view: TimeframeView) -> Plan | None:
-        drifts = history_drift(view.versions(), view.history())
-        found[:] = [dataclasses.replace(drift_finding(v, c), fixed=fix) for v, c in drifts]
-        if not (fix and drifts):
+        versions, history = view.versions(), view.history()
+        crowded = several_champions(versions)
+        if crowded is not None:  # nothing is recorded until one champion is left
+            found[:] = [crowded]
+            return None
+        drifts = history_drift(versions, history)
+        missing = unrecorded(versions, history)
+        found[:] = [
+            dataclasses.replace(finding, fixed=fix)
+            for finding in [drift_finding(v, c) for v, c in drifts]
+            + [unrecorded_finding(v) for v in missing]
+        ]
+        if not (fix and found):
             return None
         context = registry.context(DRIFT_REASON)
-        moves = tuple(
+        moves = [
             context.change(dataclasses.replace(v, stage=c.to_stage), v.stage, Cause.REPAIR)
             for v, c in drifts
-        )
-        return Plan(timeframe, None, moves, records_only=True)
+        ]
+        moves += [
+            dataclasses.replace(
+                context.change(v, v.stage, Cause.REPAIR), from_stage=None, detail=UNRECORDED_DETAIL
+            )
+            for v in missing
+        ]
+        return Plan(timeframe, None, tuple(moves), records_only=True)
 
     try:
         registry.commit(Planned(timeframe, plan))

@@ -36,6 +36,7 @@ from stagekeeper.domain import approvals
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ConflictError, LockTimeout
 from stagekeeper.domain.model import (
+    Finding,
     Metrics,
     ModelVersion,
     Plan,
@@ -54,6 +55,7 @@ from stagekeeper_sql.engine import (
     require_existing,
     translated_errors,
 )
+from stagekeeper_sql.guard import champion_index_findings
 from stagekeeper_sql.schema import (
     EVENTS_CHANNEL,
     change_row,
@@ -374,6 +376,13 @@ class SqlStore:
                 self._listening = psycopg.connect(dsn, autocommit=True)
                 self._listening.execute(f"LISTEN {EVENTS_CHANNEL}")
         return self._listening
+
+    # -- the database's own guard -------------------------------------------------------
+
+    def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:  # noqa: ARG002
+        """The one-champion index, which guards every timeframe alike."""
+        with translated_errors(self.url):
+            return champion_index_findings(self.engine, fix=fix)
 
     # -- schema and lifetime ------------------------------------------------------------
 
