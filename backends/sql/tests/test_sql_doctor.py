@@ -90,3 +90,44 @@ def test_a_version_without_history_is_reported_and_recorded_as_found(url: str) -
         assert repair.cause.value == "repair"
         assert registry.events()[-1].main.version == 2  # the stream shows it now
     assert doctor(url) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        ("cause = 'teleport'", "has cause 'teleport', none that stagekeeper records"),
+        ("to_stage = 'limbo'", "has to_stage 'limbo'"),
+    ],
+)
+def test_a_damaged_history_row_is_a_damaged_store_named_everywhere(
+    url: str, damage: str, words: str
+) -> None:
+    assert_reported_as_damage(url, damage, words)
+
+
+def test_a_time_that_is_no_time_is_a_damaged_store_on_sqlite(tmp_path: Path) -> None:
+    """SQLite keeps any text in a time column; PostgreSQL's timestamptz refuses it."""
+    url = f"sqlite:///{tmp_path / 'doctor.db'}"
+    assert_reported_as_damage(url, "at = 'not a time'", "has the time 'not a time'")
+
+
+def assert_reported_as_damage(url: str, damage: str, words: str) -> None:
+    crowned_and_challenger(url)
+    by_hand(url, f"UPDATE stagekeeper_changes SET {damage} WHERE version = 2")
+    for command in (["history"], ["events"], ["timeline"], ["status"], ["list"]):
+        result = CliRunner().invoke(app, [*command, "--store", url, "--json"])
+        if command[0] in ("status", "list"):  # they read no history
+            assert result.exit_code == 0, result.output
+            continue
+        assert result.exit_code == 3, (command, result.output)
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "store_unavailable"
+        assert error["message"].startswith("the store's history is damaged: history row ")
+        assert words in error["message"] and "(1H v2)" in error["message"]
+        assert result.stderr.count("\n") == 1
+    code, findings = doctor(url, "--fix")
+    assert code == 1
+    assert [(f["code"], f["version"], f["fixed"]) for f in findings] == [
+        ("damaged-history", 2, False)
+    ] * 2  # both of v2's rows: its registration and its move to beta
+    assert words in str(findings[0]["message"])

@@ -23,8 +23,10 @@ INTERRUPTED_OPERATION = "interrupted-operation"
 # A writer that lost its lock (frozen past its lease) may have landed one write after the
 # next writer took over: the store is repaired toward the history, not the other way.
 STALE_WRITE = "stale-write"
+# A history record that cannot be read: what it said is lost, so drift cannot be judged.
+DAMAGED_HISTORY = "damaged-history"
 # Findings after which a timeframe's drift is not looked for.
-UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION, STALE_WRITE})
+UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION, STALE_WRITE, DAMAGED_HISTORY})
 
 
 def history_drift(

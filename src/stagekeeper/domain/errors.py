@@ -103,5 +103,10 @@ class StoreUnreachable(BackendError):
     """The store does not exist, cannot be reached, or refused access."""
 
 
+class DamagedStore(BackendError):
+    """The store holds a record stagekeeper cannot read (changed by hand): the message says
+    where, and ``doctor`` lists every one."""
+
+
 class SchemaMismatch(BackendError):
     """The store's schema is at another revision than this stagekeeper needs."""

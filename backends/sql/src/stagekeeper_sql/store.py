@@ -48,6 +48,7 @@ from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate
+from stagekeeper_sql.damage import damaged, damaged_rows
 from stagekeeper_sql.engine import (
     WRITE,
     build_engine,
@@ -257,8 +258,10 @@ class SqlStore:
         if limit is not None:
             query = query.limit(limit)
         with self._read(within) as connection:
-            rows = connection.execute(query).all()
-        return [_change(row) for row in reversed(rows)]
+            try:
+                return [_change(row) for row in reversed(connection.execute(query).all())]
+            except (ValueError, TypeError) as exc:  # a row changed by hand: say which
+                raise damaged(connection, timeframe, exc) from exc
 
     def _versions(self, query: Select[Any], within: Connection | None) -> list[ModelVersion]:
         with self._read(within) as connection:
@@ -379,10 +382,13 @@ class SqlStore:
 
     # -- the database's own guard -------------------------------------------------------
 
-    def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:  # noqa: ARG002
-        """The one-champion index, which guards every timeframe alike."""
+    def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:
+        """The one-champion index, which guards every timeframe alike, and history rows
+        that cannot be read (a person must decide what they said)."""
         with translated_errors(self.url):
-            return champion_index_findings(self.engine, fix=fix)
+            found = champion_index_findings(self.engine, fix=fix)
+            with self.engine.connect() as connection:
+                return found + damaged_rows(connection, timeframe)
 
     # -- schema and lifetime ------------------------------------------------------------
 
