@@ -66,9 +66,10 @@ def test_a_frozen_sqlite_writer_makes_others_wait_then_explains(
     sqlite_url: str, sqlite_writer_frozen: None
 ) -> None:
     error = _refused_within(sqlite_url, 0.5)
-    assert error.message == (
-        "1H is being changed by another writer: waited 0.5 s for its write lock"
-    )
+    assert error.message.startswith("waited 0.5 s for the write lock of SQLite database ")
+    assert error.message.endswith(
+        "another writer holds it (SQLite locks the whole file, whichever timeframe it changes)"
+    )  # not "1H is being changed": the frozen writer may be writing any timeframe
     assert error.hint and "STAGEKEEPER_LOCK_TIMEOUT" in error.hint
 
 
@@ -77,9 +78,34 @@ def test_a_frozen_postgres_writer_makes_others_wait_then_explains(
     postgres_writer_frozen: str,
 ) -> None:
     error = _refused_within(postgres_writer_frozen, 0.5)
-    assert error.message.startswith("1H is being changed by another writer: waited 0.5 s")
+    assert error.message == (
+        "waited 0.5 s for the write lock of 1H: another session holds it (a writer of 1H, "
+        "or a lock on the store's tables)"
+    )
     with open_registry(postgres_writer_frozen) as registry:
         assert registry.get("1H", 1).stage.value == "development"
+
+
+@pytest.mark.postgres
+def test_a_read_behind_a_table_lock_taken_by_hand_is_bounded_and_says_so(
+    postgres_url: str,
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    _prepared(postgres_url)
+    raw = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(raw) as outside:
+        outside.execute("LOCK TABLE stagekeeper_versions IN ACCESS EXCLUSIVE MODE")
+        with open_registry(postgres_url, lock_timeout=0.5) as registry:
+            started = time.monotonic()
+            with pytest.raises(LockTimeout) as refused:
+                registry.status()
+            assert time.monotonic() - started < 5.5
+        outside.rollback()
+    assert refused.value.message.startswith(
+        "waited 0.5 s to read the store: another session holds a lock on its tables"
+    )
 
 
 def test_the_cli_reports_a_lock_timeout_in_one_line(

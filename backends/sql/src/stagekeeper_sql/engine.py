@@ -124,8 +124,32 @@ def translated_errors(url: URL) -> Iterator[None]:
         ) from exc
     except DBAPIError as exc:
         if _is_lock_timeout(exc):
-            raise LockTimeout("another writer held the write lock for too long") from exc
+            raise LockTimeout("another session held a lock on the store for too long") from exc
         raise _translated(exc, url) from exc
+
+
+def waited_too_long(url: URL, timeframe: str | None, seconds: float) -> LockTimeout:
+    """What a lock timeout means, in what is known: SQLite locks its whole file for any
+    writer, and on PostgreSQL a read waits only for a lock taken outside stagekeeper."""
+    hint = "try again when it has finished; STAGEKEEPER_LOCK_TIMEOUT sets how long to wait"
+    if sqlite_file(url) is not None:
+        return LockTimeout(
+            f"waited {seconds:g} s for the write lock of SQLite database {sqlite_file(url)}: "
+            "another writer holds it (SQLite locks the whole file, whichever timeframe it "
+            "changes)",
+            hint=hint,
+        )
+    if timeframe is None:
+        return LockTimeout(
+            f"waited {seconds:g} s to read the store: another session holds a lock on its "
+            "tables (stagekeeper's writers never block readers: a lock taken by hand?)",
+            hint=hint,
+        )
+    return LockTimeout(
+        f"waited {seconds:g} s for the write lock of {timeframe}: another session holds it "
+        f"(a writer of {timeframe}, or a lock on the store's tables)",
+        hint=hint,
+    )
 
 
 def _is_lock_timeout(exc: DBAPIError) -> bool:

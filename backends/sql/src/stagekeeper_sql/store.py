@@ -55,6 +55,7 @@ from stagekeeper_sql.engine import (
     parse_url,
     require_existing,
     translated_errors,
+    waited_too_long,
 )
 from stagekeeper_sql.guard import champion_index_findings
 from stagekeeper_sql.schema import (
@@ -407,21 +408,16 @@ class SqlStore:
         if within is not None:
             yield within
             return
-        with translated_errors(self.url), self.engine.connect() as connection:
-            yield connection
+        with self._waiting_for(None), translated_errors(self.url), self.engine.connect() as c:
+            yield c
 
     @contextmanager
-    def _waiting_for(self, timeframe: str) -> Iterator[None]:
-        """Name the timeframe and the wait when another writer held its lock too long."""
+    def _waiting_for(self, timeframe: str | None) -> Iterator[None]:
+        """Say what was waited for, and how long, when a lock was held too long."""
         try:
             yield
         except LockTimeout as exc:
-            raise LockTimeout(
-                f"{timeframe} is being changed by another writer: waited "
-                f"{self.options.lock_timeout:g} s for its write lock",
-                hint="try again when that writer has finished; "
-                "STAGEKEEPER_LOCK_TIMEOUT sets how long to wait",
-            ) from exc
+            raise waited_too_long(self.url, timeframe, self.options.lock_timeout) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
