@@ -40,24 +40,48 @@ def test_a_new_sqlite_store_is_created_in_wal_mode(tmp_path: Path, sqlite_url: s
     assert revision == (HEAD_REVISION,)
 
 
-def test_a_schema_at_another_revision_is_refused_with_the_upgrade_command(
+def test_an_older_schema_is_refused_with_the_upgrade_command(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     open_registry(sqlite_url).close()
-    with sqlite3.connect(tmp_path / "models.db") as connection:
-        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0099'")
-    with pytest.raises(BackendError, match="revision 0099") as refused:
+    with sqlite3.connect(tmp_path / "models.db") as connection:  # as 0.1.0 before 0007 left it
+        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0006'")
+        connection.execute("DROP TABLE stagekeeper_meta")
+    with pytest.raises(BackendError, match="revision 0006") as refused:
         open_registry(sqlite_url)
     assert "stagekeeper db upgrade" in str(refused.value.hint)
     shown = subprocess.run(
-        [COMMAND, "status", "--store", sqlite_url], capture_output=True, text=True, check=False
+        [COMMAND, "status", "--store", sqlite_url], capture_output=True, text=True
     )
-    assert shown.returncode == 3
-    assert "stagekeeper db upgrade" in shown.stderr
+    assert shown.returncode == 3 and "stagekeeper db upgrade" in shown.stderr
     upgrade = subprocess.run(
-        [COMMAND, "db", "upgrade", "--store", sqlite_url], capture_output=True, text=True
+        [COMMAND, "db", "upgrade", "--store", sqlite_url, "--json"], capture_output=True, text=True
     )
-    assert upgrade.returncode == 3 and "0099" in upgrade.stderr
+    assert json.loads(upgrade.stdout) == {"data": {"revision": HEAD_REVISION}}
+    with open_registry(sqlite_url) as registry:
+        assert registry.register("1H").version == 1
+
+
+def test_a_store_written_by_a_newer_stagekeeper_names_the_version_to_install(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    open_registry(sqlite_url).close()
+    with sqlite3.connect(tmp_path / "models.db") as connection:  # as a later release leaves it
+        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0042'")
+        connection.execute("UPDATE stagekeeper_meta SET value = '0.9.1' WHERE key = 'written_by'")
+    for command in ("status", "db upgrade"):
+        shown = subprocess.run(
+            [COMMAND, *command.split(), "--store", sqlite_url],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert shown.returncode == 3, shown.stderr
+        assert "was written by a newer stagekeeper (schema revision 0042;" in shown.stderr
+        assert "install stagekeeper-sql>=0.9.1" in shown.stderr
+        assert "db upgrade" not in shown.stderr.partition("hint")[2]
+    with sqlite3.connect(tmp_path / "models.db") as connection:
+        assert connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone() == (
+            "0042",
+        )  # the newer store untouched
 
 
 def test_db_upgrade_creates_the_schema_in_an_empty_database(tmp_path: Path) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, column, inspect, select, table, text
+from sqlalchemy import Connection, Engine, column, delete, inspect, select, table, text
 
 from stagekeeper.domain.errors import BackendError, SchemaMismatch, StoreUnreachable
 from stagekeeper_sql.engine import WRITE
-from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE
+from stagekeeper_sql.schema import HEAD_REVISION, VERSION_TABLE, WRITTEN_BY, meta
+
+DISTRIBUTION = "stagekeeper-sql"
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -40,11 +42,40 @@ def ensure_schema(engine: Engine, where: str, *, create: bool) -> None:
         )
     if revision is None:
         upgrade(engine)
+    elif _newer(revision):
+        raise newer_store(engine, where, revision)
     elif revision != HEAD_REVISION:
         raise SchemaMismatch(
             f"store {where} has schema revision {revision}, this stagekeeper needs {HEAD_REVISION}",
             hint="run `stagekeeper db upgrade` (back up the database first)",
         )
+
+
+def _newer(revision: str) -> bool:
+    """Revisions are numbered in order; one past the head was written by a newer release."""
+    return revision.isdigit() and int(revision) > int(HEAD_REVISION)
+
+
+def newer_store(engine: Engine, where: str, revision: str) -> SchemaMismatch:
+    """The store is newer than this stagekeeper: no upgrade can help, an install can."""
+    with engine.connect() as connection:
+        written_by = (
+            connection.execute(select(meta.c.value).where(meta.c.key == WRITTEN_BY)).scalar()
+            if inspect(connection).has_table(meta.name)
+            else None
+        )
+    wanted = f"{DISTRIBUTION}>={written_by}" if written_by else f"a newer {DISTRIBUTION}"
+    return SchemaMismatch(
+        f"store {where} was written by a newer stagekeeper (schema revision {revision}; this "
+        f"{DISTRIBUTION} {_installed()} knows revisions up to {HEAD_REVISION})",
+        hint=f"install {wanted} to use it (pip install -U '{wanted}'); do not downgrade the store",
+    )
+
+
+def _installed() -> str:
+    from importlib.metadata import version
+
+    return version(DISTRIBUTION)
 
 
 def upgrade(engine: Engine) -> str:
@@ -58,10 +89,15 @@ def upgrade(engine: Engine) -> str:
             # Two processes opening one empty database must not both create the tables.
             connection.execute(text("SELECT pg_advisory_xact_lock(8675309)"))
         config.attributes["connection"] = connection
+        revision = current_revision(connection)
+        if revision is not None and _newer(revision):
+            raise newer_store(engine, "this store", revision)
         try:
             command.upgrade(config, "head")
         except CommandError as exc:
             raise BackendError(f"cannot upgrade the schema: {exc}") from exc
+        connection.execute(delete(meta).where(meta.c.key == WRITTEN_BY))
+        connection.execute(meta.insert().values(key=WRITTEN_BY, value=_installed()))
     return HEAD_REVISION
 
 

@@ -24,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 # PostgreSQL: the channel a trigger notifies when changes are appended (migration 0006).
 EVENTS_CHANNEL = "stagekeeper_events"
 VERSION_TABLE = "stagekeeper_alembic_version"
@@ -130,6 +130,16 @@ requests = Table(
 )
 
 # How far each event sink has received the stream (``stagekeeper events deliver``).
+# Facts about the store itself; ``written_by``: the stagekeeper-sql that last upgraded the
+# schema, so that an older one opening it can say which version to install (migration 0007).
+meta = Table(
+    "stagekeeper_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+WRITTEN_BY = "written_by"
+
 deliveries = Table(
     "stagekeeper_deliveries",
     metadata,
