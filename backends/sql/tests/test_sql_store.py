@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -187,3 +188,35 @@ def test_automatic_numbers_stop_at_the_highest_every_store_keeps(any_sql_url: st
         with pytest.raises(ValidationError, match="reached version 2,147,483,647"):
             registry.register("1H")
         assert (registry.list(), registry.history()) == before
+
+
+@pytest.fixture
+def read_only_mount(tmp_path: Path) -> Iterator[Path]:
+    """A folder mounted read-only (a bind mount, as root): even root cannot write there."""
+    source, target = tmp_path / "rw", tmp_path / "ro"
+    source.mkdir()
+    target.mkdir()
+    url = f"sqlite:///{source / 'models.db'}"
+    with open_registry(url, actor="ana") as registry:
+        registry.register("1H")
+    mounted = subprocess.run(["mount", "--bind", str(source), str(target)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"a bind mount is needed (run as root): {mounted.stderr!r}")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True)
+        yield target / "models.db"
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def test_a_store_on_a_read_only_mount_can_still_be_read(read_only_mount: Path) -> None:
+    url = f"sqlite:///{read_only_mount}"
+    for command in ("status", "list", "history", "events", "timeline"):
+        shown = subprocess.run([COMMAND, command, "--store", url], capture_output=True, text=True)
+        assert shown.returncode == 0, (command, shown.stderr)
+    refused = subprocess.run(
+        [COMMAND, "promote", "--timeframe", "1H", "--model-version", "1", "--target-stage",
+         "beta", "--store", url], capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 3
+    assert refused.stderr.startswith(f"error: SQLite database {read_only_mount} is read-only")

@@ -8,6 +8,7 @@ PostgreSQL: psycopg 3, with ``SELECT ... FOR UPDATE`` on the timeframe's row.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,7 +70,7 @@ def build_engine(url: URL, lock_timeout: float) -> Engine:
     timeout, PostgreSQL's ``lock_timeout`` for the session)."""
     try:
         if url.get_backend_name() == "sqlite":
-            engine = create_engine(url, connect_args={"timeout": lock_timeout})
+            engine = create_engine(_readable(url), connect_args={"timeout": lock_timeout})
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
             return engine
@@ -86,6 +87,16 @@ def build_engine(url: URL, lock_timeout: float) -> Engine:
             if url.get_backend_name() == "postgresql"
             else None,
         ) from exc
+
+
+def _readable(url: URL) -> URL:
+    """A SQLite file in a folder nobody may write (a read-only mount) is opened immutable:
+    reading it in WAL mode would need its ``-shm`` file beside it, and no writer can reach
+    it through this path. A write then fails as the store being read-only."""
+    path = sqlite_file(url)
+    if path is None or not path.exists() or os.access(path.parent, os.W_OK):
+        return url
+    return url.set(database=f"file:{path.resolve()}?mode=ro&immutable=1", query={"uri": "true"})
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
