@@ -220,3 +220,34 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     assert after.doctor() == []
     assert after.champion("1H").version == 3  # type: ignore[union-attr]
     assert _replayed(after) == {v.version: v.stage for v in after.list("1H")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("freeze_after", range(1, 5))
+def test_a_late_write_is_undone_by_the_next_ordinary_writer_before_it_plans(
+    mlflow_url: str, template: str, freeze_after: int
+) -> None:
+    """No doctor this time: the writer after the late write is an ordinary promotion. It
+    finds the store as the history describes it, so no version is demoted twice and its
+    event names the champion the history had, not the one the late write set."""
+    _crowned_one_of(mlflow_url, template, betas=4)
+    frozen = _writer(mlflow_url, template, str(freeze_after), str(LEASE), "after")
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(LEASE * 1.5)
+        _fresh(mlflow_url, template).promote("1H", 3, "champion")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        woke = frozen.wait(60)
+    assert woke == (7 if freeze_after < 4 else 0)  # its one late write landed
+
+    ordinary = _fresh(mlflow_url, template)
+    demotion, crowning = ordinary.promote("1H", 4, "champion")
+    assert (demotion.version, demotion.from_stage, crowning.version) == (3, Stage.CHAMPION, 4)
+    left = Stage.BETA if freeze_after <= 1 else Stage.ARCHIVED
+    stages = {v.version: v.stage for v in ordinary.list("1H")}
+    assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.ARCHIVED, 4: Stage.CHAMPION}
+    assert _replayed(ordinary) == stages  # every change leads on from the one before
+    assert ordinary.events()[-1].previous_champion == 3
+    assert not [c for c in ordinary.history("1H") if c.cause.value == "repair"]
+    assert ordinary.champion("1H").version == 4  # type: ignore[union-attr]

@@ -86,6 +86,27 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
     return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
 
 
+def undo_late_writes(
+    store: MlflowStore, timeframe: str, name: str, check: Callable[[], None]
+) -> list[Finding]:
+    """What a writer does under the lock, before it plans, while the model is marked: a
+    holder that lost its lock may have landed one late write, so the alias, the stage tags
+    and the history are put back where the last committed operations left them. The
+    history is the truth, and unchanged by this: the late write never entered it. The
+    marks stay until ``doctor --fix`` clears them, since a holder still frozen may land
+    its write after this."""
+    model = store.client.get_registered_model(name)
+    marks = mapping.fenced_marks(model.tags or {})
+    log = store.history_of(name)
+    records = own(log.records(model.tags or {}), model.creation_timestamp)
+    by_key = {record.key: record for record in records}
+    found = _stale_writes(store, timeframe, model, records, marks) if marks else []
+    for finding in found:
+        check()
+        _undo(store, model, finding, lambda key, prefix: log.set_aside(by_key[key], prefix))
+    return found
+
+
 def _repair(
     store: MlflowStore, model: RegisteredModel, finding: Finding, set_aside: SetAside
 ) -> None:

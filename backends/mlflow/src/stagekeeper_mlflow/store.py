@@ -68,16 +68,24 @@ class _View:
     lock no other stagekeeper writer can change them, and the planner and the write path's
     checks then ask MLflow once for each thing."""
 
-    def __init__(self, store: MlflowStore, timeframe: str, name: str) -> None:
+    def __init__(self, store: MlflowStore, timeframe: str, name: str, check: Check) -> None:
         self.store, self.lookups = store, store.lookups
-        self.timeframe, self.name = timeframe, name
+        self.timeframe, self.name, self.check = timeframe, name, check
         self._raw: dict[int, MlflowVersion | None] = {}
         self._found: dict[int, ModelVersion | None] = {}
 
     @cached_property
     def _models(self) -> dict[str, RegisteredModel]:
-        # The timeframe's model and the settings model (the policy) in one search: every
-        # write reads the one, and a promotion the other.
+        """The timeframe's model and the settings model (the policy) in one search: every
+        write reads the one, and a promotion the other. Every read of the view starts here,
+        so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
+        a marked model may hold one, and is put back as the history has it, then read again.
+        """
+        found = self.lookups.named(self.name, self.store.settings_model)
+        model = found.get(self.name)
+        if model is None or not mapping.fenced_marks(model.tags or {}):
+            return found
+        doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
         return self.lookups.named(self.name, self.store.settings_model)
 
     @cached_property
@@ -262,7 +270,7 @@ class MlflowStore:
         name = self.options.model_name(timeframe)
         with translated_errors(self.url), self.lock(name).held() as lease:
             self.finish_inherited(name, lease)
-            view = _View(self, timeframe, name)
+            view = _View(self, timeframe, name, lease.check)
             try:
                 plan = planner(view)
             finally:  # refused or not, the lock goes on to a writer kept waiting
