@@ -129,14 +129,14 @@ def test_a_sink_that_is_down_for_a_while_gets_everything_once(
     with opened(store_url) as registry:
         crown_some(registry, "1H", 2)
         crown_some(registry, "4H", 1)
-        first = deliver_once(registry, {"hook": sink})
+        first = deliver_once(registry.store, {"hook": sink})
         assert first.failures  # down: two attempts, then the round stops
         rounds = 1
-        while deliver_once(registry, {"hook": sink}).failures:
+        while deliver_once(registry.store, {"hook": sink}).failures:
             rounds += 1
             assert rounds < 10
         crown_some(registry, "1H", 1)
-        deliver_once(registry, {"hook": sink})
+        deliver_once(registry.store, {"hook": sink})
         assert_exactly_once_in_order(registry, state)
         assert registry.store.delivered("hook") == registry.events()[-1].cursor
 
@@ -178,7 +178,7 @@ def test_delivery_beside_eight_concurrent_writers(
     with opened(store_url) as worker:
         delivering = threading.Thread(
             target=lambda: deliver(
-                worker, {"hook": sink}, follow=True, interval=0.05, report=lambda _: None,
+                worker.store, {"hook": sink}, follow=True, interval=0.05, report=lambda _: None,
                 sleep=stop.wait, stopped=stop.is_set,
             ),
             daemon=True,
@@ -196,6 +196,6 @@ def test_delivery_beside_eight_concurrent_writers(
             writer.join()
         stop.set()
         delivering.join(timeout=60)
-        deliver_once(worker, {"hook": sink})  # whatever came after the worker's last look
+        deliver_once(worker.store, {"hook": sink})  # whatever came after the worker's last look
         assert_exactly_once_in_order(worker, state)
         assert len(state.received) == 8 * 2 * 3

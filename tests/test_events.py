@@ -163,7 +163,7 @@ def test_a_subscription_follows_the_stream_in_process() -> None:
     seen: list[Event] = []
     with open_registry("memory://") as registry:
         registry.register("1H")
-        with Subscription(registry, seen.append, interval=0.01) as subscription:
+        with Subscription(registry.store, seen.append, interval=0.01) as subscription:
             registry.promote("1H", 1, "beta")
             deadline = time.monotonic() + 5
             while len(seen) < 2 and time.monotonic() < deadline:

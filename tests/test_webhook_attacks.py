@@ -88,11 +88,11 @@ def test_a_redirecting_sink_keeps_its_cursor_and_reports_the_failure(
     with open_registry("memory://", actor="ana") as registry:
         registry.register("1H")
         registry.promote("1H", 1, Stage.BETA)
-        done = deliver_once(registry, {"hook": WebhookSink(hook.url, retries=0)})
+        done = deliver_once(registry.store, {"hook": WebhookSink(hook.url, retries=0)})
         assert done.delivered == {"hook": 0}
         assert "not followed" in done.failures["hook"]
         assert registry.store.delivered("hook") is None  # the next run starts from the start
-        again = deliver_once(registry, {"hook": WebhookSink(hook.url, retries=0)})
+        again = deliver_once(registry.store, {"hook": WebhookSink(hook.url, retries=0)})
         assert again.delivered == {"hook": 0} and "hook" in again.failures
 
 

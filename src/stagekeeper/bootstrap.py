@@ -15,7 +15,8 @@ from stagekeeper.domain.operation import utc_now
 from stagekeeper.plugins import DEFAULT_STORE, open_store
 from stagekeeper.service.ports import DEFAULT_MODEL_NAME_TEMPLATE, StoreOptions
 from stagekeeper.service.publishing import Publish, publish_nothing
-from stagekeeper.service.registry import Clock, Registry
+from stagekeeper.service.registry import Registry
+from stagekeeper.service.writing import Clock
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ValidationError
@@ -79,7 +80,12 @@ Metrics = Mapping[str, float]
 
 @dataclass(frozen=True)
 class Registration:
-    """A request to add a version; ``version=None`` asks the store for the next number."""
+    """A request to add a version; ``version=None`` asks the store for the next number.
+
+    Its time and operation id come from ``stamp`` when a store first reads them (``at``,
+    ``operation_id``), which every store does under the timeframe's lock: the
+    registration's time is then its commit's, as every other operation's is.
+    """
 
     timeframe: str
     model_name: str
@@ -87,10 +93,21 @@ class Registration:
     source: str | None
     reason: str | None
     actor: str
-    at: datetime
-    operation_id: str
+    stamp: Callable[[], tuple[datetime, str]]
     metrics: Metrics = field(default_factory=dict)
     detail: str | None = None
+
+    @cached_property
+    def _stamped(self) -> tuple[datetime, str]:
+        return self.stamp()
+
+    @property
+    def at(self) -> datetime:
+        return self._stamped[0]
+
+    @property
+    def operation_id(self) -> str:
+        return self._stamped[1]
 
     def number(self, latest: int | None, model_name: str | None) -> int:
         """The version number to register, given the timeframe's ``latest`` number and the

@@ -17,7 +17,8 @@ from typing import Any
 
 from stagekeeper.domain.errors import StagekeeperError
 from stagekeeper.domain.events import Event, document
-from stagekeeper.service.registry import Registry
+from stagekeeper.service.events import events, wait_for_changes
+from stagekeeper.service.ports import ModelStore
 
 Sink = Callable[[Mapping[str, Any]], None]
 """Takes one event (its JSON form); raises ``DeliveryError`` if it could not."""
@@ -35,25 +36,25 @@ class Round:
     failures: dict[str, str]
 
 
-def deliver_once(registry: Registry, sinks: Mapping[str, Sink]) -> Round:
+def deliver_once(store: ModelStore, sinks: Mapping[str, Sink]) -> Round:
     """Bring every sink up to date with the stream, as far as it takes events."""
     delivered: dict[str, int] = {}
     failures: dict[str, str] = {}
     for name, sink in sinks.items():
         delivered[name] = 0
-        for event in registry.events(since=registry.store.delivered(name)):
+        for event in events(store, since=store.delivered(name)):
             try:
                 sink(document(event))
             except DeliveryError as exc:
                 failures[name] = exc.message
                 break
-            registry.store.mark_delivered(name, event.cursor)
+            store.mark_delivered(name, event.cursor)
             delivered[name] += 1
     return Round(delivered, failures)
 
 
 def deliver(
-    registry: Registry,
+    store: ModelStore,
     sinks: Mapping[str, Sink],
     *,
     follow: bool,
@@ -64,9 +65,9 @@ def deliver(
 ) -> Round:
     """Deliver until caught up, or, with ``follow``, until ``stopped``: looking again when
     the store says the history grew (PostgreSQL), or every ``interval`` seconds."""
-    wait = registry.wait_for_changes if sleep is None else sleep
+    wait = (lambda seconds: wait_for_changes(store, seconds)) if sleep is None else sleep
     while True:
-        done = deliver_once(registry, sinks)
+        done = deliver_once(store, sinks)
         report(done)
         if not follow or stopped():
             return done
@@ -80,7 +81,7 @@ class Subscription:
 
     def __init__(
         self,
-        registry: Registry,
+        store: ModelStore,
         callback: Callable[[Event], None],
         *,
         since: str | None = None,
@@ -88,13 +89,13 @@ class Subscription:
     ) -> None:
         self.cursor = since
         self._stopped = threading.Event()
-        self._registry, self._callback, self._interval = registry, callback, interval
+        self._store, self._callback, self._interval = store, callback, interval
         self._thread = threading.Thread(target=self._run, name="stagekeeper-events", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            for event in self._registry.events(since=self.cursor):
+            for event in events(self._store, since=self.cursor):
                 self._callback(event)
                 self.cursor = event.cursor
             self._stopped.wait(self._interval)

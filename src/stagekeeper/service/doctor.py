@@ -12,7 +12,6 @@ Imports the domain and the ports, never a backend.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from stagekeeper.domain.doctor import (
     OPERATION_IN_PROGRESS,
@@ -27,15 +26,13 @@ from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding, Plan
 from stagekeeper.domain.stages import Cause
 from stagekeeper.service.ports import ModelStore, Planned, SelfRepairing, TimeframeView
-
-if TYPE_CHECKING:
-    from stagekeeper.service.registry import Registry
+from stagekeeper.service.writing import WritePath
 
 DRIFT_REASON = "doctor: the stage was changed outside stagekeeper"
 UNRECORDED_DETAIL = "no entry in the history: recorded as found"
 
 
-def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Finding]:
+def examine(path: WritePath, timeframe: str | None, *, fix: bool) -> list[Finding]:
     """The store's own checks first (repaired first too, since finishing an interrupted
     operation can resolve a drift), then what every store can show: history drift,
     versions the history never mentions, and more than one champion.
@@ -44,16 +41,16 @@ def examine(registry: Registry, timeframe: str | None, *, fix: bool) -> list[Fin
     operation in progress is never mistaken for drift; the drifts of one timeframe are
     repaired as one operation, in the same locked step.
     """
-    store = registry.store
+    store = path.store
     findings = _store_findings(store, timeframe, fix)
     timeframes = [timeframe] if timeframe else sorted({v.timeframe for v in store.versions()})
     unsettled = {f.timeframe for f in findings if f.code in UNSETTLED and not f.fixed}
     for name in timeframes:
-        findings += [] if name in unsettled else _drift(registry, name, fix)
+        findings += [] if name in unsettled else _drift(path, name, fix)
     return findings
 
 
-def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
+def _drift(path: WritePath, timeframe: str, fix: bool) -> list[Finding]:
     found: list[Finding] = []
 
     def plan(view: TimeframeView) -> Plan | None:
@@ -71,7 +68,7 @@ def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
         ]
         if not (fix and found):
             return None
-        context = registry.context(DRIFT_REASON)
+        context = path.context(DRIFT_REASON)
         moves = [
             context.change(dataclasses.replace(v, stage=c.to_stage), v.stage, Cause.REPAIR)
             for v, c in drifts
@@ -85,7 +82,7 @@ def _drift(registry: Registry, timeframe: str, fix: bool) -> list[Finding]:
         return Plan(timeframe, None, tuple(moves), records_only=True)
 
     try:
-        registry.commit(Planned(timeframe, plan))
+        path.commit(Planned(timeframe, plan))
     except LockTimeout as exc:  # a writer is at work: that is no drift, and not ours to fix
         return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
     return found

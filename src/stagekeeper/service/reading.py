@@ -1,4 +1,4 @@
-"""A timeframe view over a store's plain reads.
+"""Reading the store: versions and the history, and a timeframe view over plain reads.
 
 ``check`` asks the same gates a promotion asks, but takes no lock: it answers "would this
 be allowed now?", and a promotion asks again under the lock. The memory store plans through
@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.errors import NotFoundError
 from stagekeeper.domain.model import (
     Metrics,
     ModelVersion,
@@ -20,7 +22,8 @@ from stagekeeper.domain.model import (
     former_champions,
     previous_champion,
 )
-from stagekeeper.service.ports import ModelStore
+from stagekeeper.domain.stages import Stage
+from stagekeeper.service.ports import ModelStore, StoreOptions
 
 
 class StoreView:
@@ -59,3 +62,39 @@ class StoreView:
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
         return self.store.policies()
+
+
+def get(
+    store: ModelStore, options: StoreOptions, timeframe: str, version: int | str
+) -> ModelVersion:
+    """See ``Registry.get``."""
+    timeframe = validation.timeframe(timeframe)
+    number = validation.version(version)
+    found = store.get(timeframe, number)
+    if found is None:
+        raise NotFoundError(f"{options.model_name(timeframe)} has no version {number}")
+    return found
+
+
+def versions(
+    store: ModelStore, timeframe: str | None = None, stage: Stage | str | None = None
+) -> list[ModelVersion]:
+    """See ``Registry.list``."""
+    return store.versions(
+        None if timeframe is None else validation.timeframe(timeframe),
+        None if stage is None else Stage.parse(stage),
+    )
+
+
+def history(
+    store: ModelStore,
+    timeframe: str | None = None,
+    version: int | str | None = None,
+    limit: int | str | None = None,
+) -> list[StageChange]:
+    """See ``Registry.history``."""
+    return store.history(
+        None if timeframe is None else validation.timeframe(timeframe),
+        validation.optional_version(version),
+        validation.limit(limit),
+    )

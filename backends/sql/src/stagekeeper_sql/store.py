@@ -156,7 +156,9 @@ class SqlStore:
             .values(
                 name=registration.timeframe,
                 model_name=registration.model_name,
-                created_at=registration.at,
+                # The database's time: on PostgreSQL this runs before the row's lock, and a
+                # registration's own time is taken under it.
+                created_at=func.current_timestamp(),
             )
             .on_conflict_do_nothing(index_elements=["name"])
         )

@@ -128,7 +128,7 @@ def deliver(
                 sys.stderr.write(f"warning: sink {name} refused an event, retried next: {reason}\n")
 
         try:
-            last = run(registry, sinks, follow=follow, interval=seconds, report=report)
+            last = run(registry.store, sinks, follow=follow, interval=seconds, report=report)
         except KeyboardInterrupt:
             return
         session.emit(

@@ -1,0 +1,46 @@
+"""The promotion policy kept in the store: read, set (through the write path), and its
+history. Imports the domain and the ports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from stagekeeper.domain import policy as policies
+from stagekeeper.domain import validation
+from stagekeeper.domain.policy import Policy, PolicyChange
+from stagekeeper.service.ports import ModelStore, TimeframeView
+from stagekeeper.service.writing import WritePath
+
+
+def policy(store: ModelStore, timeframe: str | None = None) -> Policy:
+    """The policy in force: a timeframe's own sections over the default's."""
+    documents = store.policies()
+    own = None if timeframe is None else documents.get(validation.timeframe(timeframe))
+    return policies.effective(documents.get(None), own)
+
+
+def set_policy(
+    path: WritePath,
+    document: Mapping[str, Any],
+    *,
+    timeframe: str | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> PolicyChange:
+    """See ``Registry.set_policy``."""
+    scope = None if timeframe is None else validation.timeframe(timeframe)
+    parsed = policies.parse(document)
+    context = path.context(reason, actor)
+    change = PolicyChange(
+        context.operation_id, scope, parsed.document, context.actor, context.at, context.reason
+    )
+    path.commit(change)
+    return change
+
+
+def policy_of(view: TimeframeView) -> Policy:
+    """The timeframe's policy in force, read through the view (under the lock, for a write)."""
+    documents = view.policies()
+    return policies.effective(documents.get(None), documents.get(view.timeframe))
