@@ -52,7 +52,9 @@ def test_the_reigns_as_a_table_and_a_gantt_chart(store: str, tmp_path: Path) -> 
     assert lines[-1].split(":", 1)[1].startswith("active,")
     target = tmp_path / "chart.mmd"
     written = cli(store, "timeline", "--format", "mermaid", "--output", str(target))
-    assert written.exit_code == 0 and target.read_text(encoding="utf-8") == chart
+    # The reigning bar ends "now", which may have passed a second between the two runs.
+    assert written.exit_code == 0
+    assert target.read_text(encoding="utf-8").splitlines()[:-1] == lines[:-1]
 
 
 def test_a_bad_date_or_format_is_a_usage_error(store: str) -> None:

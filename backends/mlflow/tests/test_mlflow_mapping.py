@@ -18,7 +18,7 @@ from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.history import FIRST_PAGE as HISTORY_FIRST_PAGE
 from stagekeeper_mlflow.mapping import STAGE_TAG
-from stagekeeper_mlflow.store import NEIGHBOURS
+from stagekeeper_mlflow.view import NEIGHBOURS
 
 SOURCE = "s3://models/1h"
 

@@ -104,7 +104,7 @@ class WebhookSink:
         except (OSError, http.client.HTTPException) as exc:
             return (
                 f"no answer within {self.timeout:g}s"
-                if deadline.finished.is_set()
+                if deadline.finished.is_set() or isinstance(exc, TimeoutError)
                 else str(getattr(exc, "reason", exc) or type(exc).__name__)
             )
         finally:

@@ -202,7 +202,9 @@ class Plan:
         The one precondition check: every store reads under its lock and asks this.
         """
         for change in self.changes:
-            expected = change.to_stage if self.records_only else change.from_stage
+            # A change from nowhere records a version as found: it must stand there already.
+            found_as_is = self.records_only or change.from_stage is None
+            expected = change.to_stage if found_as_is else change.from_stage
             if seen.stages.get(change.version) is not expected:
                 return f"version {change.version} of {self.timeframe} changed meanwhile"
         if self.checks_champion and seen.champion != self.champion_before:

@@ -26,9 +26,9 @@ from stagekeeper.domain.doctor import INTERRUPTED_OPERATION, OPERATION_IN_PROGRE
 from stagekeeper.domain.errors import LockTimeout
 from stagekeeper.domain.model import Finding
 from stagekeeper.domain.stages import Stage
-from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow import mapping, sequence
 from stagekeeper_mlflow.history import Record, inherited, own
-from stagekeeper_mlflow.lock import HeldLock
+from stagekeeper_mlflow.lease import HeldLock
 from stagekeeper_mlflow.lookups import champion_of, readable_history, to_time
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
 
@@ -40,9 +40,8 @@ UNTAGGED_CHAMPION = "champion-tag-missing"
 UNREADABLE = "unreadable-history"
 # Records of an earlier model of the same name. Writers and the drift check pass over them.
 INHERITED = "inherited-history"
-SET_ASIDE = "stagekeeper.unreadable-history."
-DROPPED = "stagekeeper.dropped-history."
-INHERITED_ASIDE = "stagekeeper.inherited-history."
+SET_ASIDE, DROPPED = mapping.UNREADABLE_ASIDE, mapping.DROPPED_ASIDE
+INHERITED_ASIDE = mapping.INHERITED_ASIDE
 # Takes the record of a history key out of the history, kept under a tag of this prefix.
 SetAside = Callable[[str, str], None]
 
@@ -56,7 +55,7 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
         return interrupted  # taking the lock would finish its operation: that is a repair
     try:
         with lock.held() as lease:
-            store.finish_inherited(name, lease)
+            sequence.finish_inherited(store, name, lease)
             model = store.client.get_registered_model(name)
             marks = mapping.fenced_marks(model.tags or {})
             log = store.history_of(name)

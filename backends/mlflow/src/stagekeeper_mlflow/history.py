@@ -29,11 +29,8 @@ from mlflow.exceptions import MlflowException
 from stagekeeper.domain.model import StageChange
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, error_code
+from stagekeeper_mlflow.mapping import CROWNS_TAG, MOVED_PREFIX, RECORD_TAG, WRITER_TAG
 
-RECORD_TAG = "stagekeeper.record"
-WRITER_TAG = "stagekeeper.writer"
-CROWNS_TAG = "stagekeeper.crowns"
-MOVED_PREFIX = "stagekeeper.moved."
 # MLflow's server wants a version's source to be an absolute URI; a record has no artifact.
 SOURCE = "stagekeeper:/history"
 PAGE_SIZE = 1000

@@ -14,6 +14,7 @@ is refused unless the caller names the winner; the others are archived.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 from stagekeeper.domain.errors import ConflictError, ValidationError
@@ -36,8 +37,13 @@ def plan_migration(
     legacy: Mapping[int, str],
     winner: int | None,
     change: Change,
+    unrecorded: frozenset[int] = frozenset(),
 ) -> Plan:
-    """The changes that bring ``legacy`` (version -> legacy stage) into stagekeeper."""
+    """The changes that bring ``legacy`` (version -> legacy stage) into stagekeeper. Of the
+    ``unrecorded`` versions (none in the history yet), those that stay where they stand
+    (``None`` maps to development, where an unmanaged version already reads) are recorded
+    as found, from nowhere, so that the history, the events and ``doctor`` know every
+    version the migration took over."""
     targets = {number: _mapped(stage) for number, stage in legacy.items()}
     champion = next((v for v in versions.values() if v.stage is Stage.CHAMPION), None)
     candidates = sorted(
@@ -54,7 +60,14 @@ def plan_migration(
     ]
     # Demotions first, so that no reader of the history sees two champions.
     moves.sort(key=lambda c: c.to_stage is Stage.CHAMPION)
-    return Plan(timeframe, None if champion is None else champion.version, tuple(moves))
+    moved = {c.version for c in moves}
+    found = [
+        dataclasses.replace(
+            change(versions[number], versions[number].stage, Cause.MIGRATION), from_stage=None
+        )
+        for number in sorted(unrecorded & set(targets) - moved)
+    ]
+    return Plan(timeframe, None if champion is None else champion.version, (*found, *moves))
 
 
 def _mapped(legacy_stage: str) -> Stage:

@@ -57,6 +57,16 @@ FENCED_PREFIX = "stagekeeper.fenced."
 METRIC_PREFIX = "stagekeeper.metric."
 REQUEST_PREFIX = "stagekeeper.request."
 POLICY_PREFIX = "stagekeeper.policy."
+# The history model's versions: the record, its writer's token, whom it crowned, and
+# when each version it moved was moved (``history``).
+RECORD_TAG = "stagekeeper.record"
+WRITER_TAG = "stagekeeper.writer"
+CROWNS_TAG = "stagekeeper.crowns"
+MOVED_PREFIX = "stagekeeper.moved."
+# Where ``doctor`` keeps the records it sets aside, on their versions.
+UNREADABLE_ASIDE = "stagekeeper.unreadable-history."
+DROPPED_ASIDE = "stagekeeper.dropped-history."
+INHERITED_ASIDE = "stagekeeper.inherited-history."
 
 
 def stage_of(tags: Mapping[str, str], aliases: Iterable[str]) -> Stage:

@@ -38,21 +38,19 @@ def migrate_legacy_stages(
     timeframes = [only] if only else sorted({v.timeframe for v in store.versions()})
     if chosen is not None and len(timeframes) != 1:
         raise ValidationError("--winner needs --timeframe: it names one version of one model")
-    plans = [
-        legacy.plan_migration(
-            tf,
-            {v.version: v for v in store.versions(tf)},
-            store.legacy_stages(tf),
-            chosen,
-            context.change,
-        )
-        for tf in timeframes
-    ]
+    plans = [_planned(store, tf, chosen, context.change) for tf in timeframes]
     if not dry_run:
         for plan in plans:
             if plan.changes:  # checked under the lock: refused if a writer moved a version
                 registry.commit(Planned(plan.timeframe, _as_planned(plan)))
     return [change for plan in plans for change in plan.changes]
+
+
+def _planned(store: MlflowStore, timeframe: str, winner: int | None, change: legacy.Change) -> Plan:
+    versions = {v.version: v for v in store.versions(timeframe)}
+    stages = store.legacy_stages(timeframe)
+    unrecorded = frozenset(stages) - {c.version for c in store.history(timeframe)}
+    return legacy.plan_migration(timeframe, versions, stages, winner, change, unrecorded)
 
 
 def _as_planned(plan: Plan) -> Planner:

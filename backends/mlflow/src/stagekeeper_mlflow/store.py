@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
-from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.approvals import ApprovalRequest
@@ -32,13 +31,11 @@ from stagekeeper.domain.model import (
     Registration,
     StageChange,
     TimeframeStatus,
-    former_champions,
-    previous_champion,
 )
 from stagekeeper.domain.policy import PolicyChange
-from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import SERVES_MODELS_URIS, Planner, StoreOptions
-from stagekeeper_mlflow import doctor, mapping
+from stagekeeper_mlflow import doctor, mapping, sequence
 from stagekeeper_mlflow.connection import (
     RegistryClient,
     client_for,
@@ -46,148 +43,18 @@ from stagekeeper_mlflow.connection import (
     registry_uri,
     translated_errors,
 )
-from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record, own
-from stagekeeper_mlflow.lock import Lease, TimeframeLock
+from stagekeeper_mlflow.history import HistoryLog
+from stagekeeper_mlflow.lock import TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
-    champion_of,
     or_none,
     readable_history,
     to_time,
     to_version,
 )
-from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
-
-Check = Callable[[], None]
-# A version and the champion are read in one search when fewer numbers than this apart.
-NEIGHBOURS = 20
-
-
-class _View:
-    """A timeframe read under its lock. Reads are kept for the rest of the step: under the
-    lock no other stagekeeper writer can change them, and the planner and the write path's
-    checks then ask MLflow once for each thing."""
-
-    def __init__(self, store: MlflowStore, timeframe: str, name: str, check: Check) -> None:
-        self.store, self.lookups = store, store.lookups
-        self.timeframe, self.name, self.check = timeframe, name, check
-        self._raw: dict[int, MlflowVersion | None] = {}
-        self._found: dict[int, ModelVersion | None] = {}
-
-    @cached_property
-    def _models(self) -> dict[str, RegisteredModel]:
-        """The timeframe's model and the settings model (the policy) in one search: every
-        write reads the one, and a promotion the other. Every read of the view starts here,
-        so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
-        a marked model may hold one, and is put back as the history has it, then read again.
-        """
-        found = self.lookups.named(self.name, self.store.settings_model)
-        model = found.get(self.name)
-        if model is None or not mapping.fenced_marks(model.tags or {}):
-            return found
-        doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
-        return self.lookups.named(self.name, self.store.settings_model)
-
-    @cached_property
-    def model(self) -> RegisteredModel | None:
-        return self._models.get(self.name)
-
-    @cached_property
-    def legacy(self) -> dict[str, str]:
-        """The model's tags: where history written before its own model still lives, and
-        where writers waiting for the lock announce themselves."""
-        return dict(self.model.tags or {}) if self.model else {}
-
-    def read_tags(self) -> dict[str, str]:
-        """The model's tags if this view has read them (a failed read is not repeated)."""
-        return self.legacy if "_models" in self.__dict__ else {}
-
-    @cached_property
-    def log(self) -> HistoryLog:
-        return self.store.history_of(self.name)
-
-    @cached_property
-    def times(self) -> ChangeTimes:
-        return ChangeTimes(self.log, lambda: self.legacy)
-
-    @cached_property
-    def holder(self) -> int | None:
-        """The champion's number, from the alias."""
-        holder = champion_of(self.model) if self.model else None
-        return None if holder is None else int(holder)
-
-    def get(self, version: int) -> ModelVersion | None:
-        if version not in self._found:
-            self._fetch(version)
-        return self._found[version]
-
-    def _fetch(self, version: int) -> None:
-        """Read ``version``, and the champion with it when their numbers are close (a
-        promotion asks for both, and usually crowns a recent version): one search over
-        the numbers between them instead of two requests."""
-        wanted = {version}
-        holder = self.holder
-        if holder is not None and holder not in self._raw and abs(holder - version) < NEIGHBOURS:
-            wanted.add(holder)
-        if self.model is None:
-            found: dict[int, MlflowVersion] = {}
-        elif len(wanted) == 1:
-            raw = self.lookups.fetch(self.name, version)
-            found = {} if raw is None else {version: raw}
-        else:
-            found = self.lookups.between(self.name, min(wanted), max(wanted))
-        alias_holder = None if holder is None else str(holder)
-        changed = self.times.of({n for n in wanted if found.get(n) is not None})
-        for number in wanted:
-            raw = found.get(number)
-            self._raw[number] = raw
-            self._found[number] = (
-                None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
-            )
-
-    def champion(self) -> ModelVersion | None:
-        return None if self.holder is None else self.get(self.holder)
-
-    def versions(self) -> list[ModelVersion]:
-        if self.model is None:
-            return []
-        return sorted(self.lookups.versions(self.timeframe, self.model, None), key=_by_number)
-
-    def history(self) -> list[StageChange]:
-        return self._changes(self.log.records(self.legacy))
-
-    def _changes(self, records: list[Record]) -> list[StageChange]:
-        """The changes these records hold, less those written for an earlier model of this
-        name (``doctor`` reports them): a rollback, a gate or a repair decides from this
-        model's history alone."""
-        created = self.model.creation_timestamp if self.model else None
-        return [
-            c
-            for r in own(records, created)
-            for c in readable_history(self.timeframe, self.name, r.value)
-        ]
-
-    @cached_property
-    def _crownings(self) -> list[StageChange]:
-        return self._changes(self.log.crownings(self.legacy))
-
-    def previous_champion(self, current: int | None) -> ModelVersion | None:
-        # The records that crowned a version, one search: no need for the whole history.
-        return previous_champion(self._crownings, self.get, current)
-
-    def was_champion(self, version: int) -> bool:
-        return version in former_champions(self._crownings)
-
-    def metrics(self, version: int) -> Metrics:
-        self.get(version)
-        return self.store.metrics_of(self._raw[version])
-
-    def requests(self) -> list[ApprovalRequest]:
-        return mapping.tagged_requests(self.model.tags or {}) if self.model else []
-
-    def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        settings = self._models.get(self.store.settings_model)
-        return mapping.policies_in(settings.tags or {} if settings else {})
+from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.settings import Settings
+from stagekeeper_mlflow.view import LockedView
 
 
 class MlflowStore:
@@ -231,7 +98,7 @@ class MlflowStore:
         name = registration.model_name
         # Under the lock, like every write: the record then lands at the history's end.
         with translated_errors(self.url), self.lock(name).held() as lease:
-            self.finish_inherited(name, lease)
+            sequence.finish_inherited(self, name, lease)
             lease.check()
             created = self._create_version(name, registration.source, registration.metrics)
             number = int(created.version)
@@ -269,8 +136,8 @@ class MlflowStore:
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         name = self.options.model_name(timeframe)
         with translated_errors(self.url), self.lock(name).held() as lease:
-            self.finish_inherited(name, lease)
-            view = _View(self, timeframe, name, lease.check)
+            sequence.finish_inherited(self, name, lease)
+            view = LockedView(self, timeframe, name, lease.check)
             try:
                 plan = planner(view)
             finally:  # refused or not, the lock goes on to a writer kept waiting
@@ -280,7 +147,7 @@ class MlflowStore:
             record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
             lease.check()
             self.history_of(name).append(plan.changes, record, lease.token)
-            self._apply(name, record, lease.check)
+            sequence.apply(self.client, name, record, lease.check)
             for number, values in plan.metrics.items():
                 for key, value in mapping.metric_tags(values).items():
                     lease.check()
@@ -290,59 +157,8 @@ class MlflowStore:
                 self.client.set_registered_model_tag(name, *mapping.request_tag(request))
             return plan
 
-    def finish_inherited(self, name: str, lease: Lease) -> None:
-        """Complete a dead writer's operation if its record was written; else drop it. This
-        writer's lock names the dead writers (``mapping.FINISHING_TAG``), so that dying here
-        hands the operation on.
-
-        Taking over a lock also marks the model (``mapping.FENCED_PREFIX``), naming a holder
-        whose operation was dropped: the holder may have been frozen rather than dead, and
-        may land one more write when it wakes (see ``lock``), which ``doctor`` undoes."""
-        if not lease.taken_from:
-            return
-        tags = self.client.get_registered_model(name).tags or {}
-        log = self.history_of(name)
-        writers = list(dict.fromkeys(w for taken in lease.taken_from for w in taken.writers))
-        found = log.by_writers(writers, tags)
-        for writer in writers:
-            dropped = not any(record.writer == writer for record in found)
-            lease.check()
-            self.client.set_registered_model_tag(
-                name, mapping.fenced_key(writer), writer if dropped else ""
-            )
-        if not found:
-            return  # it died before writing anything
-        last = found[-1]
-        if any(_moves(later.value) for later in log.after(last, tags)):
-            return  # a later operation planned from what it saw; doctor reconciles the rest
-        self._apply(name, last.value, lease.check)
-
-    def _apply(self, name: str, record: str, check: Check) -> None:
-        """Move the alias, then mirror the tags, as the written ``record`` says; safe to
-        repeat. ``check`` runs before each write and stops a writer that lost its lock
-        (fencing)."""
-        if not mapping.replays(record):  # the versions stand where the record leads already
-            return
-        moves = [c for c in mapping.decode_history("", name, record) if c.moves]
-        crowned = [c.version for c in moves if c.crowns]
-        dethroned = any(c.from_stage is Stage.CHAMPION for c in moves)
-        if crowned:
-            check()
-            self.client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
-        elif dethroned:
-            check()
-            self._drop_alias(name)
-        for change in moves:
-            check()
-            self.client.set_model_version_tag(
-                name, str(change.version), STAGE_TAG, change.to_stage.value
-            )
-
     def history_of(self, name: str) -> HistoryLog:
         return HistoryLog(self.client, name)
-
-    def _drop_alias(self, name: str) -> None:
-        or_none(lambda: self.client.delete_registered_model_alias(name, CHAMPION_ALIAS))
 
     def lock(self, name: str) -> TimeframeLock:
         return TimeframeLock(
@@ -439,48 +255,30 @@ class MlflowStore:
     # -- policies -----------------------------------------------------------------------
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        return mapping.policies_in(self._settings())
+        return mapping.policies_in(self.settings.tags())
 
     def set_policy(self, change: PolicyChange) -> None:
         """One tag write: the change is both the history entry and the document in force."""
         with translated_errors(self.url):
-            self._set_setting(mapping.policy_key(change), mapping.encode_policy(change))
+            self.settings.set(mapping.policy_key(change), mapping.encode_policy(change))
 
     def policy_history(self) -> list[PolicyChange]:
-        return mapping.decode_policies(self._settings())
-
-    # -- event delivery -----------------------------------------------------------------
+        return mapping.decode_policies(self.settings.tags())
 
     def delivered(self, sink: str) -> str | None:
-        return self._settings().get(f"{mapping.DELIVERED_PREFIX}{sink}") or None
+        return self.settings.tags().get(f"{mapping.DELIVERED_PREFIX}{sink}") or None
 
     def mark_delivered(self, sink: str, cursor: str) -> None:
         with translated_errors(self.url):
-            self._set_setting(f"{mapping.DELIVERED_PREFIX}{sink}", cursor)
+            self.settings.set(f"{mapping.DELIVERED_PREFIX}{sink}", cursor)
 
     @property
     def settings_model(self) -> str:
-        return mapping.settings_model(self.options.model_name_template)
+        return self.settings.name
 
-    def _settings(self) -> dict[str, str]:
-        """The settings model's tags (none if it does not exist yet)."""
-        with translated_errors(self.url):
-            model = or_none(lambda: self.client.get_registered_model(self.settings_model))
-        return {} if model is None else dict(model.tags or {})
-
-    def _set_setting(self, key: str, value: str) -> None:
-        try:
-            self.client.set_registered_model_tag(self.settings_model, key, value)
-            return
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
-                raise
-        try:
-            self.client.create_registered_model(self.settings_model)
-        except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
-                raise
-        self.client.set_registered_model_tag(self.settings_model, key, value)
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings(self.client, self.url, self.options.model_name_template)
 
     # -- legacy stages ------------------------------------------------------------------
 
@@ -516,17 +314,6 @@ def _run_of(source: str) -> str | None:
     if not run_id:
         raise ValidationError(f"source {source!r} names no run: expected runs:/<run_id>/<path>")
     return run_id
-
-
-def _moves(record: str) -> bool:
-    """Whether a history record moved a version (not a registration, not metrics)."""
-    try:
-        return any(
-            c.moves and c.cause is not Cause.REGISTRATION
-            for c in mapping.decode_history("", "", record)
-        )
-    except ValueError:
-        return False
 
 
 def _at(change: StageChange) -> datetime:

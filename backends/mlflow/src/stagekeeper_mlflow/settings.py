@@ -1,0 +1,39 @@
+"""What the MLflow store keeps besides versions and their history: the policies and each
+event sink's delivery cursor, as tags of a registered model of their own
+(``mapping.settings_model``), created on first write. Imports the MLflow store's
+connection and mapping.
+"""
+
+from __future__ import annotations
+
+from mlflow.exceptions import MlflowException
+
+from stagekeeper_mlflow import mapping
+from stagekeeper_mlflow.connection import RegistryClient, error_code, translated_errors
+from stagekeeper_mlflow.lookups import or_none
+
+
+class Settings:
+    def __init__(self, client: RegistryClient, url: str, template: str) -> None:
+        self.client, self.url = client, url
+        self.name = mapping.settings_model(template)
+
+    def tags(self) -> dict[str, str]:
+        """The settings model's tags (none if it does not exist yet)."""
+        with translated_errors(self.url):
+            model = or_none(lambda: self.client.get_registered_model(self.name))
+        return {} if model is None else dict(model.tags or {})
+
+    def set(self, key: str, value: str) -> None:
+        try:
+            self.client.set_registered_model_tag(self.name, key, value)
+            return
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+        try:
+            self.client.create_registered_model(self.name)
+        except MlflowException as exc:
+            if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
+                raise
+        self.client.set_registered_model_tag(self.name, key, value)

@@ -1,0 +1,162 @@
+"""A timeframe read under its MLflow lock: what a planner may read. Reads are kept for the
+rest of the step: under the lock no other stagekeeper writer can change them, and the
+planner and the write path's checks then ask MLflow once for each thing. Imports the
+domain, the ports and the MLflow store's reading modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.entities.model_registry import RegisteredModel
+
+from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.model import (
+    Metrics,
+    ModelVersion,
+    StageChange,
+    former_champions,
+    previous_champion,
+)
+from stagekeeper_mlflow import doctor, mapping
+from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record, own
+from stagekeeper_mlflow.lookups import champion_of, readable_history, to_version
+
+if TYPE_CHECKING:
+    from stagekeeper_mlflow.store import MlflowStore
+
+Check = Callable[[], None]
+# A version and the champion are read in one search when fewer numbers than this apart.
+NEIGHBOURS = 20
+
+
+class LockedView:
+    """A timeframe read under its lock. Reads are kept for the rest of the step: under the
+    lock no other stagekeeper writer can change them, and the planner and the write path's
+    checks then ask MLflow once for each thing."""
+
+    def __init__(self, store: MlflowStore, timeframe: str, name: str, check: Check) -> None:
+        self.store, self.lookups = store, store.lookups
+        self.timeframe, self.name, self.check = timeframe, name, check
+        self._raw: dict[int, MlflowVersion | None] = {}
+        self._found: dict[int, ModelVersion | None] = {}
+
+    @cached_property
+    def _models(self) -> dict[str, RegisteredModel]:
+        """The timeframe's model and the settings model (the policy) in one search: every
+        write reads the one, and a promotion the other. Every read of the view starts here,
+        so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
+        a marked model may hold one, and is put back as the history has it, then read again.
+        """
+        found = self.lookups.named(self.name, self.store.settings_model)
+        model = found.get(self.name)
+        if model is None or not mapping.fenced_marks(model.tags or {}):
+            return found
+        doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
+        return self.lookups.named(self.name, self.store.settings_model)
+
+    @cached_property
+    def model(self) -> RegisteredModel | None:
+        return self._models.get(self.name)
+
+    @cached_property
+    def legacy(self) -> dict[str, str]:
+        """The model's tags: where history written before its own model still lives, and
+        where writers waiting for the lock announce themselves."""
+        return dict(self.model.tags or {}) if self.model else {}
+
+    def read_tags(self) -> dict[str, str]:
+        """The model's tags if this view has read them (a failed read is not repeated)."""
+        return self.legacy if "_models" in self.__dict__ else {}
+
+    @cached_property
+    def log(self) -> HistoryLog:
+        return self.store.history_of(self.name)
+
+    @cached_property
+    def times(self) -> ChangeTimes:
+        return ChangeTimes(self.log, lambda: self.legacy)
+
+    @cached_property
+    def holder(self) -> int | None:
+        """The champion's number, from the alias."""
+        holder = champion_of(self.model) if self.model else None
+        return None if holder is None else int(holder)
+
+    def get(self, version: int) -> ModelVersion | None:
+        if version not in self._found:
+            self._fetch(version)
+        return self._found[version]
+
+    def _fetch(self, version: int) -> None:
+        """Read ``version``, and the champion with it when their numbers are close (a
+        promotion asks for both, and usually crowns a recent version): one search over
+        the numbers between them instead of two requests."""
+        wanted = {version}
+        holder = self.holder
+        if holder is not None and holder not in self._raw and abs(holder - version) < NEIGHBOURS:
+            wanted.add(holder)
+        if self.model is None:
+            found: dict[int, MlflowVersion] = {}
+        elif len(wanted) == 1:
+            raw = self.lookups.fetch(self.name, version)
+            found = {} if raw is None else {version: raw}
+        else:
+            found = self.lookups.between(self.name, min(wanted), max(wanted))
+        alias_holder = None if holder is None else str(holder)
+        changed = self.times.of({n for n in wanted if found.get(n) is not None})
+        for number in wanted:
+            raw = found.get(number)
+            self._raw[number] = raw
+            self._found[number] = (
+                None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
+            )
+
+    def champion(self) -> ModelVersion | None:
+        return None if self.holder is None else self.get(self.holder)
+
+    def versions(self) -> list[ModelVersion]:
+        if self.model is None:
+            return []
+        return sorted(
+            self.lookups.versions(self.timeframe, self.model, None), key=lambda v: v.version
+        )
+
+    def history(self) -> list[StageChange]:
+        return self._changes(self.log.records(self.legacy))
+
+    def _changes(self, records: list[Record]) -> list[StageChange]:
+        """The changes these records hold, less those written for an earlier model of this
+        name (``doctor`` reports them): a rollback, a gate or a repair decides from this
+        model's history alone."""
+        created = self.model.creation_timestamp if self.model else None
+        return [
+            c
+            for r in own(records, created)
+            for c in readable_history(self.timeframe, self.name, r.value)
+        ]
+
+    @cached_property
+    def _crownings(self) -> list[StageChange]:
+        return self._changes(self.log.crownings(self.legacy))
+
+    def previous_champion(self, current: int | None) -> ModelVersion | None:
+        # The records that crowned a version, one search: no need for the whole history.
+        return previous_champion(self._crownings, self.get, current)
+
+    def was_champion(self, version: int) -> bool:
+        return version in former_champions(self._crownings)
+
+    def metrics(self, version: int) -> Metrics:
+        self.get(version)
+        return self.store.metrics_of(self._raw[version])
+
+    def requests(self) -> list[ApprovalRequest]:
+        return mapping.tagged_requests(self.model.tags or {}) if self.model else []
+
+    def policies(self) -> dict[str | None, Mapping[str, Any]]:
+        settings = self._models.get(self.store.settings_model)
+        return mapping.policies_in(settings.tags or {} if settings else {})
