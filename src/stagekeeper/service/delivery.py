@@ -13,12 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from stagekeeper.domain.errors import StagekeeperError
 from stagekeeper.domain.events import Event, document
 from stagekeeper.service.events import events, wait_for_changes
-from stagekeeper.service.ports import ModelStore
+from stagekeeper.service.ports import CursorStore, VersionStore
+
+
+class EventStore(VersionStore, CursorStore, Protocol):
+    """What delivery needs of a store: the history to read events from, and the cursors."""
+
 
 Sink = Callable[[Mapping[str, Any]], None]
 """Takes one event (its JSON form); raises ``DeliveryError`` if it could not."""
@@ -36,7 +41,7 @@ class Round:
     failures: dict[str, str]
 
 
-def deliver_once(store: ModelStore, sinks: Mapping[str, Sink]) -> Round:
+def deliver_once(store: EventStore, sinks: Mapping[str, Sink]) -> Round:
     """Bring every sink up to date with the stream, as far as it takes events."""
     delivered: dict[str, int] = {}
     failures: dict[str, str] = {}
@@ -54,7 +59,7 @@ def deliver_once(store: ModelStore, sinks: Mapping[str, Sink]) -> Round:
 
 
 def deliver(
-    store: ModelStore,
+    store: EventStore,
     sinks: Mapping[str, Sink],
     *,
     follow: bool,
@@ -81,7 +86,7 @@ class Subscription:
 
     def __init__(
         self,
-        store: ModelStore,
+        store: EventStore,
         callback: Callable[[Event], None],
         *,
         since: str | None = None,

@@ -14,11 +14,11 @@ from stagekeeper.domain import events as stream
 from stagekeeper.domain import validation
 from stagekeeper.domain.events import Event
 from stagekeeper.domain.timeline import Reign, reigns
-from stagekeeper.service.ports import SERVES_MODELS_URIS, ChangeNotifying, ModelStore
+from stagekeeper.service.ports import SERVES_MODELS_URIS, ChangeNotifying, VersionStore
 
 
 def events(
-    store: ModelStore, timeframe: str | None = None, since: str | None = None
+    store: VersionStore, timeframe: str | None = None, since: str | None = None
 ) -> list[Event]:
     """See ``Registry.events``."""
     positions = stream.parse_cursor(since)
@@ -28,7 +28,7 @@ def events(
 
 
 def follow(
-    store: ModelStore,
+    store: VersionStore,
     timeframe: str | None = None,
     since: str | None = None,
     *,
@@ -48,7 +48,7 @@ def follow(
         wait_for_changes(store, interval)
 
 
-def wait_for_changes(store: ModelStore, timeout: float) -> None:
+def wait_for_changes(store: VersionStore, timeout: float) -> None:
     """See ``Registry.wait_for_changes``."""
     if isinstance(store, ChangeNotifying):
         store.wait_for_changes(timeout)
@@ -57,7 +57,7 @@ def wait_for_changes(store: ModelStore, timeout: float) -> None:
 
 
 def timeline(
-    store: ModelStore, timeframe: str | None = None, since: datetime | None = None
+    store: VersionStore, timeframe: str | None = None, since: datetime | None = None
 ) -> list[Reign]:
     """The champions' reigns, in the order they began; with ``since``, only those that
     lasted past it (the one reigning now always does)."""
@@ -65,7 +65,7 @@ def timeline(
     return [r for r in found if since is None or r.end is None or r.end >= since]
 
 
-def _published(store: ModelStore, event: Event, positions: dict[str, stream.Position]) -> Event:
+def _published(store: VersionStore, event: Event, positions: dict[str, stream.Position]) -> Event:
     """The event with its cursor (``positions`` move on) and its new champion's model."""
     positions[event.timeframe] = stream.Position.at(event)
     source = uri = None

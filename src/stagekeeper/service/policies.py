@@ -10,11 +10,11 @@ from typing import Any
 from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
 from stagekeeper.domain.policy import Policy, PolicyChange
-from stagekeeper.service.ports import ModelStore, TimeframeView
+from stagekeeper.service.ports import PolicyStore, TimeframeView
 from stagekeeper.service.writing import WritePath
 
 
-def policy(store: ModelStore, timeframe: str | None = None) -> Policy:
+def policy(store: PolicyStore, timeframe: str | None = None) -> Policy:
     """The policy in force: a timeframe's own sections over the default's."""
     documents = store.policies()
     own = None if timeframe is None else documents.get(validation.timeframe(timeframe))

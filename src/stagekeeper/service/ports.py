@@ -106,8 +106,9 @@ class Planned:
     planner: Planner
 
 
-class ModelStore(Protocol):
-    """A store of model versions and their history, one registered model per timeframe."""
+class VersionStore(Protocol):
+    """The versions role: versions and their history, one registered model per timeframe,
+    and the one transactional write (``transact``)."""
 
     #: Optional features this store offers, from the constants above.
     capabilities: frozenset[str]
@@ -165,18 +166,25 @@ class ModelStore(Protocol):
         """Recorded changes, oldest first; with ``limit``, only the most recent ones."""
         ...
 
+
+class MetricsStore(Protocol):
+    """The metrics role: each version's metrics (recorded through ``transact``)."""
+
     def metrics(self, timeframe: str, version: int) -> Metrics:
         """A version's metrics, by name (empty if none or if it does not exist)."""
         ...
+
+
+class ApprovalStore(Protocol):
+    """The approvals role: requests and their approvals (kept through ``transact``)."""
 
     def requests(self, timeframe: str | None = None) -> list[ApprovalRequest]:
         """Approval requests in every state, of one timeframe or all, oldest first."""
         ...
 
-    def identity(self) -> str | None:
-        """Who the store authenticated this connection as (PostgreSQL's ``current_user``,
-        an MLflow server's user), or ``None`` where it authenticates nobody."""
-        ...
+
+class PolicyStore(Protocol):
+    """The policies role: the documents in force, and their own history."""
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
         """The policy documents in force: the default under ``None``, and each timeframe's
@@ -192,6 +200,10 @@ class ModelStore(Protocol):
         """Every policy change, oldest first."""
         ...
 
+
+class CursorStore(Protocol):
+    """The cursors role: how far each event sink has received the stream."""
+
     def delivered(self, sink: str) -> str | None:
         """The event cursor up to which ``sink`` has received the stream, or ``None``."""
         ...
@@ -199,6 +211,22 @@ class ModelStore(Protocol):
     def mark_delivered(self, sink: str, cursor: str) -> None:
         """Record that ``sink`` has received the stream up to ``cursor``."""
         ...
+
+
+class IdentityStore(Protocol):
+    """The identity role: who the store authenticated, if it authenticates anyone."""
+
+    def identity(self) -> str | None:
+        """Who the store authenticated this connection as (PostgreSQL's ``current_user``,
+        an MLflow server's user), or ``None`` where it authenticates nobody."""
+        ...
+
+
+class ModelStore(
+    VersionStore, MetricsStore, ApprovalStore, PolicyStore, CursorStore, IdentityStore, Protocol
+):
+    """A whole store: every role, and its connections to release. Each role has its own
+    contract test class in ``stagekeeper.testing``; ``RegistryContract`` runs them all."""
 
     def close(self) -> None:
         """Release connections; the store is not used afterwards."""

@@ -48,6 +48,11 @@ class ContractBase:
         """Register a version with the store's source."""
         return registry.register(timeframe, source=self.source, **kwargs)
 
+    def in_beta(self, registry: Registry, **metrics: float) -> ModelVersion:
+        version = self.new(registry, metrics=metrics)
+        registry.promote("1H", version.version, Stage.BETA)
+        return registry.get("1H", version.version)
+
     def _with_champion(self, registry: Registry, timeframe: str = "1H") -> ModelVersion:
         version = self.new(registry, timeframe)
         registry.promote(timeframe, version.version, Stage.BETA)

@@ -34,16 +34,30 @@ from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.domain.timeline import reigns
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planned
 from stagekeeper.service.registry import Registry
-from stagekeeper.testing.base import RegistryFactory, snapshot, stages_of
+from stagekeeper.testing.approvals_contract import ApprovalsContract
+from stagekeeper.testing.base import ContractBase, RegistryFactory, snapshot, stages_of
+from stagekeeper.testing.cursors_contract import CursorsContract
 from stagekeeper.testing.events_contract import EventsContract
+from stagekeeper.testing.identity_contract import IdentityContract
+from stagekeeper.testing.metrics_contract import MetricsContract
 from stagekeeper.testing.policy_contract import PolicyContract
 
-__all__ = ["RegistryContract", "RegistryFactory"]
+__all__ = [
+    "ApprovalsContract",
+    "CursorsContract",
+    "EventsContract",
+    "IdentityContract",
+    "MetricsContract",
+    "PolicyContract",
+    "RegistryContract",
+    "RegistryFactory",
+    "VersionsContract",
+]
 
 
-class RegistryContract(PolicyContract, EventsContract):
-    """Behaviour every ``ModelStore`` must show through the ``Registry`` service: the
-    tests below, and the policies' (``stagekeeper.testing.policy_contract``)."""
+class VersionsContract(ContractBase):
+    """The store's versions role, through the ``Registry`` service: registering, moving,
+    reading versions and their history, and the one write path's guarantees."""
 
     # -- register -----------------------------------------------------------------------
 
@@ -372,3 +386,16 @@ class RegistryContract(PolicyContract, EventsContract):
         with registry_factory() as reader:
             assert reader.get("1H", 1).stage is Stage.BETA
             assert len(reader.history("1H")) == 2
+
+
+class RegistryContract(
+    VersionsContract,
+    MetricsContract,
+    PolicyContract,
+    ApprovalsContract,
+    EventsContract,
+    CursorsContract,
+    IdentityContract,
+):
+    """Everything a ``ModelStore`` must do: every role's contract. A store that plays only
+    some roles can subclass those classes alone."""
