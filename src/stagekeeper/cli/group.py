@@ -107,7 +107,7 @@ class FunneledGroup(TyperGroup):
         finally:
             self._listing = False
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
