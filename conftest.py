@@ -87,6 +87,28 @@ def model_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}_"
 
 
+LEVELS = ("unit", "contract", "integration", "e2e")
+# What the inner loop (``pytest -m inner``) leaves to the whole suite: the slow tests and
+# those that start a server (PostgreSQL, an MLflow server, a browser, a webhook).
+OUTER_LOOP = {"slow", "postgres", "mlflow_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with its level, from where it lives: ``tests/<level>/``, and in a
+    backend's own tests, its contract module or else integration (a real database or
+    MLflow). ``pytest -m unit`` and the like select one level, and ``pytest -m inner`` the
+    inner loop: every level but integration, without the slow tests or a server."""
+    for item in items:
+        parts = Path(str(item.path)).parts
+        if "backends" in parts:
+            level = "contract" if item.path.name.startswith("test_contract") else "integration"
+        else:
+            level = next((part for part in parts if part in LEVELS), "unit")
+        item.add_marker(getattr(pytest.mark, level))
+        if level != "integration" and not OUTER_LOOP & {mark.name for mark in item.iter_markers()}:
+            item.add_marker(pytest.mark.inner)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many fuzzed inputs each fuzz test tried (docs/RELIABILITY.md quotes these)."""
     from tests.fuzzing import TALLY

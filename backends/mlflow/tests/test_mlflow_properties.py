@@ -1,4 +1,4 @@
-"""The model-based test of ``tests/test_properties.py`` on an embedded MLflow registry: the
+"""The model-based test of ``tests/unit/test_properties.py`` on an embedded MLflow registry: the
 store and a plain model of the specification, side by side, compared after every step."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pytest
 from hypothesis import settings
-from tests.test_properties import RegistryModel
+from tests.unit.test_properties import RegistryModel
 
 from stagekeeper import open_registry
 from stagekeeper.service.registry import Registry

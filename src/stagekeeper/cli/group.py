@@ -5,7 +5,7 @@ overrides four methods of ``typer.core.TyperGroup`` (``list_commands``, ``get_co
 ``format_help`` and ``main``). Loading a command's module only when it runs keeps start-up
 fast (doing it for all of them cost ``--help`` and every command about 12 ms), and running
 the parser with its error display switched off sends usage errors to the funnel like every
-other failure. ``tests/test_cli_group.py`` fails when Typer changes these methods under
+other failure. ``tests/unit/test_cli_group.py`` fails when Typer changes these methods under
 it, so an upgrade of Typer is checked here and nowhere else.
 """
 

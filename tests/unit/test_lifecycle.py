@@ -70,5 +70,5 @@ def test_the_mermaid_diagram_draws_every_edge_of_the_machine() -> None:
 def test_the_readme_shows_the_diagram_the_machine_draws() -> None:
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"```mermaid\n{lifecycle.mermaid()}```" in readme

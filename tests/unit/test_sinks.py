@@ -46,7 +46,7 @@ def test_a_plugin_sink_comes_from_its_entry_point(
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: chat-sink\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[stagekeeper.sinks]\nchat = tests.test_sinks:make_sink\n"
+        "[stagekeeper.sinks]\nchat = tests.unit.test_sinks:make_sink\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     sinks = sinks_from({"sinks": {"team": {"type": "chat", "channel": "#deploys"}}})

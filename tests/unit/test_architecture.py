@@ -10,7 +10,7 @@ from pathlib import Path
 
 import stagekeeper
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(stagekeeper.__file__).parent
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stagekeeper import open_registry
-from tests.test_cli import cli, data, error
+from tests.e2e.test_cli import cli, data, error
 
 
 @pytest.fixture

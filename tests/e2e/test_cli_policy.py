@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import cli, data, error
+from tests.e2e.test_cli import cli, data, error
 
 POLICY = """
 [champion]

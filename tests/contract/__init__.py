@@ -1,0 +1,1 @@
+"""Contract tests: the exported contract suite on the in-memory store (the other stores run it in their own distributions' tests)."""

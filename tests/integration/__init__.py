@@ -1,0 +1,1 @@
+"""Integration tests: real services beside stagekeeper (a webhook server, PostgreSQL, MLflow, a browser)."""

@@ -1,0 +1,1 @@
+"""Unit tests: the pure domain, and the service over the in-memory store."""
