@@ -1,1 +1,2 @@
-"""Integration tests: real services beside stagekeeper (a webhook server, PostgreSQL, MLflow, a browser)."""
+"""Integration tests: real services beside stagekeeper (a webhook server, PostgreSQL,
+MLflow, a browser)."""
