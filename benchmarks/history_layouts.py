@@ -1,6 +1,6 @@
 """Where the history could live on MLflow: one request's cost as the history grows.
 
-The design probe that chose the history's model of its own (DESIGN-NOTES); not one of the
+The design probe that chose the history's model of its own (decision 3); not one of the
 targets: ``python -m benchmarks.history_layouts`` starts an
 ``mlflow server`` on 127.0.0.1 and writes the same records, 1,000 and then 3,000 of them,
 to three places, timing after each size the requests a write would make there:
