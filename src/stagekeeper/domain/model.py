@@ -199,7 +199,8 @@ class Plan:
     def violation(self, seen: Seen) -> str | None:
         """Why the plan no longer holds against what the store ``seen``, or ``None``.
 
-        The one precondition check: every store reads under its lock and asks this.
+        The one precondition check: the write path asks it of every plan, against what the
+        store's view shows under the lock (``service.checks.check_preconditions``).
         """
         for change in self.changes:
             # A change from nowhere records a version as found: it must stand there already.

@@ -11,7 +11,7 @@ domain and the ports.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -263,6 +263,18 @@ class Registry:
         event each, every timeframe's in commit order; each carries the cursor to resume
         from after it. See ``stagekeeper.domain.events``."""
         return events.events(self.store, timeframe, since)
+
+    def follow(
+        self,
+        timeframe: str | None = None,
+        since: str | None = None,
+        *,
+        interval: float = 1.0,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Event]:
+        """Every event after ``since``, then each new one as it is committed, by any process,
+        until ``stopped`` says so; see ``stagekeeper.service.events.follow``."""
+        return events.follow(self.store, timeframe, since, interval=interval, stopped=stopped)
 
     def wait_for_changes(self, timeout: float) -> None:
         """Wait until the history may have grown, for at most ``timeout`` seconds: told by

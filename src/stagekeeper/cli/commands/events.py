@@ -78,18 +78,13 @@ def events(
             last = found[-1].cursor if found else since
             session.emit({"events": [document(e) for e in found], "cursor": last}, lambda _: None)
             return
-        cursor = since
-        while True:
-            for event in registry.events(timeframe, since=cursor):
+        stream = registry.follow(timeframe, since, interval=seconds, stopped=lambda: not follow)
+        try:
+            for event in stream:
                 sys.stdout.write(json.dumps(document(event), separators=(",", ":")) + "\n")
-                cursor = event.cursor
-            sys.stdout.flush()
-            if not follow:
-                return
-            try:
-                registry.wait_for_changes(seconds)
-            except KeyboardInterrupt:
-                return
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            return
 
 
 @events_app.command("deliver")

@@ -63,15 +63,9 @@ def timeline(
     if output_format in PICTURES and output is None:
         raise ValidationError(f"--format {output_format.value} writes a file: give --output FILE")
     with command_session(json_output) as session:
-        from stagekeeper.domain.timeline import reigns
-
         registry = session.open(store, actor, writes=False)
         now = datetime.now(UTC)
-        found = [
-            reign
-            for reign in reigns(registry.history(timeframe))
-            if start is None or reign.end is None or reign.end >= start
-        ]
+        found = registry.timeline(timeframe, since=start)
         if output_format is Format.MERMAID and not session.json_output:
             _draw(session, render.reigns_mermaid(found, now).encode("utf-8"), output)
             return
