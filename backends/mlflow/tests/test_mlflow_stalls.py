@@ -162,6 +162,20 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
         assert after.champion("1H").version == 2  # type: ignore[union-attr]
 
 
+def _late_write(url: str, template: str, freeze_after: int, *, betas: int) -> int:
+    """v1 crowned; a writer crowning v2 frozen just after its ``freeze_after``-th check, past
+    its lease, while the next writer crowns v3; then woken. Its exit code."""
+    _crowned_one_of(url, template, betas=betas)
+    frozen = _writer(url, template, str(freeze_after), str(LEASE), "after")
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(LEASE * 1.5)
+        _fresh(url, template).promote("1H", 3, "champion")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    return frozen.wait(60)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("freeze_after", range(1, 5))
 def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
@@ -169,15 +183,7 @@ def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
 ) -> None:
     """The window fencing leaves: frozen after its check, the writer lands one write when it
     wakes. doctor --fix puts the store back where the last committed operation left it."""
-    _crowned_one_of(mlflow_url, template, betas=3)
-    frozen = _writer(mlflow_url, template, str(freeze_after), str(LEASE), "after")
-    try:
-        _wait_until_stopped(frozen.pid)
-        time.sleep(LEASE * 1.5)
-        _fresh(mlflow_url, template).promote("1H", 3, "champion")
-    finally:
-        os.kill(frozen.pid, signal.SIGCONT)
-        woke = frozen.wait(60)
+    woke = _late_write(mlflow_url, template, freeze_after, betas=3)
     # Its one late write landed, then its next check stopped it; after its last tag write
     # (4) there is only the unlock, which it skips as no longer its own.
     assert woke == (7 if freeze_after < 4 else 0)
@@ -230,15 +236,7 @@ def test_a_late_write_is_undone_by_the_next_ordinary_writer_before_it_plans(
     """No doctor this time: the writer after the late write is an ordinary promotion. It
     finds the store as the history describes it, so no version is demoted twice and its
     event names the champion the history had, not the one the late write set."""
-    _crowned_one_of(mlflow_url, template, betas=4)
-    frozen = _writer(mlflow_url, template, str(freeze_after), str(LEASE), "after")
-    try:
-        _wait_until_stopped(frozen.pid)
-        time.sleep(LEASE * 1.5)
-        _fresh(mlflow_url, template).promote("1H", 3, "champion")
-    finally:
-        os.kill(frozen.pid, signal.SIGCONT)
-        woke = frozen.wait(60)
+    woke = _late_write(mlflow_url, template, freeze_after, betas=4)
     assert woke == (7 if freeze_after < 4 else 0)  # its one late write landed
 
     ordinary = _fresh(mlflow_url, template)

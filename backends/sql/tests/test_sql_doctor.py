@@ -16,14 +16,6 @@ from stagekeeper import Stage, open_registry
 from stagekeeper.cli.app import app
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'doctor.db'}"
-    found: str = request.getfixturevalue("postgres_url")
-    return found
-
-
 def by_hand(url: str, *statements: str) -> None:
     engine = create_engine(url)
     try:

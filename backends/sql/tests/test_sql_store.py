@@ -161,19 +161,11 @@ def test_postgres_opens_a_fresh_database_from_many_processes_at_once(postgres_ur
         assert [v.version for v in registry.list("1H")] == [1, 2, 3, 4]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_sql_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-def test_a_timeframe_keeps_the_model_name_it_was_first_registered_with(any_sql_url: str) -> None:
-    with open_registry(any_sql_url, actor="ana") as registry:
+def test_a_timeframe_keeps_the_model_name_it_was_first_registered_with(url: str) -> None:
+    with open_registry(url, actor="ana") as registry:
         registry.register("1H")
     template = "{timeframe}_other_model"
-    with open_registry(any_sql_url, actor="ana", model_name_template=template) as registry:
+    with open_registry(url, actor="ana", model_name_template=template) as registry:
         before = (registry.list(), registry.history())
         with pytest.raises(ValidationError, match="model is '1H_trading_model' in this store"):
             registry.register("1H")
@@ -181,8 +173,8 @@ def test_a_timeframe_keeps_the_model_name_it_was_first_registered_with(any_sql_u
         assert registry.register("4H").model_name == "4H_other_model"  # a new timeframe: free
 
 
-def test_automatic_numbers_stop_at_the_highest_every_store_keeps(any_sql_url: str) -> None:
-    with open_registry(any_sql_url, actor="ana") as registry:
+def test_automatic_numbers_stop_at_the_highest_every_store_keeps(url: str) -> None:
+    with open_registry(url, actor="ana") as registry:
         registry.register("1H", 2_147_483_647)
         before = (registry.list(), registry.history())
         with pytest.raises(ValidationError, match="reached version 2,147,483,647"):
