@@ -28,8 +28,9 @@ class TestPostgresStore(RegistryContract):
 def test_postgresql_records_who_it_authenticated(postgres_url: str) -> None:
     """A request and its approvals carry the database user beside the declared actor."""
     with open_registry(postgres_url, actor="ann") as registry:
-        database_user = registry.store.identity()
-        assert database_user  # the test cluster's role, whatever it is called
+        login = registry.store.identity()
+        assert login is not None and login.source == "postgresql"
+        database_user = login.name  # the test cluster's role, whatever it is called
         registry.set_policy({"beta": {"approvals": 1}})
         version = registry.register("1H")
         registry.promote("1H", version.version, "beta")
@@ -38,6 +39,7 @@ def test_postgresql_records_who_it_authenticated(postgres_url: str) -> None:
         registry.approve(request.id, actor="bob")
         [done] = registry.requests("1H", pending_only=False)
         assert [(a.actor, a.identity) for a in done.approvals] == [("bob", database_user)]
+        assert {change.identity for change in registry.history("1H")} == {login}
 
 
 def test_sqlite_authenticates_nobody(tmp_path: Path) -> None:

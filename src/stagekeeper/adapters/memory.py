@@ -16,6 +16,7 @@ from typing import Any
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ConflictError
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import (
     Metrics,
     ModelVersion,
@@ -176,7 +177,7 @@ class MemoryStore:
             ]
         return sorted(found, key=lambda request: request.requested_at)
 
-    def identity(self) -> str | None:
+    def identity(self) -> Identity | None:
         """A process's memory authenticates nobody."""
         return None
 

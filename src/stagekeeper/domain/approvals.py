@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.validation import same_actor
 
@@ -75,12 +76,21 @@ class ApprovalRequest:
             return f"request {self.id} is {state.value}, not pending"
         return None
 
-    def approval_refusal(self, actor: str, now: datetime) -> str | None:
+    def approval_refusal(
+        self,
+        actor: str,
+        now: datetime,
+        identity: Identity | None = None,
+        verified: bool = False,
+    ) -> str | None:
         """Why ``actor`` may not approve it now, or ``None``: only a pending request, never
         the requester's own, and each approver once. Declared names are compared as one
-        person's whatever their case, spacing or Unicode form (``validation.same_actor``);
-        the identity a store authenticated is recorded beside them, not compared, since a
-        team may share one database user."""
+        person's whatever their case, spacing or Unicode form (``validation.same_actor``).
+
+        With ``verified`` (the policy's ``approvals_identity = "verified"``), the identities
+        the store verified are compared as well, and an approval without one is refused:
+        a declared name is no proof. Otherwise they are recorded, not compared, since a team
+        may share one database login."""
         closed = self.closed_refusal(now)
         if closed:
             return closed
@@ -88,6 +98,20 @@ class ApprovalRequest:
             return f"{actor} asked for this move: the approval must come from someone else"
         if any(same_actor(approval.actor, actor) for approval in self.approvals):
             return f"{actor} has approved request {self.id} already"
+        return self._identity_refusal(identity) if verified else None
+
+    def _identity_refusal(self, identity: Identity | None) -> str | None:
+        if identity is None or not identity.verified:
+            return "this policy counts only verified approvals, and this store verifies no one"
+        if self.identity is None:
+            return f"request {self.id} was asked by no verified identity: ask again"
+        if same_actor(identity.name, self.identity):
+            return (
+                f"{identity.name} ({identity.source}) asked for this move: the approval must "
+                "come from another login"
+            )
+        if any(a.identity and same_actor(a.identity, identity.name) for a in self.approvals):
+            return f"{identity.name} ({identity.source}) has approved request {self.id} already"
         return None
 
     def approved_by(self, approval: Approval) -> ApprovalRequest:

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.domain.validation import MAX_VERSION
 
@@ -63,6 +64,14 @@ class StageChange:
     cause: Cause
     # What else the operation recorded: the metrics set, or the gates a forced move bypassed.
     detail: str | None = None
+    # Who acted, as a system verified it (or the declared actor); None in records older
+    # than identities, which read as declared.
+    identity: Identity | None = None
+
+    @property
+    def who(self) -> Identity:
+        """The identity that acted: the recorded one, else the declared actor."""
+        return self.identity or Identity.declared(self.actor)
 
     @property
     def moves(self) -> bool:
@@ -96,6 +105,7 @@ class Registration:
     stamp: Callable[[], tuple[datetime, str]]
     metrics: Metrics = field(default_factory=dict)
     detail: str | None = None
+    identity: Identity | None = None
 
     @cached_property
     def _stamped(self) -> tuple[datetime, str]:
@@ -145,6 +155,7 @@ class Registration:
             at=self.at,
             cause=Cause.REGISTRATION,
             detail=self.detail,
+            identity=self.identity,
         )
 
 

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import ModelVersion, StageChange
 from stagekeeper.domain.stages import Cause, Stage
 
@@ -31,6 +32,7 @@ class OperationContext:
     actor: str
     at: datetime
     operation_id: str
+    identity: Identity | None = None  # None: the declared actor
 
     def change(self, version: ModelVersion, target: Stage, cause: Cause) -> StageChange:
         return StageChange(
@@ -44,4 +46,5 @@ class OperationContext:
             actor=self.actor,
             at=self.at,
             cause=cause,
+            identity=self.identity,
         )

@@ -28,8 +28,12 @@ ROLLBACK = "rollback"
 # The gate a move waits on rather than fails: promote records a request instead.
 APPROVALS_GATE = "approvals"
 _STAGE_KEYS = frozenset(
-    {"require_reason", "require", "soak", "approvals", "expires", "allow_force"}
-)
+    {
+        "require_reason", "require", "soak", "approvals", "expires", "allow_force",
+        "approvals_identity",
+    }
+)  # fmt: skip
+APPROVAL_IDENTITIES = ("declared", "verified")
 _ROLLBACK_KEYS = frozenset({"gates"})
 
 _NAME = r"[A-Za-z][A-Za-z0-9_.-]{0,63}"  # as validation.metric_name
@@ -132,6 +136,8 @@ class StageGates:
     approvals: int = 0
     expires: timedelta = DEFAULT_EXPIRY  # how long an approval request stays open
     allow_force: bool = True
+    # Whether approvals count only from identities the store verified ("verified").
+    verified_approvals: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -179,6 +185,11 @@ class Policy:
 
     def gates(self, stage: Stage) -> StageGates:
         return self.stages.get(stage, OPEN)
+
+    @property
+    def verifies_approvals(self) -> bool:
+        """Whether any stage counts only verified approvals."""
+        return any(gates.verified_approvals for gates in self.stages.values())
 
     def evaluate(
         self, target: Stage, evidence: Evidence, *, rollback: bool = False
@@ -292,6 +303,16 @@ def _stage_gates(key: str, section: Mapping[str, Any]) -> StageGates:
             else duration(expires, f"[{key}] expires", zero_allowed=False)
         ),
         allow_force=_flag(key, "allow_force", section.get("allow_force", True)),
+        verified_approvals=_approval_identity(key, section.get("approvals_identity")),
+    )
+
+
+def _approval_identity(key: str, value: object) -> bool:
+    if value is None or value in APPROVAL_IDENTITIES:
+        return value == "verified"
+    raise ValidationError(
+        f"invalid policy: [{key}] approvals_identity must be one of "
+        f"{', '.join(APPROVAL_IDENTITIES)}, got {value!r}"
     )
 
 
@@ -303,6 +324,8 @@ def _stage_document(gates: StageGates) -> dict[str, Any]:
         "expires": canonical_duration(gates.expires),
         "allow_force": gates.allow_force,
     }
+    if gates.verified_approvals:
+        document["approvals_identity"] = "verified"
     if gates.soak is not None:
         document["soak"] = canonical_duration(gates.soak)
     return document

@@ -27,12 +27,11 @@ def approve(
     request = _request(path, request_id)
     reason = validation.reason(reason)
     actor = None if actor is None else validation.actor(actor)
-    identity = path.store.identity()
 
     def plan(view: TimeframeView) -> Plan | None:
         found = approving.find(view, request.id)
         context = path.context(reason, actor)
-        return approving.approval_plan(view, found, context, identity, policy_of(view))
+        return approving.approval_plan(view, found, context, policy_of(view))
 
     return _acting_on(path, request, plan, actor)
 

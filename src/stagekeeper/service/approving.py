@@ -29,7 +29,6 @@ def request_plan(
     current: ModelVersion,
     target: Stage,
     stage_gates: StageGates,
-    identity: str | None,
 ) -> Plan | None:
     """Record a request for the move, unless the same one is pending already (then
     nothing). Requests of the timeframe past their expiry are closed in the same step."""
@@ -49,7 +48,7 @@ def request_plan(
         requested_at=now,
         expires_at=now + stage_gates.expires,
         needed=stage_gates.approvals,
-        identity=identity,
+        identity=None if context.identity is None else context.identity.name,
     )
     expired, records = expire(view, requests, context)
     asked = record(context, current, Cause.REQUEST, request)
@@ -62,13 +61,14 @@ def approval_plan(
     view: TimeframeView,
     request: ApprovalRequest,
     context: OperationContext,
-    identity: str | None,
     policy: Policy,
 ) -> Plan:
     """Add an approval; the last one needed also makes the move."""
-    refusal = request.approval_refusal(context.actor, context.at)
+    verified = policy.gates(request.target).verified_approvals
+    refusal = request.approval_refusal(context.actor, context.at, context.identity, verified)
     if refusal:
         raise TransitionError(refusal)
+    identity = None if context.identity is None else context.identity.name
     updated = request.approved_by(Approval(context.actor, context.at, context.reason, identity))
     current = existing(view, request)
     approved = record(context, current, Cause.APPROVAL, updated)

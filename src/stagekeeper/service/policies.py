@@ -9,6 +9,7 @@ from typing import Any
 
 from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
+from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.policy import Policy, PolicyChange
 from stagekeeper.service.ports import PolicyStore, TimeframeView
 from stagekeeper.service.writing import WritePath
@@ -32,6 +33,13 @@ def set_policy(
     """See ``Registry.set_policy``."""
     scope = None if timeframe is None else validation.timeframe(timeframe)
     parsed = policies.parse(document)
+    if parsed.verifies_approvals and path.store.identity() is None:
+        raise ValidationError(
+            'this policy counts only verified approvals (approvals_identity = "verified"), '
+            "and this store verifies no one: its approvals would all be refused",
+            hint="use PostgreSQL with a login per person, or an MLflow server with users; "
+            "SQLite and memory:// record declared names only",
+        )
     context = path.context(reason, actor)
     change = PolicyChange(
         context.operation_id, scope, parsed.document, context.actor, context.at, context.reason

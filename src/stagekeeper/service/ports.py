@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import (
     Finding,
     Metrics,
@@ -216,9 +217,10 @@ class CursorStore(Protocol):
 class IdentityStore(Protocol):
     """The identity role: who the store authenticated, if it authenticates anyone."""
 
-    def identity(self) -> str | None:
-        """Who the store authenticated this connection as (PostgreSQL's ``current_user``,
-        an MLflow server's user), or ``None`` where it authenticates nobody."""
+    def identity(self) -> Identity | None:
+        """Who the store authenticated this connection as, a verified ``Identity``
+        (PostgreSQL's ``session_user``, the user an MLflow server authenticated), or
+        ``None`` where it authenticates nobody. The same on every call."""
         ...
 
 

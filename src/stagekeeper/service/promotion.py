@@ -38,14 +38,16 @@ def register(
     ``metrics``, recorded on it in the same step."""
     values = validation.metrics(metrics)
     timeframe = validation.timeframe(timeframe)
+    who = path.actor_of(actor)
     registration = Registration(
         timeframe=timeframe,
         model_name=path.options.model_name(timeframe),
         version=validation.optional_version(version),
         source=validation.source(source),
         reason=validation.reason(reason),
-        actor=path.actor_of(actor),
+        actor=who,
         stamp=path.stamp,
+        identity=path.store.identity(),
         metrics=values,
         detail=metrics_detail(values, {}) if values else None,
     )
@@ -88,10 +90,7 @@ def promote(
         subject = f"version {number} of {current.model_name}"
         admission = gates.admit(policy, target, results, subject, force=force)
         if admission.asks_approval:
-            identity = path.store.identity()
-            return approving.request_plan(
-                view, context, current, target, policy.gates(target), identity
-            )
+            return approving.request_plan(view, context, current, target, policy.gates(target))
         if admission.detail is not None:
             move = dataclasses.replace(move, detail=admission.detail)
         demotion = [] if champion is None else [

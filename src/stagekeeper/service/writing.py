@@ -26,6 +26,7 @@ from datetime import datetime
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.errors import NotFoundError
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import Committed, ModelVersion, Plan, Registration, StageChange
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
 from stagekeeper.domain.policy import PolicyChange
@@ -92,12 +93,20 @@ class WritePath:
         Take it inside a planner, under the lock, so that its time is the commit's.
         """
         return OperationContext(
-            validation.reason(reason), self.actor_of(actor), self.clock(), new_operation_id()
+            validation.reason(reason),
+            self.actor_of(actor),
+            self.clock(),
+            new_operation_id(),
+            self.store.identity(),
         )
 
     def stamp(self) -> tuple[datetime, str]:
         """A registration's time and id, taken when its store first reads them."""
         return self.clock(), new_operation_id()
+
+    def identity_of(self, actor: str) -> Identity:
+        """Who acts: the identity the store verified, else the declared ``actor``."""
+        return self.store.identity() or Identity.declared(actor)
 
     def actor_of(self, actor: str | None) -> str:
         return self.actor if actor is None else validation.actor(actor)

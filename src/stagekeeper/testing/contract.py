@@ -313,7 +313,7 @@ class VersionsContract(ContractBase):
         version = self.new(registry)
         before = [(v.version, v.stage) for v in registry.list()]
         at = version.created_at + timedelta(seconds=1)
-        context = OperationContext("seen elsewhere", "doctor", at, "rec")
+        context = OperationContext("seen elsewhere", "doctor", at, "rec", registry.store.identity())
         seen_in_beta = dataclasses.replace(version, stage=Stage.BETA)
         note = context.change(seen_in_beta, Stage.DEVELOPMENT, Cause.REPAIR)
         registry.commit(Planned("1H", lambda _view: Plan("1H", None, (note,), records_only=True)))

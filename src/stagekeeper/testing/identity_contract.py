@@ -13,7 +13,7 @@ class IdentityContract(ContractBase):
 
     def test_the_identity_is_a_name_or_none_and_stays_the_same(self, registry: Registry) -> None:
         found = registry.store.identity()
-        assert found is None or (isinstance(found, str) and found.strip() == found and found)
+        assert found is None or (found.verified and found.name.strip() == found.name != "")
         assert registry.store.identity() == found
 
     def test_a_request_and_its_approval_carry_the_stores_identity(self, registry: Registry) -> None:
@@ -25,6 +25,8 @@ class IdentityContract(ContractBase):
         [request] = registry.requests("1H")
         registry.approve(request.id, actor="bob")
         [approved] = registry.requests("1H")
-        assert request.identity == registry.store.identity()
-        assert [a.identity for a in approved.approvals] == [registry.store.identity()]
+        who = registry.store.identity()
+        assert request.identity == (None if who is None else who.name)
+        assert [a.identity for a in approved.approvals] == [None if who is None else who.name]
+        assert registry.history("1H")[-1].identity == who
         assert registry.champion("1H") == champion  # one approval of two: nothing moved

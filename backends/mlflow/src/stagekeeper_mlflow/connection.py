@@ -169,3 +169,19 @@ def _scrubbed(url: str, message: str) -> str:
 def _first_line(exc: MlflowException) -> str:
     text = str(exc.message if hasattr(exc, "message") else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def server_checks_users(uri: str) -> bool:
+    """Whether the tracking server at ``uri`` refuses a request without credentials (401):
+    then the user it let through is one it authenticated."""
+    import urllib.error
+    import urllib.request
+
+    probe = f"{uri.rstrip('/')}/api/2.0/mlflow/registered-models/search?max_results=1"
+    try:
+        with urllib.request.urlopen(probe, timeout=10) as response:
+            return bool(response.status == 401)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 401
+    except OSError:
+        return False

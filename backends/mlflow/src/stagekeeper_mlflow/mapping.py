@@ -33,6 +33,7 @@ from typing import Any
 
 from stagekeeper.domain import approvals
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import Metrics, StageChange
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
@@ -100,6 +101,11 @@ def encode_history(
             "operation_id": first.operation_id,
             "at": first.at.astimezone(UTC).isoformat(),
             "actor": first.actor,
+            **(
+                {"identity": [first.identity.name, first.identity.source]}
+                if first.identity is not None
+                else {}
+            ),
             "reason": first.reason,
             "changes": [
                 {
@@ -116,11 +122,21 @@ def encode_history(
     )
 
 
+def _identity(value: object) -> Identity | None:
+    """A record's identity: ``[name, source]``; records written before identities have none."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"identity {value!r} is not [name, source]")
+    return Identity(str(value[0]), str(value[1]))
+
+
 def decode_history(timeframe: str, model_name: str, value: str) -> list[StageChange]:
     """The changes of one history record; ``ValueError`` if it is not a whole record."""
     try:
         record: dict[str, Any] = json.loads(value)
         at = datetime.fromisoformat(record["at"]).astimezone(UTC)
+        identity = _identity(record.get("identity"))
         return [
             StageChange(
                 operation_id=str(record["operation_id"]),
@@ -134,6 +150,7 @@ def decode_history(timeframe: str, model_name: str, value: str) -> list[StageCha
                 at=at,
                 cause=Cause(change["cause"]),
                 detail=change.get("detail"),
+                identity=identity,
             )
             for change in record["changes"]
         ]

@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ValidationError
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import (
     Finding,
     Metrics,
@@ -41,6 +42,7 @@ from stagekeeper_mlflow.connection import (
     client_for,
     error_code,
     registry_uri,
+    server_checks_users,
     translated_errors,
 )
 from stagekeeper_mlflow.history import HistoryLog
@@ -245,12 +247,20 @@ class MlflowStore:
         found = [r for _tf, model in models for r in mapping.tagged_requests(model.tags or {})]
         return sorted(found, key=lambda request: (request.requested_at, request.id))
 
-    def identity(self) -> str | None:
+    def identity(self) -> Identity | None:
+        return self._authenticated
+
+    @cached_property
+    def _authenticated(self) -> Identity | None:
         """The user a tracking server authenticates (``MLFLOW_TRACKING_USERNAME``, sent with
-        every request); an embedded registry authenticates nobody."""
-        if not registry_uri(self.url).startswith(("http://", "https://")):
+        every request), if the server checks users at all (``--app-name basic-auth``): it
+        then refuses a request without credentials, which is asked once. An embedded
+        registry, or a server that checks no one, verifies nobody."""
+        uri = registry_uri(self.url)
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        if not user or not uri.startswith(("http://", "https://")):
             return None
-        return os.environ.get("MLFLOW_TRACKING_USERNAME") or None
+        return Identity(user, "mlflow") if server_checks_users(uri) else None
 
     # -- policies -----------------------------------------------------------------------
 

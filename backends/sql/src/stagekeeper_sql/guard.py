@@ -1,4 +1,7 @@
-"""The database's own guard of the one-champion rule, checked and restored by ``doctor``.
+"""The database's own guards: who it says is connected, and the one-champion index.
+
+``login_of``: PostgreSQL's ``session_user``, the login the server checked (``SET ROLE``
+does not change it); SQLite authenticates nobody.
 
 The partial unique index ``stagekeeper_one_champion`` (one ``champion`` row per timeframe)
 stands behind every writer's lock. Dropped by hand, it guards nothing, and a second champion
@@ -9,9 +12,10 @@ then says which). Imports the domain and SQLAlchemy.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import Finding
 from stagekeeper_sql.schema import versions
 
@@ -52,3 +56,11 @@ def _recreated(engine: Engine) -> bool:
     except IntegrityError:
         return False  # two champions somewhere: several-champions names them
     return True
+
+
+def login_of(connection: Connection) -> Identity | None:
+    """The login the database authenticated, or ``None`` where it authenticates nobody."""
+    if connection.dialect.name != "postgresql":
+        return None
+    found = connection.execute(select(func.session_user())).scalar()
+    return None if found is None else Identity(str(found), "postgresql")

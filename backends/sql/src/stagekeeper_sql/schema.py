@@ -24,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 # PostgreSQL: the channel a trigger notifies when changes are appended (migration 0006).
 EVENTS_CHANNEL = "stagekeeper_events"
 VERSION_TABLE = "stagekeeper_alembic_version"
@@ -83,6 +83,10 @@ changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("cause", String(32), nullable=False),
     Column("detail", Text),
+    # Who acted (migration 0008): filled by PostgreSQL from session_user; SQLite records
+    # the declared actor. NULL in rows older than identities.
+    Column("identity_name", String(255)),
+    Column("identity_source", String(16)),
     Index("stagekeeper_changes_by_version", "timeframe", "version", "id"),
     Index("stagekeeper_changes_by_timeframe", "timeframe", "id"),
     # A rollback's target: the newest crowning of a timeframe, found without a scan.
@@ -164,4 +168,7 @@ def change_row(change: StageChange) -> dict[str, object]:
         "at": change.at,
         "cause": change.cause.value,
         "detail": change.detail,
+        # NULL for a declared actor; PostgreSQL's trigger writes its login over either.
+        "identity_name": None if change.identity is None else change.identity.name,
+        "identity_source": None if change.identity is None else change.identity.source,
     }

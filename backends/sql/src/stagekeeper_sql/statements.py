@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from stagekeeper.domain import approvals
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.identity import DECLARED, Identity
 from stagekeeper.domain.model import Metrics, ModelVersion, Registration, StageChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper_sql.schema import (
@@ -71,6 +72,9 @@ def to_change(row: Row[Any]) -> StageChange:
         at=utc(row.at),
         cause=Cause(row.cause),
         detail=row.detail,
+        identity=None
+        if row.identity_name is None
+        else Identity(row.identity_name, row.identity_source or DECLARED),
     )
 
 

@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select
 from sqlalchemy.exc import IntegrityError
 
 from stagekeeper.domain import approvals
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ConflictError, LockTimeout
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import (
     Finding,
     Metrics,
@@ -44,7 +45,7 @@ from stagekeeper_sql.engine import (
     translated_errors,
     waited_too_long,
 )
-from stagekeeper_sql.guard import champion_index_findings
+from stagekeeper_sql.guard import champion_index_findings, login_of
 from stagekeeper_sql.listening import Listener
 from stagekeeper_sql.schema import (
     change_row,
@@ -237,17 +238,13 @@ class SqlStore:
             documents = connection.execute(query).scalars().all()
         return [approvals.from_document(json.loads(document)) for document in documents]
 
-    def identity(self) -> str | None:
+    def identity(self) -> Identity | None:
         return self._authenticated
 
     @cached_property
-    def _authenticated(self) -> str | None:
-        """PostgreSQL's ``current_user``, asked once; SQLite authenticates nobody."""
-        if self.engine.dialect.name != "postgresql":
-            return None
+    def _authenticated(self) -> Identity | None:
         with self._read() as connection:
-            found = connection.execute(select(func.current_user())).scalar()
-        return None if found is None else str(found)
+            return login_of(connection)
 
     # -- policies and delivery cursors (``settings``) ------------------------------------
 
