@@ -78,7 +78,7 @@ def test_promote_returns_every_change_including_the_auto_demotion(store: str) ->
     assert {c["actor"] for c in changes} == {"ana"}
     assert set(changes[0]) == {
         "operation_id", "timeframe", "model_name", "version", "from_stage", "to_stage",
-        "reason", "actor", "at", "cause", "detail",
+        "reason", "actor", "identity", "at", "cause", "detail",
     }  # fmt: skip
 
 

@@ -236,3 +236,21 @@ def test_store_and_actor_may_stand_before_the_command(tmp_path: Path) -> None:
         assert registry.history("1H")[0].actor == "ana"
     after = _cli("--store", store, "status", "--store", f"sqlite:///{tmp_path / 'none.db'}")
     assert after.exit_code == 3  # the command's own option wins
+
+
+def test_format_2_names_who_acted_and_format_1_events_still_match_theirs() -> None:
+    import jsonschema
+
+    from stagekeeper.domain.events import document
+    from stagekeeper.testing.events_contract import event_schema
+
+    with open_registry("memory://", actor="ana") as registry:
+        registry.register("1H")
+        [event] = registry.events()
+    new = document(event)
+    assert new["identity"] == {"name": "ana", "verified": False, "source": "declared"}
+    jsonschema.validate(new, event_schema(2))
+    old = {**{k: v for k, v in new.items() if k != "identity"}, "format": "stagekeeper.event/1"}
+    jsonschema.validate(old, event_schema(1))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(old, event_schema(2))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # rich is imported when there is something to draw, not befor
     from rich.table import Table
 
     from stagekeeper.domain.approvals import ApprovalRequest
+    from stagekeeper.domain.identity import Identity
     from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
     from stagekeeper.domain.policy import GateResult, PolicyChange
     from stagekeeper.domain.timeline import Reign
@@ -50,10 +51,15 @@ def change_data(change: StageChange) -> Data:
         "to_stage": change.to_stage.value,
         "reason": change.reason,
         "actor": change.actor,
+        "identity": identity_data(change.who),
         "at": timestamp(change.at),
         "cause": change.cause.value,
         "detail": change.detail,
     }
+
+
+def identity_data(identity: Identity) -> Data:
+    return {"name": identity.name, "verified": identity.verified, "source": identity.source}
 
 
 def gates_data(results: Sequence[GateResult]) -> Data:
@@ -129,6 +135,9 @@ def reign_data(reign: Reign) -> Data:
         "began": reign.began,
         "ended": reign.ended,
         "ended_by": reign.ended_by,
+        "ended_by_identity": (
+            None if reign.ended_identity is None else identity_data(reign.ended_identity)
+        ),
         "successor": reign.successor,
     }
 
@@ -139,7 +148,8 @@ def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
         days = ((r.end or max(now, r.start)) - r.start).total_seconds() / 86_400
         ended = r.ended or "reigns"
         if r.ended_by is not None:
-            ended += f" by {r.ended_by}"
+            who = r.ended_identity
+            ended += f" by {r.ended_by}" + (f" ({who.shown()})" if who and who.verified else "")
         if r.successor is not None:
             ended += f" (for v{r.successor})"
         end = _short(r.end) if r.end else "now"
@@ -239,11 +249,19 @@ def changes_table(changes: Iterable[StageChange]) -> Table:
             c.from_stage.value if c.from_stage else "-",
             c.to_stage.value,
             c.cause.value,
-            c.actor,
+            actor_shown(c),
             c.reason or "",
             c.detail or "",
         )
     return table
+
+
+def actor_shown(change: StageChange) -> str:
+    """The declared actor, and beside it the login a system verified (marked ✓)."""
+    who = change.who
+    if not who.verified:
+        return change.actor
+    return f"{change.actor} ({who.shown()})" if who.name != change.actor else who.shown()
 
 
 def gates_table(results: Iterable[GateResult]) -> Table:

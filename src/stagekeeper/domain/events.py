@@ -30,7 +30,7 @@ from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Cause, Stage
 
-FORMAT = "stagekeeper.event/1"  # the JSON format's name and version (schemas/event-v1.json)
+FORMAT = "stagekeeper.event/2"  # the JSON format's name and version (schemas/event-v2.json)
 _CURSOR_PART = re.compile(r"([A-Za-z0-9_-]{1,32}):([0-9]{1,12})(?:@([0-9a-f]{12}))?")
 
 
@@ -212,7 +212,7 @@ def _marked(event: Event, position: Position) -> bool:
 
 
 def document(event: Event) -> dict[str, Any]:
-    """The event in its published JSON form, described by ``schemas/event-v1.json``."""
+    """The event in its published JSON form, described by ``schemas/event-v2.json``."""
     main = event.main
     found: dict[str, Any] = {
         "format": FORMAT,
@@ -227,6 +227,11 @@ def document(event: Event) -> dict[str, Any]:
         "to_stage": main.to_stage.value,
         "cause": main.cause.value,
         "actor": main.actor,
+        "identity": {
+            "name": main.who.name,
+            "verified": main.who.verified,
+            "source": main.who.source,
+        },
         "reason": main.reason,
         "detail": main.detail,
         "at": main.at.astimezone(UTC).isoformat(),

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Cause
 
@@ -35,6 +36,7 @@ class Reign:
     ended: str | None = None
     successor: int | None = None
     ended_by: str | None = None
+    ended_identity: Identity | None = None  # who ended it, as a system verified it
 
     @property
     def reigning(self) -> bool:
@@ -81,4 +83,6 @@ def _end_of(change: StageChange) -> str:
 
 
 def _ended(reign: Reign, change: StageChange, how: str) -> Reign:
-    return dataclasses.replace(reign, end=change.at, ended=how, ended_by=change.actor)
+    return dataclasses.replace(
+        reign, end=change.at, ended=how, ended_by=change.actor, ended_identity=change.who
+    )

@@ -19,8 +19,9 @@ from stagekeeper.testing.base import ContractBase
 
 
 @cache
-def event_schema() -> dict[str, Any]:
-    text = resources.files("stagekeeper.schemas").joinpath("event-v1.json").read_text("utf-8")
+def event_schema(version: int = 2) -> dict[str, Any]:
+    schemas = resources.files("stagekeeper.schemas")
+    text = schemas.joinpath(f"event-v{version}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
