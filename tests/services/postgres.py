@@ -52,8 +52,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(base: Path) -> str:
-    """Create and start a cluster in ``base``; return a SQLAlchemy URL for it."""
+def start(base: Path, password: str | None = None) -> str:
+    """Create and start a cluster in ``base``; return a SQLAlchemy URL for it. With a
+    ``password``, every login over TCP must give its password (scram-sha-256), and the
+    superuser's is ``password``; without, logins are trusted."""
     bindir = _bindir()
     data, sockets = base / "data", base / "sockets"
     sockets.mkdir(parents=True, exist_ok=True)
@@ -69,8 +71,7 @@ def start(base: Path) -> str:
                 str(bindir / "initdb"),
                 "-D",
                 str(data),
-                "-A",
-                "trust",
+                *_authentication(base, password),
                 "-U",
                 "postgres",
                 "--no-sync",
@@ -100,11 +101,23 @@ def start(base: Path) -> str:
         **run,
     )
     (base / PORT_FILE).write_text(str(port))
-    return url(port)
+    return url(port, password=password)
 
 
-def url(port: int, database: str = "postgres") -> str:
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+def _authentication(base: Path, password: str | None) -> list[str]:
+    if password is None:
+        return ["-A", "trust"]
+    secret = base / "superuser-password"
+    secret.write_text(password)
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(secret, owner.pw_uid, owner.pw_gid)
+    return ["--auth-host=scram-sha-256", "--auth-local=trust", f"--pwfile={secret}"]
+
+
+def url(port: int, database: str = "postgres", password: str | None = None) -> str:
+    login = "postgres" if password is None else f"postgres:{password}"
+    return f"postgresql+psycopg://{login}@127.0.0.1:{port}/{database}"
 
 
 @contextmanager

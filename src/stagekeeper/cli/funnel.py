@@ -43,6 +43,7 @@ EXIT_CODES: dict[str, int] = {
     "lock_lost": 1,
     "transition_not_allowed": 1,
     "gate_failed": 1,
+    "forbidden": 1,
     "invalid_input": USAGE_EXIT,
     "usage": USAGE_EXIT,
     "store_unavailable": 3,

@@ -264,6 +264,13 @@ def actor_shown(change: StageChange) -> str:
     return f"{change.actor} ({who.shown()})" if who.name != change.actor else who.shown()
 
 
+def members_table(members: Iterable[tuple[str, str]]) -> Table:
+    table = _table("login", "group")
+    for login, group in members:
+        table.add_row(login, group)
+    return table
+
+
 def gates_table(results: Iterable[GateResult]) -> Table:
     table = _table("gate", "result", "found", "required")
     for r in results:

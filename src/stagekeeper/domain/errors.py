@@ -20,6 +20,7 @@ ErrorCode = Literal[
     "gate_failed",
     "invalid_input",
     "store_unavailable",
+    "forbidden",
 ]
 
 
@@ -80,6 +81,14 @@ class GateError(TransitionError):
     def __init__(self, message: str, failures: tuple[str, ...], *, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.failures = failures
+
+
+class ForbiddenError(StagekeeperError):
+    """The store refused the login that acts (a rule the database enforces: four eyes, a
+    protected stage, the append-only history, a group's privileges). The message names the
+    login and the rule."""
+
+    code: ErrorCode = "forbidden"
 
 
 class ValidationError(StagekeeperError):

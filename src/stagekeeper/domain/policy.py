@@ -30,9 +30,11 @@ APPROVALS_GATE = "approvals"
 _STAGE_KEYS = frozenset(
     {
         "require_reason", "require", "soak", "approvals", "expires", "allow_force",
-        "approvals_identity",
+        "approvals_identity", "protected_by",
     }
 )  # fmt: skip
+# The groups a protected stage may name (PostgreSQL's roles, ``stagekeeper db grant``).
+GROUPS = ("viewer", "promoter", "approver", "admin")
 APPROVAL_IDENTITIES = ("declared", "verified")
 _ROLLBACK_KEYS = frozenset({"gates"})
 
@@ -138,6 +140,8 @@ class StageGates:
     allow_force: bool = True
     # Whether approvals count only from identities the store verified ("verified").
     verified_approvals: bool = False
+    # The group whose logins alone may move a version into the stage (the database checks).
+    protected_by: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -190,6 +194,11 @@ class Policy:
     def verifies_approvals(self) -> bool:
         """Whether any stage counts only verified approvals."""
         return any(gates.verified_approvals for gates in self.stages.values())
+
+    @property
+    def protects_stages(self) -> bool:
+        """Whether any stage names the group that may move versions into it."""
+        return any(gates.protected_by for gates in self.stages.values())
 
     def evaluate(
         self, target: Stage, evidence: Evidence, *, rollback: bool = False
@@ -304,6 +313,15 @@ def _stage_gates(key: str, section: Mapping[str, Any]) -> StageGates:
         ),
         allow_force=_flag(key, "allow_force", section.get("allow_force", True)),
         verified_approvals=_approval_identity(key, section.get("approvals_identity")),
+        protected_by=_group(key, section.get("protected_by")),
+    )
+
+
+def _group(key: str, value: object) -> str | None:
+    if value is None or value in GROUPS:
+        return None if value is None else str(value)
+    raise ValidationError(
+        f"invalid policy: [{key}] protected_by must be one of {', '.join(GROUPS)}, got {value!r}"
     )
 
 
@@ -326,6 +344,8 @@ def _stage_document(gates: StageGates) -> dict[str, Any]:
     }
     if gates.verified_approvals:
         document["approvals_identity"] = "verified"
+    if gates.protected_by is not None:
+        document["protected_by"] = gates.protected_by
     if gates.soak is not None:
         document["soak"] = canonical_duration(gates.soak)
     return document

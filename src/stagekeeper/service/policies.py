@@ -11,7 +11,7 @@ from stagekeeper.domain import policy as policies
 from stagekeeper.domain import validation
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.policy import Policy, PolicyChange
-from stagekeeper.service.ports import PolicyStore, TimeframeView
+from stagekeeper.service.ports import AccessManaged, PolicyStore, TimeframeView
 from stagekeeper.service.writing import WritePath
 
 
@@ -39,6 +39,15 @@ def set_policy(
             "and this store verifies no one: its approvals would all be refused",
             hint="use PostgreSQL with a login per person, or an MLflow server with users; "
             "SQLite and memory:// record declared names only",
+        )
+    if parsed.protects_stages and not (
+        isinstance(path.store, AccessManaged) and path.store.roles_enforced()
+    ):
+        raise ValidationError(
+            "this policy protects a stage for a group (protected_by), and this store does not "
+            "enforce groups: nothing would stop another login",
+            hint="on PostgreSQL, run `stagekeeper db enforce` first; SQLite, memory:// and "
+            "MLflow cannot enforce it",
         )
     context = path.context(reason, actor)
     change = PolicyChange(

@@ -245,6 +245,31 @@ class SchemaManaged(Protocol):
 
 
 @runtime_checkable
+class AccessManaged(Protocol):
+    """A store whose logins the database itself holds to rules (PostgreSQL's roles)."""
+
+    def enforce_roles(self) -> None:
+        """Create the groups, grant their privileges, turn the rules on (the owner only)."""
+        ...
+
+    def roles_enforced(self) -> bool:
+        """Whether the rules are on."""
+        ...
+
+    def grant(self, login: str, group: str) -> None:
+        """Make ``login`` a member of ``group`` (viewer, promoter, approver, admin)."""
+        ...
+
+    def revoke(self, login: str, group: str) -> None:
+        """Take ``login`` out of ``group``."""
+        ...
+
+    def members(self) -> list[tuple[str, str]]:
+        """Each login and the group it is a member of, by login."""
+        ...
+
+
+@runtime_checkable
 class SelfRepairing(Protocol):
     """A store whose own representation can disagree with itself (MLflow: alias vs tags)."""
 

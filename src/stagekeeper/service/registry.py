@@ -18,6 +18,7 @@ from typing import Any
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.events import Event
 from stagekeeper.domain.model import (
     Committed,
@@ -33,7 +34,7 @@ from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
 from stagekeeper.service import approvals, doctor, events, policies, promotion, reading
 from stagekeeper.service import metrics as recording  # ``metrics`` names a parameter here
-from stagekeeper.service.ports import ModelStore, SchemaManaged, StoreOptions
+from stagekeeper.service.ports import AccessManaged, ModelStore, SchemaManaged, StoreOptions
 from stagekeeper.service.publishing import Publish, publish_nothing
 from stagekeeper.service.writing import Clock, Write, WritePath
 
@@ -296,6 +297,15 @@ class Registry:
         """
         scope = None if timeframe is None else validation.timeframe(timeframe)
         return doctor.examine(self.path, scope, fix=fix)
+
+    def access(self) -> AccessManaged:
+        """The store's logins and the rules the database holds them to (PostgreSQL:
+        ``enforce_roles``, ``grant``, ``revoke``, ``members``); ``ValidationError`` elsewhere."""
+        if not isinstance(self.store, AccessManaged):
+            raise ValidationError(
+                "this store has no logins: roles and their rules are for PostgreSQL stores"
+            )
+        return self.store
 
     def upgrade_schema(self) -> str | None:
         """Bring the store's schema to this stagekeeper's version; its revision, or ``None``

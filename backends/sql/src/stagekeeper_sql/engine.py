@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from stagekeeper.domain.errors import (
     BackendError,
     ConcurrentUpdateError,
+    ForbiddenError,
     LockTimeout,
     StoreUnreachable,
     UnsupportedStore,
@@ -129,14 +130,36 @@ def translated_errors(url: URL) -> Iterator[None]:
     """Re-raise driver errors as stagekeeper errors, never showing the password."""
     try:
         yield
-    except IntegrityError as exc:
-        raise ConcurrentUpdateError(
-            f"the store refused a concurrent change: {_first_line(exc, url)}"
-        ) from exc
     except DBAPIError as exc:
+        refusal = _refusal(exc)
+        if refusal is not None:
+            raise refusal from exc
+        if isinstance(exc, IntegrityError):
+            raise ConcurrentUpdateError(
+                f"the store refused a concurrent change: {_first_line(exc, url)}"
+            ) from exc
         if _is_lock_timeout(exc):
             raise LockTimeout("another session held a lock on the store for too long") from exc
         raise _translated(exc, url) from exc
+
+
+# PostgreSQL's refusals of the acting login: the rules ``stagekeeper db enforce`` turns on
+# (SKF01, their message names the login and the rule), and a privilege its group lacks.
+FORBIDDEN, NO_PRIVILEGE = "SKF01", "42501"
+
+
+def _refusal(exc: DBAPIError) -> ForbiddenError | None:
+    state = getattr(exc.orig, "sqlstate", None)
+    diagnosis = getattr(exc.orig, "diag", None)
+    said = str(getattr(diagnosis, "message_primary", None) or exc.orig).strip()
+    if state == FORBIDDEN:
+        return ForbiddenError(said, hint="stagekeeper db roles lists who is in which group")
+    if state == NO_PRIVILEGE:
+        return ForbiddenError(
+            f"this login may not do that here: {said}",
+            hint="an admin grants a group with `stagekeeper db grant LOGIN --as GROUP`",
+        )
+    return None
 
 
 def waited_too_long(url: URL, timeframe: str | None, seconds: float) -> LockTimeout:

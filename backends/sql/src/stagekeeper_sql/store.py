@@ -47,6 +47,7 @@ from stagekeeper_sql.engine import (
 )
 from stagekeeper_sql.guard import champion_index_findings, login_of
 from stagekeeper_sql.listening import Listener
+from stagekeeper_sql.roles import ManagedAccess
 from stagekeeper_sql.schema import (
     change_row,
     changes,
@@ -73,7 +74,7 @@ from stagekeeper_sql.statements import (
 from stagekeeper_sql.view import LockedView
 
 
-class SqlStore:
+class SqlStore(ManagedAccess):
     """A ``ModelStore`` in SQLite or PostgreSQL; see ``stagekeeper.service.ports.ModelStore``."""
 
     capabilities = frozenset({CHOOSES_VERSION_NUMBERS})

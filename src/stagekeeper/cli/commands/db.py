@@ -1,11 +1,23 @@
-"""``stagekeeper db upgrade``: bring a store's schema to this version of stagekeeper."""
+"""``stagekeeper db``: the store's schema, and on PostgreSQL its logins and their rules."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+import typer
 
 from stagekeeper.cli import options
 from stagekeeper.cli.session import command_session
 
-db_app = options.command_group("db", "Manage the store's schema.")
+db_app = options.command_group("db", "Manage the store's schema, and its logins' groups.")
+GROUPS = "viewer|promoter|approver|admin"
+Login = Annotated[str, typer.Argument(metavar="LOGIN", help="A PostgreSQL login (role).")]
+Group = Annotated[
+    str,
+    typer.Option(
+        "--as", metavar=GROUPS, help="The group: what the login may do.", show_default=False
+    ),
+]
 
 
 @db_app.command("upgrade")
@@ -24,3 +36,75 @@ def upgrade(
             else "This store has no schema to upgrade."
         )
         session.emit({"revision": revision}, lambda console: console.print(message))
+
+
+@db_app.command("enforce")
+def enforce(
+    store: options.Store = None, actor: options.Actor = None, json_output: options.Json = False
+) -> None:
+    """Turn on the rules the database enforces: groups, append-only history, four eyes,
+    protected stages (PostgreSQL; the schema's owner runs it). Changes no data."""
+    with command_session(json_output) as session:
+        session.open(store, actor, writes=False).access().enforce_roles()
+        session.emit(
+            {"enforced": True},
+            lambda console: console.print(
+                "The database now enforces the groups' rules; grant logins with "
+                "`stagekeeper db grant LOGIN --as GROUP`."
+            ),
+        )
+
+
+@db_app.command("grant")
+def grant(
+    login: Login,
+    group: Group,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Make a login a member of a group (viewer, promoter, approver or admin)."""
+    with command_session(json_output) as session:
+        session.open(store, actor, writes=False).access().grant(login, group)
+        session.emit(
+            {"login": login, "group": group, "member": True},
+            lambda console: console.print(f"{login} is a member of {group} now."),
+        )
+
+
+@db_app.command("revoke")
+def revoke(
+    login: Login,
+    group: Group,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Take a login out of a group."""
+    with command_session(json_output) as session:
+        session.open(store, actor, writes=False).access().revoke(login, group)
+        session.emit(
+            {"login": login, "group": group, "member": False},
+            lambda console: console.print(f"{login} is no member of {group} now."),
+        )
+
+
+@db_app.command("roles")
+def roles(
+    store: options.Store = None, actor: options.Actor = None, json_output: options.Json = False
+) -> None:
+    """Who holds which group, and whether the rules are on."""
+    from stagekeeper.cli import render
+
+    with command_session(json_output) as session:
+        access = session.open(store, actor, writes=False).access()
+        found, enforced = access.members(), access.roles_enforced()
+        session.emit(
+            {
+                "enforced": enforced,
+                "members": [{"login": who, "group": group} for who, group in found],
+            },
+            lambda console: render.show_empty_or(
+                console, render.members_table(found), "No login is a member of any group."
+            ),
+        )
