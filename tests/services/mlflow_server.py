@@ -26,9 +26,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1234"
+
+
 @contextmanager
-def running(base: Path, startup_seconds: float = 90) -> Iterator[str]:
-    """Start a server storing everything under ``base``; yield its http:// URL."""
+def running(base: Path, startup_seconds: float = 90, *, users: bool = False) -> Iterator[str]:
+    """Start a server storing everything under ``base``; yield its http:// URL. With
+    ``users``, the server checks them (``--app-name basic-auth``): its admin is ``ADMIN``,
+    and the users ``create_user`` makes may edit every model (``default_permission``)."""
     port = _free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server",
@@ -37,10 +42,12 @@ def running(base: Path, startup_seconds: float = 90) -> Iterator[str]:
         "--artifacts-destination", str(base / "artifacts"),
         "--workers", "1",
     ]  # fmt: skip
+    env = {**os.environ, **QUIET}
+    if users:
+        command += ["--app-name", "basic-auth"]
+        env.update(_basic_auth(base))
     log = (base / "server.log").open("w")
-    server = subprocess.Popen(
-        command, env={**os.environ, **QUIET}, stdout=log, stderr=subprocess.STDOUT, cwd=base
-    )
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server, time.monotonic() + startup_seconds, base)
@@ -59,7 +66,7 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], deadline: float, ba
         if server.poll() is not None:
             raise RuntimeError(f"mlflow server exited: {(base / 'server.log').read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # open to all
                 if answer.status == 200:
                     return
         except OSError:
@@ -67,3 +74,37 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], deadline: float, ba
     raise RuntimeError(
         f"mlflow server did not answer /health: {(base / 'server.log').read_text()[-2000:]}"
     )
+
+
+def _basic_auth(base: Path) -> dict[str, str]:
+    config = base / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = EDIT\n"
+        f"database_uri = sqlite:///{base / 'basic_auth.db'}\n"
+        f"admin_username = {ADMIN}\nadmin_password = {ADMIN_PASSWORD}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "stagekeeper-tests-only",
+    }
+
+
+def create_user(url: str, name: str, password: str) -> None:
+    """A user of a server started with ``users``, made by its admin."""
+    import base64
+    import json
+
+    request = urllib.request.Request(
+        f"{url}/api/2.0/mlflow/users/create",
+        data=json.dumps({"username": name, "password": password}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic "
+            + base64.b64encode(f"{ADMIN}:{ADMIN_PASSWORD}".encode()).decode(),
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 200

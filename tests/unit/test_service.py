@@ -153,3 +153,24 @@ def test_automatic_numbers_stop_at_the_highest_every_store_keeps() -> None:
         with pytest.raises(ValidationError, match="reached version 2,147,483,647"):
             registry.register("1H")
         assert [v.version for v in registry.list("1H")] == [2_147_483_647]
+
+
+def test_verified_approvals_compare_identities_not_declared_names() -> None:
+    from datetime import timedelta
+
+    from stagekeeper.domain.approvals import ApprovalRequest
+    from stagekeeper.domain.identity import Identity
+
+    now = datetime.now(UTC)
+    request = ApprovalRequest(
+        id="r1", timeframe="1H", model_name="m", version=2, from_stage=Stage.BETA,
+        target=Stage.CHAMPION, requester="ana", reason=None, requested_at=now,
+        expires_at=now + timedelta(days=1), needed=1, identity="ana",
+    )  # fmt: skip
+    ana, bob = Identity("ana", "postgresql"), Identity("bob", "postgresql")
+    assert "asked for this move" in str(request.approval_refusal("bob", now, ana, True))
+    assert "verifies no one" in str(request.approval_refusal("bob", now, None, True))
+    declared = Identity.declared("bob")
+    assert "verifies no one" in str(request.approval_refusal("bob", now, declared, True))
+    assert request.approval_refusal("ana", now, bob, True) is None  # the label is no proof
+    assert "asked for this move" in str(request.approval_refusal("ana", now, bob, False))

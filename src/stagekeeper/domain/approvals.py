@@ -88,17 +88,19 @@ class ApprovalRequest:
         person's whatever their case, spacing or Unicode form (``validation.same_actor``).
 
         With ``verified`` (the policy's ``approvals_identity = "verified"``), the identities
-        the store verified are compared as well, and an approval without one is refused:
-        a declared name is no proof. Otherwise they are recorded, not compared, since a team
-        may share one database login."""
+        the store verified are compared instead, and an approval without one is refused: a
+        declared name is a label, no proof. Otherwise identities are recorded, not compared,
+        since a team may share one database login."""
         closed = self.closed_refusal(now)
         if closed:
             return closed
+        if verified:
+            return self._identity_refusal(identity)
         if same_actor(actor, self.requester):
             return f"{actor} asked for this move: the approval must come from someone else"
         if any(same_actor(approval.actor, actor) for approval in self.approvals):
             return f"{actor} has approved request {self.id} already"
-        return self._identity_refusal(identity) if verified else None
+        return None
 
     def _identity_refusal(self, identity: Identity | None) -> str | None:
         if identity is None or not identity.verified:

@@ -130,6 +130,21 @@ def error_code(exc: MlflowException) -> str:
     return str(exc.error_code)
 
 
+def model_missing(client: RegistryClient, exc: MlflowException, name: str) -> bool:
+    """Whether a write to model ``name`` failed because the model does not exist. A server
+    that checks users answers such a write with PERMISSION_DENIED, not RESOURCE_DOES_NOT_EXIST,
+    so that answer is checked with a read."""
+    if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    if error_code(exc) != "PERMISSION_DENIED":
+        return False
+    try:
+        client.get_registered_model(name)
+    except MlflowException as missing:
+        return error_code(missing) == "RESOURCE_DOES_NOT_EXIST"
+    return False
+
+
 def is_missing(exc: MlflowException) -> bool:
     """Whether MLflow said "no such thing"; a missing alias comes as an invalid parameter."""
     if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":

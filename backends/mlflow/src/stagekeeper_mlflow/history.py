@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.model import StageChange
 from stagekeeper_mlflow import mapping
-from stagekeeper_mlflow.connection import RegistryClient, error_code
+from stagekeeper_mlflow.connection import RegistryClient, error_code, model_missing
 from stagekeeper_mlflow.mapping import CROWNS_TAG, MOVED_PREFIX, RECORD_TAG, WRITER_TAG
 
 # MLflow's server wants a version's source to be an absolute URI; a record has no artifact.
@@ -86,7 +86,7 @@ class HistoryLog:
             self._create(tags)
             return
         except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            if not model_missing(self.client, exc, self.name):
                 raise
         try:
             self.client.create_registered_model(
@@ -106,7 +106,7 @@ class HistoryLog:
         try:
             self.client.rename_registered_model(self.name, aside)
         except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            if not model_missing(self.client, exc, self.name):
                 raise
 
     def _create(self, tags: dict[str, str]) -> None:

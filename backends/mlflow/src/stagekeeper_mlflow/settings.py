@@ -9,7 +9,12 @@ from __future__ import annotations
 from mlflow.exceptions import MlflowException
 
 from stagekeeper_mlflow import mapping
-from stagekeeper_mlflow.connection import RegistryClient, error_code, translated_errors
+from stagekeeper_mlflow.connection import (
+    RegistryClient,
+    error_code,
+    model_missing,
+    translated_errors,
+)
 from stagekeeper_mlflow.lookups import or_none
 
 
@@ -29,7 +34,7 @@ class Settings:
             self.client.set_registered_model_tag(self.name, key, value)
             return
         except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            if not model_missing(self.client, exc, self.name):
                 raise
         try:
             self.client.create_registered_model(self.name)

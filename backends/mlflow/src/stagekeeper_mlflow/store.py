@@ -41,6 +41,7 @@ from stagekeeper_mlflow.connection import (
     RegistryClient,
     client_for,
     error_code,
+    model_missing,
     registry_uri,
     server_checks_users,
     translated_errors,
@@ -121,7 +122,7 @@ class MlflowStore:
                 name, source, run_id=run_id, tags=tags, await_creation_for=0
             )
         except MlflowException as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            if not model_missing(self.client, exc, name):
                 raise
         # No model: a history of that name outlived a model deleted by hand. Set aside
         # before the model exists, so that a crash in between leaves nothing inherited.
