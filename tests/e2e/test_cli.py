@@ -273,3 +273,22 @@ def test_help_shows_bracketed_words_as_written() -> None:
             assert word in shown, (name, word)
             checked += 1
     assert checked >= 2  # stagekeeper[plot] in timeline, [sinks.<name>] in events deliver
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("db", "grant", "ana", "--as", "promoter"), "SQLite has no logins"),
+        (("db", "roles"), "SQLite has no logins"),
+        (("db", "enforce"), "SQLite has no logins"),
+        (("db", "grant", "ana", "--as", "boss"), "unknown group 'boss'"),
+    ],
+)
+def test_logins_and_their_rules_are_refused_where_there_are_none(
+    store: str, args: tuple[str, ...], words: str
+) -> None:
+    data(store, "register", "--timeframe", "1H")
+    assert words in error(store, *args, exit_code=2)["message"]
+    memory = runner.invoke(app, ["db", "roles", "--store", "memory://", "--json"])
+    assert memory.exit_code == 2
+    assert "this store has no logins" in json.loads(memory.stdout)["error"]["message"]

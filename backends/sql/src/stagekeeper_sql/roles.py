@@ -258,10 +258,12 @@ class ManagedAccess:
             return connection.dialect.name == "postgresql" and enforced(connection)
 
     def grant(self: _Writing, login: str, group: str) -> None:
+        group_role(group)  # a bad group is bad input on any store
         with _postgresql(self._write()) as connection:
             grant(connection, login, group)
 
     def revoke(self: _Writing, login: str, group: str) -> None:
+        group_role(group)
         with _postgresql(self._write()) as connection:
             revoke(connection, login, group)
 
