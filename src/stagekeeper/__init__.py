@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stagekeeper.bootstrap import open_registry
     from stagekeeper.domain.approvals import ApprovalRequest
+    from stagekeeper.domain.conditions import GateResult
     from stagekeeper.domain.errors import (
         BackendError,
         ConcurrentUpdateError,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from stagekeeper.domain.model import ModelVersion, StageChange, TimeframeStatus
-    from stagekeeper.domain.policy import GateResult, Policy
+    from stagekeeper.domain.policy import Policy
     from stagekeeper.domain.stages import Cause, Stage
     from stagekeeper.service.registry import Registry
 
@@ -48,7 +49,7 @@ _EXPORTS = {
     "DamagedStore": "stagekeeper.domain.errors",
     "ForbiddenError": "stagekeeper.domain.errors",
     "GateError": "stagekeeper.domain.errors",
-    "GateResult": "stagekeeper.domain.policy",
+    "GateResult": "stagekeeper.domain.conditions",
     "LockLost": "stagekeeper.domain.errors",
     "LockTimeout": "stagekeeper.domain.errors",
     "ModelVersion": "stagekeeper.domain.model",

@@ -16,9 +16,10 @@ if TYPE_CHECKING:  # rich is imported when there is something to draw, not befor
     from rich.table import Table
 
     from stagekeeper.domain.approvals import ApprovalRequest
+    from stagekeeper.domain.conditions import GateResult
     from stagekeeper.domain.identity import Identity
     from stagekeeper.domain.model import Finding, ModelVersion, StageChange, TimeframeStatus
-    from stagekeeper.domain.policy import GateResult, PolicyChange
+    from stagekeeper.domain.policy import PolicyChange
     from stagekeeper.domain.timeline import Reign
 
 Data = dict[str, Any]

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import GateError
 from stagekeeper.domain.model import ModelVersion, StageChange
-from stagekeeper.domain.policy import APPROVALS_GATE, Evidence, GateResult, Policy
+from stagekeeper.domain.policy import APPROVALS_GATE, Evidence, Policy
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import TimeframeView
 

@@ -12,9 +12,9 @@ import dataclasses
 from collections.abc import Mapping
 
 from stagekeeper.domain import validation
+from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import TransitionError, ValidationError
 from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange, metrics_detail
-from stagekeeper.domain.policy import GateResult
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import approving, gates
 from stagekeeper.service.checks import check_lifecycle, number_of

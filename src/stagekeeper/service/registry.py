@@ -18,6 +18,7 @@ from typing import Any
 
 from stagekeeper.domain import validation
 from stagekeeper.domain.approvals import ApprovalRequest
+from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.events import Event
 from stagekeeper.domain.model import (
@@ -29,7 +30,7 @@ from stagekeeper.domain.model import (
     TimeframeStatus,
 )
 from stagekeeper.domain.operation import OperationContext, utc_now
-from stagekeeper.domain.policy import GateResult, Policy, PolicyChange
+from stagekeeper.domain.policy import Policy, PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
 from stagekeeper.service import approvals, doctor, events, policies, promotion, reading

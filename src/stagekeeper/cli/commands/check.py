@@ -12,7 +12,7 @@ from stagekeeper.cli.session import Session, command_session
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from stagekeeper.domain.policy import GateResult
+    from stagekeeper.domain.conditions import GateResult
 
 
 def check(
