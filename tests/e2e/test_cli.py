@@ -222,7 +222,7 @@ def test_lifecycle_draws_the_machine_as_mermaid() -> None:
 
 
 def test_db_upgrade_reports_the_schema_revision(store: str) -> None:
-    assert data(store, "db", "upgrade") == {"revision": "0008"}
+    assert data(store, "db", "upgrade") == {"revision": "0009"}
     memory = runner.invoke(app, ["db", "upgrade", "--store", "memory://", "--json"])
     assert json.loads(memory.stdout) == {"data": {"revision": None}}
 

@@ -27,6 +27,7 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.tokens import ApiToken
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper.service.reading import StoreView
 
@@ -66,6 +67,7 @@ class MemoryStore:
         self._policies: dict[str | None, Mapping[str, Any]] = {}
         self._policy_history: list[PolicyChange] = []
         self._delivered: dict[str, str] = {}
+        self._tokens: dict[str, ApiToken] = {}
 
     def register(self, registration: Registration) -> ModelVersion:
         with self._lock:
@@ -180,6 +182,14 @@ class MemoryStore:
     def identity(self) -> Identity | None:
         """A process's memory authenticates nobody."""
         return None
+
+    def tokens(self) -> list[ApiToken]:
+        with self._lock:
+            return sorted(self._tokens.values(), key=lambda token: token.created_at)
+
+    def keep_token(self, token: ApiToken) -> None:
+        with self._lock:
+            self._tokens[token.id] = token
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
         with self._lock:

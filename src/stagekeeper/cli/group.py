@@ -48,6 +48,8 @@ COMMANDS = {
     "events": "events:events_app",
     "timeline": "timeline:timeline",
     "db": "db:db_app",
+    "tokens": "tokens:tokens_app",
+    "serve": "serve:serve",
 }
 
 

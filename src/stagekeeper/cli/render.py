@@ -109,7 +109,7 @@ def request_data(request: ApprovalRequest) -> Data:
 
 
 def requests_table(requests: Iterable[ApprovalRequest]) -> Table:
-    table = _table("request", "timeframe", "version", "move", "state", "approvals", "requester",
+    table = new_table("request", "timeframe", "version", "move", "state", "approvals", "requester",
                    "expires (UTC)", "reason")  # fmt: skip
     for r in requests:
         table.add_row(
@@ -144,7 +144,7 @@ def reign_data(reign: Reign) -> Data:
 
 
 def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
-    table = _table("timeframe", "champion", "from (UTC)", "to (UTC)", "days", "began", "ended")
+    table = new_table("timeframe", "champion", "from (UTC)", "to (UTC)", "days", "began", "ended")
     for r in reigns:
         days = ((r.end or max(now, r.start)) - r.start).total_seconds() / 86_400
         ended = r.ended or "reigns"
@@ -225,7 +225,7 @@ def status_data(status: TimeframeStatus) -> Data:
 
 
 def versions_table(versions: Iterable[ModelVersion]) -> Table:
-    table = _table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
+    table = new_table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
     for v in versions:
         table.add_row(
             v.timeframe,
@@ -239,7 +239,7 @@ def versions_table(versions: Iterable[ModelVersion]) -> Table:
 
 
 def changes_table(changes: Iterable[StageChange]) -> Table:
-    table = _table(
+    table = new_table(
         "at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason", "detail"
     )
     for c in changes:
@@ -265,29 +265,22 @@ def actor_shown(change: StageChange) -> str:
     return f"{change.actor} ({who.shown()})" if who.name != change.actor else who.shown()
 
 
-def members_table(members: Iterable[tuple[str, str]]) -> Table:
-    table = _table("login", "group")
-    for login, group in members:
-        table.add_row(login, group)
-    return table
-
-
 def gates_table(results: Iterable[GateResult]) -> Table:
-    table = _table("gate", "result", "found", "required")
+    table = new_table("gate", "result", "found", "required")
     for r in results:
         table.add_row(r.gate, "pass" if r.passed else "FAIL", r.found, r.required)
     return table
 
 
 def metrics_table(metrics: Mapping[str, float]) -> Table:
-    table = _table("metric", "value")
+    table = new_table("metric", "value")
     for name, value in sorted(metrics.items()):
         table.add_row(name, f"{value:g}")
     return table
 
 
 def policy_changes_table(changes: Iterable[PolicyChange]) -> Table:
-    table = _table("at (UTC)", "scope", "actor", "reason", "operation")
+    table = new_table("at (UTC)", "scope", "actor", "reason", "operation")
     for c in changes:
         scope = "default" if c.timeframe is None else c.timeframe
         table.add_row(_short(c.at), scope, c.actor, c.reason or "", c.operation_id)
@@ -297,7 +290,7 @@ def policy_changes_table(changes: Iterable[PolicyChange]) -> Table:
 def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
     # The champion column names the version; the other stages are counted.
     counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
-    table = _table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
+    table = new_table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
     for s in statuses:
         champion = "-" if s.champion is None else f"v{s.champion}"
         table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
@@ -305,7 +298,7 @@ def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
 
 
 def findings_table(findings: Iterable[Finding]) -> Table:
-    table = _table("timeframe", "version", "problem", "fix", "fixed")
+    table = new_table("timeframe", "version", "problem", "fix", "fixed")
     for f in findings:
         version = "-" if f.version is None else str(f.version)
         remedy = f.remedy or "needs a person"
@@ -314,7 +307,7 @@ def findings_table(findings: Iterable[Finding]) -> Table:
 
 
 def moves_table(edges: Iterable[Edge]) -> Table:
-    table = _table("from", "to", "how")
+    table = new_table("from", "to", "how")
     for source, target, rollback_only in edges:
         table.add_row(source.value, target.value, "rollback only" if rollback_only else "promote")
     return table
@@ -328,7 +321,7 @@ def _short(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _table(*columns: str) -> Table:
+def new_table(*columns: str) -> Table:
     from rich.table import Table
 
     return Table(*columns)

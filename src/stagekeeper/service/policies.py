@@ -33,7 +33,7 @@ def set_policy(
     """See ``Registry.set_policy``."""
     scope = None if timeframe is None else validation.timeframe(timeframe)
     parsed = policies.parse(document)
-    if parsed.verifies_approvals and path.store.identity() is None:
+    if parsed.verifies_approvals and path.identity() is None:
         raise ValidationError(
             'this policy counts only verified approvals (approvals_identity = "verified"), '
             "and this store verifies no one: its approvals would all be refused",

@@ -24,6 +24,7 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.tokens import ApiToken
 
 DEFAULT_MODEL_NAME_TEMPLATE = "{timeframe}_trading_model"
 
@@ -224,8 +225,27 @@ class IdentityStore(Protocol):
         ...
 
 
+class TokenStore(Protocol):
+    """The tokens role: the console's API tokens, as digests (never the tokens)."""
+
+    def tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones too, oldest first."""
+        ...
+
+    def keep_token(self, token: ApiToken) -> None:
+        """Add ``token``, or replace the one of the same id (a revocation)."""
+        ...
+
+
 class ModelStore(
-    VersionStore, MetricsStore, ApprovalStore, PolicyStore, CursorStore, IdentityStore, Protocol
+    VersionStore,
+    MetricsStore,
+    ApprovalStore,
+    PolicyStore,
+    CursorStore,
+    IdentityStore,
+    TokenStore,
+    Protocol,
 ):
     """A whole store: every role, and its connections to release. Each role has its own
     contract test class in ``stagekeeper.testing``; ``RegistryContract`` runs them all."""

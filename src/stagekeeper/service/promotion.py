@@ -47,7 +47,7 @@ def register(
         reason=validation.reason(reason),
         actor=who,
         stamp=path.stamp,
-        identity=path.store.identity(),
+        identity=path.identity(),
         metrics=values,
         detail=metrics_detail(values, {}) if values else None,
     )
@@ -66,7 +66,18 @@ def promote(
     actor: str | None = None,
     force: bool = False,
 ) -> list[StageChange]:
-    """See ``Registry.promote``."""
+    """Move a version to ``stage``; crowning a champion archives the old one atomically.
+
+    The store's policy must let the move through (``GateError`` lists every gate that
+    failed); ``force`` goes past the gates, with a reason, unless the policy forbids it,
+    and never past the lifecycle. Returns the changes made, the auto-demotion first; an
+    empty list when the version is already in ``stage``.
+
+    When the policy asks for approvals, nothing moves: a request is recorded and the one
+    change returned is its history entry (cause ``request``); ``pending_request`` finds
+    it, and ``approve`` completes it. Asking again while it is pending changes nothing and
+    returns an empty list.
+    """
     timeframe = validation.timeframe(timeframe)
     number = validation.version(version)
     target = Stage.parse(stage)

@@ -21,6 +21,7 @@ from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.events import Event
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import (
     Committed,
     Finding,
@@ -33,7 +34,16 @@ from stagekeeper.domain.operation import OperationContext, utc_now
 from stagekeeper.domain.policy import Policy, PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
-from stagekeeper.service import approvals, doctor, events, policies, promotion, reading
+from stagekeeper.domain.tokens import ApiToken
+from stagekeeper.service import (
+    approvals,
+    doctor,
+    events,
+    policies,
+    promotion,
+    reading,
+    tokens,
+)
 from stagekeeper.service import metrics as recording  # ``metrics`` names a parameter here
 from stagekeeper.service.ports import AccessManaged, ModelStore, SchemaManaged, StoreOptions
 from stagekeeper.service.publishing import Publish, publish_nothing
@@ -51,9 +61,15 @@ class Registry:
         actor: str = "unknown",
         clock: Clock = utc_now,
         publish: Publish = publish_nothing,
+        identity: Identity | None = None,
     ) -> None:
         self.path = WritePath(
-            store, options or StoreOptions(), actor=actor, clock=clock, publish=publish
+            store,
+            options or StoreOptions(),
+            actor=actor,
+            clock=clock,
+            publish=publish,
+            identity=identity,
         )
 
     @property
@@ -112,17 +128,7 @@ class Registry:
         force: bool = False,
     ) -> list[StageChange]:
         """Move a version to ``stage``; crowning a champion archives the old one atomically.
-
-        The store's policy must let the move through (``GateError`` lists every gate that
-        failed); ``force`` goes past the gates, with a reason, unless the policy forbids
-        it, and never past the lifecycle. Returns the changes made, the auto-demotion
-        first; an empty list when the version is already in ``stage``.
-
-        When the policy asks for approvals, nothing moves: a request is recorded and the
-        one change returned is its history entry (cause ``request``); ``pending_request``
-        finds it, and ``approve`` completes it. Asking again while it is pending changes
-        nothing and returns an empty list.
-        """
+        The policy's gates and approvals apply: see ``stagekeeper.service.promotion``."""
         return promotion.promote(
             self.path, timeframe, version, stage, reason=reason, actor=actor, force=force
         )
@@ -307,6 +313,19 @@ class Registry:
                 "this store has no logins: roles and their rules are for PostgreSQL stores"
             )
         return self.store
+
+    # -- the console's tokens (``tokens``) ------------------------------------------------
+
+    def create_token(self, user: str, role: str) -> tuple[str, ApiToken]:
+        """A token for ``user`` with ``role``: the token itself (shown once), and its record."""
+        return tokens.create(self.path, user, role)
+
+    def tokens(self) -> builtins.list[ApiToken]:
+        """Every token's record (never the token), revoked ones too."""
+        return self.store.tokens()
+
+    def revoke_token(self, token_id: str) -> ApiToken:
+        return tokens.revoke(self.path, token_id)
 
     def upgrade_schema(self) -> str | None:
         """Bring the store's schema to this stagekeeper's version; its revision, or ``None``

@@ -50,10 +50,14 @@ class WritePath:
         actor: str,
         clock: Clock = utc_now,
         publish: Publish = publish_nothing,
+        identity: Identity | None = None,
     ) -> None:
         self.store, self.options = store, options
         self.actor = validation.actor(actor)
         self.clock, self._publish = clock, publish
+        # Who acts, when an entry point verified it itself (the console's signed-in user);
+        # else the store says (``identity()``).
+        self._identity = identity
 
     def commit(self, write: Write) -> Committed | None:
         """Plan under the lock, check, commit and publish one operation. Returns what was
@@ -97,16 +101,16 @@ class WritePath:
             self.actor_of(actor),
             self.clock(),
             new_operation_id(),
-            self.store.identity(),
+            self.identity(),
         )
+
+    def identity(self) -> Identity | None:
+        """The verified identity that acts: the entry point's, else the store's, else none."""
+        return self._identity or self.store.identity()
 
     def stamp(self) -> tuple[datetime, str]:
         """A registration's time and id, taken when its store first reads them."""
         return self.clock(), new_operation_id()
-
-    def identity_of(self, actor: str) -> Identity:
-        """Who acts: the identity the store verified, else the declared ``actor``."""
-        return self.store.identity() or Identity.declared(actor)
 
     def actor_of(self, actor: str | None) -> str:
         return self.actor if actor is None else validation.actor(actor)

@@ -41,6 +41,7 @@ from stagekeeper.testing.events_contract import EventsContract
 from stagekeeper.testing.identity_contract import IdentityContract
 from stagekeeper.testing.metrics_contract import MetricsContract
 from stagekeeper.testing.policy_contract import PolicyContract
+from stagekeeper.testing.tokens_contract import TokensContract
 
 __all__ = [
     "ApprovalsContract",
@@ -51,6 +52,7 @@ __all__ = [
     "PolicyContract",
     "RegistryContract",
     "RegistryFactory",
+    "TokensContract",
     "VersionsContract",
 ]
 
@@ -396,6 +398,7 @@ class RegistryContract(
     EventsContract,
     CursorsContract,
     IdentityContract,
+    TokensContract,
 ):
     """Everything a ``ModelStore`` must do: every role's contract. A store that plays only
     some roles can subclass those classes alone."""

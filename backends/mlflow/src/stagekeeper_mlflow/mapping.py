@@ -37,6 +37,7 @@ from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.model import Metrics, StageChange
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Cause, Stage
+from stagekeeper.domain.tokens import ApiToken
 
 CHAMPION_ALIAS = "champion"
 STAGE_TAG = "stagekeeper.stage"
@@ -217,6 +218,33 @@ def tagged_requests(tags: Mapping[str, str]) -> list[ApprovalRequest]:
 
 
 DELIVERED_PREFIX = "stagekeeper.delivered."
+# The console's API tokens, on the settings model: the digest, never the token.
+TOKEN_PREFIX = "stagekeeper.token."
+
+
+def encode_token(token: ApiToken) -> tuple[str, str]:
+    value = {
+        "user": token.user, "role": token.role, "digest": token.digest,
+        "created_at": token.created_at.astimezone(UTC).isoformat(),
+        "revoked_at": None if token.revoked_at is None else token.revoked_at.isoformat(),
+    }  # fmt: skip
+    return f"{TOKEN_PREFIX}{token.id}", json.dumps(value, separators=(",", ":"))
+
+
+def decode_tokens(tags: Mapping[str, str]) -> list[ApiToken]:
+    found = []
+    for key, value in tags.items():
+        if key.startswith(TOKEN_PREFIX):
+            kept = json.loads(value)
+            revoked = kept.get("revoked_at")
+            found.append(
+                ApiToken(
+                    key.removeprefix(TOKEN_PREFIX), kept["user"], kept["role"], kept["digest"],
+                    datetime.fromisoformat(kept["created_at"]),
+                    None if revoked is None else datetime.fromisoformat(revoked),
+                )
+            )  # fmt: skip
+    return sorted(found, key=lambda token: token.created_at)
 
 
 def settings_model(template: str) -> str:

@@ -35,6 +35,7 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.tokens import ApiToken
 from stagekeeper.service.ports import SERVES_MODELS_URIS, Planner, StoreOptions
 from stagekeeper_mlflow import doctor, mapping, sequence
 from stagekeeper_mlflow.connection import (
@@ -282,6 +283,13 @@ class MlflowStore:
     def mark_delivered(self, sink: str, cursor: str) -> None:
         with translated_errors(self.url):
             self.settings.set(f"{mapping.DELIVERED_PREFIX}{sink}", cursor)
+
+    def tokens(self) -> list[ApiToken]:
+        return mapping.decode_tokens(self.settings.tags())
+
+    def keep_token(self, token: ApiToken) -> None:
+        with translated_errors(self.url):
+            self.settings.set(*mapping.encode_token(token))
 
     @property
     def settings_model(self) -> str:

@@ -27,6 +27,17 @@ _CREATE = text(
 )
 
 
+def examined(engine: Engine, timeframe: str | None, *, fix: bool) -> list[Finding]:
+    """What ``doctor`` checks of the database itself: the one-champion index, which guards
+    every timeframe alike, and history rows that cannot be read (a person must decide
+    what they said)."""
+    from stagekeeper_sql.damage import damaged_rows
+
+    found = champion_index_findings(engine, fix=fix)
+    with engine.connect() as connection:
+        return found + damaged_rows(connection, timeframe)
+
+
 def champion_index_findings(engine: Engine, *, fix: bool) -> list[Finding]:
     """A finding if the index is gone; with ``fix``, created again if the data allows."""
     with engine.connect() as connection:

@@ -38,6 +38,7 @@ from stagekeeper_sql.schema import (
     policies,
     requests,
     timeframes,
+    tokens,
     versions,
 )
 
@@ -47,6 +48,8 @@ ENFORCED = "enforced"
 _LOGIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,62}")
 _TABLES = [t.name for t in (timeframes, versions, changes, metrics, policies, requests)]
 _ALL = [*_TABLES, deliveries.name, meta.name, "stagekeeper_alembic_version"]
+# The console's tokens: its server reads them to know who calls, and admins make them.
+_ADMINS_ONLY = [tokens.name]
 _PROMOTERS_INSERT = [
     t.name for t in (timeframes, versions, changes, metrics, requests, deliveries)
 ]  # policies: the admins'; the history's rows: stamped and ruled by the triggers
@@ -122,6 +125,8 @@ def _grants() -> list[str]:
         f"GRANT DELETE ON {metrics.name}, {requests.name}, {deliveries.name} TO {promoter}",
         f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {promoter}",
         f"GRANT INSERT ON {policies.name} TO {admin}",
+        f"REVOKE ALL ON {', '.join(_ADMINS_ONLY)} FROM PUBLIC",
+        f"GRANT SELECT, INSERT, DELETE ON {', '.join(_ADMINS_ONLY)} TO {admin}",
     ]
 
 

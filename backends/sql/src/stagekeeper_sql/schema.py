@@ -24,7 +24,7 @@ from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.stages import Stage
 
 # Bump with every new migration; a test checks it against Alembic's head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 # PostgreSQL: the channel a trigger notifies when changes are appended (migration 0006).
 EVENTS_CHANNEL = "stagekeeper_events"
 VERSION_TABLE = "stagekeeper_alembic_version"
@@ -143,6 +143,18 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 WRITTEN_BY = "written_by"
+
+# The console's API tokens (migration 0009): digests only.
+tokens = Table(
+    "stagekeeper_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
 
 deliveries = Table(
     "stagekeeper_deliveries",

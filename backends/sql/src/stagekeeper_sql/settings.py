@@ -1,5 +1,6 @@
 """What the SQL store keeps besides versions and their history: the policies (append-only,
-the newest per scope in force) and each event sink's delivery cursor. Functions over a
+the newest per scope in force), each event sink's delivery cursor, and the console's API
+tokens (digests). Functions over a
 connection the store opened. Imports the domain and the schema.
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from stagekeeper.domain.policy import PolicyChange
-from stagekeeper_sql.schema import deliveries, policies
+from stagekeeper.domain.tokens import ApiToken
+from stagekeeper_sql.schema import deliveries, policies, tokens
 from stagekeeper_sql.statements import POLICIES, utc
 
 
@@ -57,3 +59,24 @@ def move_cursor(connection: Connection, sink: str, cursor: str) -> None:
     connection.execute(
         deliveries.insert().values(sink=sink, cursor=cursor, updated_at=datetime.now(UTC))
     )
+
+
+def all_tokens(connection: Connection) -> list[ApiToken]:
+    rows = connection.execute(select(tokens).order_by(tokens.c.created_at, tokens.c.id)).all()
+    return [
+        ApiToken(
+            row.id, row.user_name, row.role, row.digest, utc(row.created_at),
+            None if row.revoked_at is None else utc(row.revoked_at),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def keep_token(connection: Connection, token: ApiToken) -> None:
+    connection.execute(delete(tokens).where(tokens.c.id == token.id))
+    connection.execute(
+        tokens.insert().values(
+            id=token.id, user_name=token.user, role=token.role, digest=token.digest,
+            created_at=token.created_at, revoked_at=token.revoked_at,
+        )
+    )  # fmt: skip

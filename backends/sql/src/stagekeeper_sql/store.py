@@ -34,9 +34,10 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
+from stagekeeper.domain.tokens import ApiToken
 from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
 from stagekeeper_sql import migrate, settings
-from stagekeeper_sql.damage import damaged, damaged_rows
+from stagekeeper_sql.damage import damaged
 from stagekeeper_sql.engine import (
     WRITE,
     build_engine,
@@ -45,7 +46,7 @@ from stagekeeper_sql.engine import (
     translated_errors,
     waited_too_long,
 )
-from stagekeeper_sql.guard import champion_index_findings, login_of
+from stagekeeper_sql.guard import examined, login_of
 from stagekeeper_sql.listening import Listener
 from stagekeeper_sql.roles import ManagedAccess
 from stagekeeper_sql.schema import (
@@ -63,13 +64,11 @@ from stagekeeper_sql.statements import (
     history_query,
     in_stage,
     keep_requests,
-    previous_champion_query,
     record_metrics,
     requests_query,
     to_change,
     to_version,
     versions_query,
-    was_champion_query,
 )
 from stagekeeper_sql.view import LockedView
 
@@ -194,18 +193,6 @@ class SqlStore(ManagedAccess):
             if any(numbers)
         ]
 
-    def previous_champion(
-        self, timeframe: str, current: int | None, *, within: Connection
-    ) -> ModelVersion | None:
-        """The newest crowning whose version is archived now, other than ``current``: one
-        query, down the ``stagekeeper_changes_crowning`` index."""
-        query = previous_champion_query(timeframe, current)
-        found = self._versions(query, within)
-        return found[0] if found else None
-
-    def was_champion(self, timeframe: str, version: int, *, within: Connection) -> bool:
-        return bool(within.execute(was_champion_query(timeframe, version)).scalar())
-
     def history(
         self,
         timeframe: str | None = None,
@@ -282,6 +269,14 @@ class SqlStore(ManagedAccess):
         with self._waiting_for(None), self._write() as connection:
             settings.move_cursor(connection, sink, cursor)
 
+    def tokens(self) -> list[ApiToken]:
+        with self._read() as connection:
+            return settings.all_tokens(connection)
+
+    def keep_token(self, token: ApiToken) -> None:
+        with self._waiting_for(None), self._write() as connection:
+            settings.keep_token(connection, token)
+
     # -- following the history ----------------------------------------------------------
 
     def wait_for_changes(self, timeout: float) -> bool:
@@ -297,12 +292,8 @@ class SqlStore(ManagedAccess):
     # -- the database's own guard -------------------------------------------------------
 
     def examine(self, timeframe: str | None, *, fix: bool) -> list[Finding]:
-        """The one-champion index, which guards every timeframe alike, and history rows
-        that cannot be read (a person must decide what they said)."""
         with translated_errors(self.url):
-            found = champion_index_findings(self.engine, fix=fix)
-            with self.engine.connect() as connection:
-                return found + damaged_rows(connection, timeframe)
+            return examined(self.engine, timeframe, fix=fix)
 
     # -- schema and lifetime ------------------------------------------------------------
 

@@ -12,7 +12,12 @@ from sqlalchemy import Connection
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import Metrics, ModelVersion, StageChange
 from stagekeeper.domain.stages import Stage
-from stagekeeper_sql.statements import VERSION_AND_CHAMPION, to_version
+from stagekeeper_sql.statements import (
+    VERSION_AND_CHAMPION,
+    previous_champion_query,
+    to_version,
+    was_champion_query,
+)
 
 if TYPE_CHECKING:
     from stagekeeper_sql.store import SqlStore
@@ -58,10 +63,15 @@ class LockedView:
         return self.store.history(self.timeframe, within=self.connection)
 
     def previous_champion(self, current: int | None) -> ModelVersion | None:
-        return self.store.previous_champion(self.timeframe, current, within=self.connection)
+        """The newest crowning whose version is archived now, other than ``current``: one
+        query, down the ``stagekeeper_changes_crowning`` index."""
+        query = previous_champion_query(self.timeframe, current)
+        rows = self.connection.execute(query).all()
+        return to_version(rows[0]._mapping, rows[0].model_name) if rows else None
 
     def was_champion(self, version: int) -> bool:
-        return self.store.was_champion(self.timeframe, version, within=self.connection)
+        query = was_champion_query(self.timeframe, version)
+        return bool(self.connection.execute(query).scalar())
 
     def metrics(self, version: int) -> Metrics:
         return self.store.metrics(self.timeframe, version, within=self.connection)

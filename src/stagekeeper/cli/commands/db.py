@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stagekeeper.cli import options
+from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.table import Table
 
 db_app = options.command_group("db", "Manage the store's schema, and its logins' groups.")
 GROUPS = "viewer|promoter|approver|admin"
@@ -94,8 +99,6 @@ def roles(
     store: options.Store = None, actor: options.Actor = None, json_output: options.Json = False
 ) -> None:
     """Who holds which group, and whether the rules are on."""
-    from stagekeeper.cli import render
-
     with command_session(json_output) as session:
         access = session.open(store, actor, writes=False).access()
         found, enforced = access.members(), access.roles_enforced()
@@ -105,6 +108,13 @@ def roles(
                 "members": [{"login": who, "group": group} for who, group in found],
             },
             lambda console: render.show_empty_or(
-                console, render.members_table(found), "No login is a member of any group."
+                console, members_table(found), "No login is a member of any group."
             ),
         )
+
+
+def members_table(members: Iterable[tuple[str, str]]) -> Table:
+    table = render.new_table("login", "group")
+    for login, group in members:
+        table.add_row(login, group)
+    return table
