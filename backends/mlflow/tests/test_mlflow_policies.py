@@ -62,11 +62,12 @@ def test_the_policy_is_a_model_of_its_own_in_mlflow(
 
 
 @pytest.mark.mlflow_server
-def test_the_server_user_is_recorded_beside_the_declared_actor(
+def test_a_user_name_a_server_does_not_check_is_no_identity(
     mlflow_server: str, template: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The user a tracking server would authenticate (sent with every request) is kept on
-    the request and on each approval; an embedded registry has none."""
+    """A server without users lets any name through, so the name sent with every request
+    is not recorded as who acted: only a server that checks users verifies one
+    (``test_mlflow_identity.py``)."""
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-trading")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-checked-by-this-server")
     url = mlflow_server.replace("http://", "mlflow+http://")
@@ -75,10 +76,11 @@ def test_the_server_user_is_recorded_beside_the_declared_actor(
         version = registry.register("1H", source="s3://bucket/model")
         registry.promote("1H", version.version, "beta")
         request = registry.pending_request("1H", version.version, "beta")
-        assert request is not None and request.identity == "svc-trading"
+        assert request is not None and request.identity is None
         registry.approve(request.id, actor="bob")
         [done] = registry.requests("1H", pending_only=False)
-        assert [(a.actor, a.identity) for a in done.approvals] == [("bob", "svc-trading")]
+        assert [(a.actor, a.identity) for a in done.approvals] == [("bob", None)]
+        assert {c.who.verified for c in registry.history("1H")} == {False}
 
 
 def test_an_embedded_registry_authenticates_nobody(
