@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 
@@ -16,7 +19,9 @@ from stagekeeper import open_registry
 from stagekeeper.service.registry import Registry
 from stagekeeper.web.app import create_app
 from stagekeeper.web.auth import CSRF_COOKIE, SESSION_COOKIE, Settings
+from stagekeeper.web.console import STATUS
 from stagekeeper.web.openapi import OPERATIONS
+from tests.fuzzing import TALLY, VALUES, fuzz_settings, seeded
 
 HOSTILE = "<script>alert(1)</script> \u202eevil [b]x[/b] \"quote'"
 
@@ -208,3 +213,70 @@ def test_the_openapi_description_matches_the_routes(registry: Registry) -> None:
     routes = [r for r in create_app(registry).routes if r.path.startswith("/api/")]
     served = {(r.path, m.lower()) for r in routes for m in r.methods or () if m != "HEAD"}
     assert served == {(path, method) for path, method, *_ in OPERATIONS}
+
+
+# A megabyte is the CLI fuzz's; here it would only slow every example's repr down.
+TEXT = VALUES.filter(
+    lambda value: (
+        len(value) < 5000
+        and value.isprintable() is not None
+        and "\ud800" not in value
+        and "\udcff" not in value
+    )
+)
+BODIES = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["stage", "reason", "force", "to_version", "metrics", "policy",
+                         "timeframe"]),
+        st.one_of(TEXT, st.integers(), st.booleans(), st.none(),
+                  st.dictionaries(TEXT, st.one_of(TEXT, st.floats()), max_size=2)),
+        max_size=4,
+    ),
+    st.lists(TEXT, max_size=2),
+    TEXT,
+)  # fmt: skip
+PATHS = st.sampled_from([
+    "/api/v1/timeframes/{a}/versions/{b}/promote", "/api/v1/timeframes/{a}/rollback",
+    "/api/v1/requests/{a}/approve", "/api/v1/requests/{a}/reject",
+    "/api/v1/timeframes/{a}/versions/{b}/metrics", "/api/v1/policy",
+])  # fmt: skip
+SEGMENTS = st.one_of(st.sampled_from(["1H", "2", "1", "x"]), TEXT.filter(lambda v: "/" not in v))
+
+
+@pytest.mark.slow
+@fuzz_settings(200)
+@given(path=PATHS, a=SEGMENTS, b=SEGMENTS, body=BODIES, user=st.sampled_from(
+    ["vic", "ana", "bob", "dee", None]))  # fmt: skip
+def test_fuzzed_api_writes_keep_the_envelope_and_change_nothing_when_refused(
+    fuzz_console: tuple[TestClient, Registry, dict[str, str]],
+    path: str,
+    a: str,
+    b: str,
+    body: Any,
+    user: str | None,
+) -> None:
+    api, registry, tokens = fuzz_console
+    before = (registry.list(), registry.history(), registry.policy_history())
+    url = path.format(a=quote(a, safe=""), b=quote(b, safe=""))
+    headers = as_(tokens[user]) if user else {}
+    method = api.put if url == "/api/v1/policy" else api.post
+    answer = method(url, headers=headers, json=body)
+    assert answer.status_code in (200, 201, 400, 401, 403, 404, 405, 409), answer.text
+    found = answer.json()
+    if answer.status_code >= 400:
+        assert set(found) == {"error"} and found["error"]["code"] in STATUS, found
+        assert (registry.list(), registry.history(), registry.policy_history()) == before
+    else:
+        assert set(found) == {"data"}
+    TALLY["console API writes"] += 1
+
+
+@pytest.fixture(scope="module")
+def fuzz_console(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, Registry, dict[str, str]]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz-console') / 'fuzz.db'}"
+    with open_registry(seeded(url), actor="setup") as registry:
+        team = (("vic", "viewer"), ("ana", "promoter"), ("bob", "approver"), ("dee", "admin"))
+        tokens = {user: registry.create_token(user, role)[0] for user, role in team}
+        yield client(registry), registry, tokens

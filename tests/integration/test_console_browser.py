@@ -6,13 +6,16 @@ words; at 400 px nothing overflows."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def team(store_url: str) -> Iterator[tuple[Registry, dict[str, str]]]:
+    with teamed(store_url) as found:
+        yield found
+
+
+@contextmanager
+def teamed(store_url: str) -> Iterator[tuple[Registry, dict[str, str]]]:
     """v1 champion, v2 in beta with better metrics, a policy of one approval, and bob's
     request to crown v2; the tokens of bob (who asked) and dee (who reviews)."""
     with open_registry(store_url, actor="setup") as registry:
@@ -54,14 +63,14 @@ def team(store_url: str) -> Iterator[tuple[Registry, dict[str, str]]]:
         yield registry, tokens
 
 
-@pytest.fixture
-def console(team: tuple[Registry, dict[str, str]]) -> Iterator[str]:
-    """A real server on 127.0.0.1, in a thread: its URL."""
+@contextmanager
+def serving(registry: Registry) -> Iterator[str]:
+    """A real server on 127.0.0.1, in a thread, over ``registry``'s store: its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(team[0]), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -72,6 +81,12 @@ def console(team: tuple[Registry, dict[str, str]]) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def console(team: tuple[Registry, dict[str, str]]) -> Iterator[str]:
+    with serving(team[0]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +159,32 @@ def test_no_page_overflows_at_400_pixels(
         page.goto(f"{console}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 400, (path, width)
+
+
+@pytest.mark.postgres
+def test_two_servers_over_one_store_each_see_the_others_commits(
+    browser: Browser, postgres_url: str
+) -> None:
+    with (
+        teamed(postgres_url) as team,
+        open_registry(postgres_url) as other,
+        serving(team[0]) as first,
+        serving(other) as second,
+    ):
+        page = signed_in(browser, first, team[1]["dee"])
+        champion = page.locator("tr[data-timeframe='1H'] td.champion")
+        expect(champion).to_contain_text("v1")
+        [request] = team[0].requests("1H")
+        approval = urllib.request.Request(
+            f"{second}/api/v1/requests/{request.id}/approve", data=json.dumps({}).encode(),
+            headers={"Authorization": f"Bearer {team[1]['dee']}",
+                     "Content-Type": "application/json"}, method="POST",
+        )  # fmt: skip
+        with urllib.request.urlopen(approval, timeout=30) as answer:
+            assert answer.status == 201
+        expect(champion).to_contain_text("v2", timeout=5000)  # made on the other server
+        status = urllib.request.Request(
+            f"{first}/api/v1/status", headers={"Authorization": f"Bearer {team[1]['dee']}"}
+        )
+        with urllib.request.urlopen(status, timeout=30) as answer:
+            assert json.load(answer)["data"][0]["champion"] == 2

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
@@ -42,9 +42,20 @@ async def _secured(
     return answer
 
 
+async def _not_here(request: Request, exc: Exception) -> Response:
+    """An unknown path or method: in the envelope under /api, plain text elsewhere."""
+    status = getattr(exc, "status_code", 404)
+    message = "no such route" if status == 404 else "this route does not take that method"
+    if request.url.path.startswith("/api/"):
+        code = "not_found" if status == 404 else "usage"
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
 def create_app(registry: Registry, settings: Settings | None = None) -> Starlette:
     """The console over ``registry``'s store; each caller acts as themselves."""
     app = Starlette(
+        exception_handlers={404: _not_here, 405: _not_here},
         routes=[
             *api.ROUTES,
             *pages.ROUTES,

@@ -47,22 +47,23 @@ def cursor(registry: Registry) -> str:
 
 
 def overview_rows(registry: Registry) -> list[dict[str, Any]]:
+    """One row per timeframe, each read with a few indexed queries, never the whole history."""
     pending = registry.requests()
-    history = registry.history()
     rows = []
     for status in registry.status():
         tf = status.timeframe
         champion = registry.champion(tf)
-        crowned = next((c for c in reversed(history) if c.timeframe == tf and c.crowns), None)
+        own = [] if champion is None else registry.history(tf, champion.version)
         theirs = registry.metrics(tf, champion.version) if champion else {}
         challengers = [
             (v, _key_metrics(registry.metrics(tf, v.version), theirs))
             for v in registry.list(tf, Stage.BETA)
         ]
         rows.append({
-            "tf": tf, "champion": champion, "crowned": crowned, "challengers": challengers,
-            "pending": [r for r in pending if r.timeframe == tf],
-            "last": next((c for c in reversed(history) if c.timeframe == tf), None),
+            "tf": tf, "champion": champion,
+            "crowned": next((c for c in reversed(own) if c.crowns), None),
+            "challengers": challengers, "pending": [r for r in pending if r.timeframe == tf],
+            "last": next(iter(registry.history(tf, limit=1)), None),
         })  # fmt: skip
     return rows
 
