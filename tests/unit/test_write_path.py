@@ -3,6 +3,7 @@ a refused one publishes nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,21 @@ def test_a_failing_listener_never_turns_a_committed_operation_into_a_failure() -
     with pytest.warns(UserWarning, match="was committed, but publishing it failed"):
         version = registry.register("1H")
     assert registry.get("1H", version.version).stage is Stage.DEVELOPMENT
+
+
+def test_a_registrations_time_and_id_are_taken_under_the_stores_lock() -> None:
+    """As every operation's are: the registration's place in the history is its commit's."""
+    from stagekeeper.adapters.memory import MemoryStore
+    from stagekeeper.service.registry import Registry
+
+    store = MemoryStore()
+    held: list[bool] = []
+
+    def clock() -> datetime:
+        held.append(store._lock._is_owned())  # type: ignore[attr-defined]
+        return datetime.now(UTC)
+
+    registry = Registry(store, actor="ana", clock=clock)
+    registry.register("1H")
+    registry.promote("1H", 1, "beta")
+    assert held == [True, True]

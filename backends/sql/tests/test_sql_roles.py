@@ -208,6 +208,17 @@ def test_identities_are_the_logins_the_database_checked(store: tuple[str, Login]
     assert (forged.operation_id, forged.who.name) == ("forged", "ana")
 
 
+def test_turning_the_rules_on_changes_no_data(secured: str) -> None:
+    owner = postgres.create_database(secured, "untouched")
+    with open_registry(owner, actor="owner") as registry:
+        registry.register("1H")
+        registry.promote("1H", 1, "beta", reason="before the rules")
+    before = dump(owner)
+    assert cli(owner, "db", "enforce").exit_code == 0
+    assert cli(owner, "db", "enforce").exit_code == 0  # and again: nothing new
+    assert dump(owner) == before
+
+
 def test_roles_are_listed_and_a_stage_cannot_be_protected_before_the_rules_are_on(
     store: tuple[str, Login], secured: str
 ) -> None:
