@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from stagekeeper import open_registry
 from stagekeeper.cli.app import app
 
 runner = CliRunner()
@@ -292,3 +293,43 @@ def test_logins_and_their_rules_are_refused_where_there_are_none(
     memory = runner.invoke(app, ["db", "roles", "--store", "memory://", "--json"])
     assert memory.exit_code == 2
     assert "this store has no logins" in json.loads(memory.stdout)["error"]["message"]
+
+
+def test_dash_h_is_help_on_every_command(store: str) -> None:
+    for args in ((), ("promote",), ("policy", "set"), ("db", "grant")):
+        shown = runner.invoke(app, [*args, "-h"])
+        assert shown.exit_code == 0 and "Usage: stagekeeper" in shown.stdout, args
+
+
+def test_near_misses_get_a_hint(store: str) -> None:
+    crowned(store)
+    missing = error(store, "history", "--timeframe", "1h", exit_code=1)
+    assert (missing["code"], missing["hint"]) == ("not_found", "did you mean 1H?")
+    assert error(store, "history", "--timeframe", "9H", exit_code=1)["message"] == (
+        "this store has no timeframe 9H"
+    )
+    legacy = error(store, "promote", "--timeframe", "1H", "--model-version", "1",
+                   "--target-stage", "Production", exit_code=2)  # fmt: skip
+    assert legacy["hint"] == "MLflow's 'Production' is stagekeeper's champion"
+    data(store, "register", "--timeframe", "1H")
+    refused = cli(store, "check", "--timeframe", "1H", "--model-version", "2",
+                  "--target-stage", "champion", "--json")  # fmt: skip
+    assert refused.exit_code == 1  # a verdict, not an error
+    verdict = json.loads(refused.stdout)["data"]
+    assert verdict["gates"][0]["required"] == "a move to one of: beta, archived"
+
+
+def test_a_request_is_named_by_a_unique_prefix_of_six_characters(store: str) -> None:
+    crowned(store)
+    with open_registry(store, actor="ann") as registry:
+        registry.set_policy({"champion": {"approvals": 1}})
+        registry.register("1H")
+        registry.promote("1H", 2, "beta")
+        [asked] = registry.promote("1H", 2, "champion")
+    prefix = asked.operation_id[:6]
+    approved = data(store, "approve", "--request", prefix)
+    assert approved["changes"][-1]["to_stage"] == "champion"
+    unknown = error(store, "approve", "--request", "ffffff", exit_code=1)
+    assert unknown["hint"].startswith("stagekeeper requests lists them")
+    short = error(store, "approve", "--request", asked.operation_id[:3], exit_code=1)
+    assert short["code"] == "not_found"  # under six characters: no prefix match

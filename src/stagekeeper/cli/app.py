@@ -30,6 +30,8 @@ app = typer.Typer(
     help="Move model versions safely: development -> beta -> champion -> archived.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # -h works as --help does, on every command (sub-commands inherit it).
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

@@ -31,7 +31,13 @@ class Stage(StrEnum):
                 pass
         names = ", ".join(stage.value for stage in cls)
         shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
-        raise ValidationError(f"unknown stage {shown}: expected one of {names}")
+        legacy = LEGACY_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+        hint = None if legacy is None else f"MLflow's {value.strip()!r} is stagekeeper's {legacy}"
+        raise ValidationError(f"unknown stage {shown}: expected one of {names}", hint=hint)
+
+
+# MLflow's deprecated stage names, which newcomers from MLflow type first.
+LEGACY_WORDS = {"production": "champion", "staging": "beta", "none": "development"}
 
 
 class Cause(StrEnum):

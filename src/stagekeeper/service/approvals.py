@@ -103,9 +103,23 @@ def pending_request(
     )
 
 
+MIN_PREFIX = 6
+
+
 def _request(path: WritePath, request_id: str) -> ApprovalRequest:
-    wanted = validation.text(request_id, "request id", 64).strip()
-    found = next((r for r in path.store.requests() if r.id == wanted), None)
-    if found is None:
-        raise NotFoundError(f"no approval request {wanted}")
-    return found
+    """The request ``request_id`` names: its id, or a unique prefix of 6 characters or more."""
+    wanted = validation.text(request_id, "request id", 64).strip().lower()
+    every = path.store.requests()
+    exact = [r for r in every if r.id == wanted]
+    found = exact or (
+        [r for r in every if r.id.startswith(wanted)] if len(wanted) >= MIN_PREFIX else []
+    )
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise ValidationError(
+            f"request id {wanted} is the start of {len(found)} requests: give more of it"
+        )
+    raise NotFoundError(
+        f"no approval request {wanted}", hint="stagekeeper requests lists them (--all: closed too)"
+    )

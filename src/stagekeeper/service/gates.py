@@ -77,8 +77,13 @@ def entered_stage(history: Sequence[StageChange], version: ModelVersion) -> date
 
 def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> GateResult:
     """The lifecycle's verdict, shown as a gate by ``check``."""
+    from stagekeeper.domain.lifecycle import allowed_targets
+
     move = f"{candidate.stage.value} -> {target.value}"
-    return GateResult(LIFECYCLE_GATE, allowed, move, "a move the lifecycle allows")
+    if allowed:
+        return GateResult(LIFECYCLE_GATE, True, move, "a move the lifecycle allows")
+    targets = ", ".join(t.value for t in allowed_targets(candidate.stage)) or "none"
+    return GateResult(LIFECYCLE_GATE, False, move, f"a move to one of: {targets}")
 
 
 def nothing_to_change(version: ModelVersion) -> GateResult:

@@ -92,9 +92,22 @@ def history(
     version: int | str | None = None,
     limit: int | str | None = None,
 ) -> list[StageChange]:
-    """See ``Registry.history``."""
-    return store.history(
+    """See ``Registry.history``; a timeframe the store does not have is ``NotFoundError``."""
+    found = store.history(
         None if timeframe is None else validation.timeframe(timeframe),
         validation.optional_version(version),
         validation.limit(limit),
     )
+    if timeframe is not None and not found:
+        known_timeframe(store, validation.timeframe(timeframe))
+    return found
+
+
+def known_timeframe(store: ModelStore, timeframe: str) -> str:
+    """``timeframe`` if the store has it; else ``NotFoundError``, with the one it may mean."""
+    known = [status.timeframe for status in store.status()]
+    if timeframe in known:
+        return timeframe
+    near = [name for name in known if name.casefold() == timeframe.casefold()]
+    hint = f"did you mean {near[0]}?" if near else "stagekeeper status lists the timeframes"
+    raise NotFoundError(f"this store has no timeframe {timeframe}", hint=hint)
