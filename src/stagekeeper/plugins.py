@@ -124,7 +124,8 @@ def _factory(scheme: str, url: str) -> StoreFactory:
     raise UnsupportedStore(
         f"no installed backend handles {redact_url(url)!r} (scheme {scheme!r}); "
         f"installed schemes: {schemes}",
-        hint="install stagekeeper-sql for sqlite:// and postgresql://, stagekeeper-mlflow for mlflow://",
+        hint="install stagekeeper-sql for sqlite:// and postgresql://, stagekeeper-mlflow for "
+        "mlflow:// (from a checkout: pip install -e backends/sql, -e backends/mlflow)",
     )
 
 

@@ -333,3 +333,32 @@ def test_a_request_is_named_by_a_unique_prefix_of_six_characters(store: str) -> 
     assert unknown["hint"].startswith("stagekeeper requests lists them")
     short = error(store, "approve", "--request", asked.operation_id[:3], exit_code=1)
     assert short["code"] == "not_found"  # under six characters: no prefix match
+
+
+def test_champion_prints_one_line_for_deploy_scripts(store: str) -> None:
+    version = crowned(store)
+    line = cli(store, "champion", "--timeframe", "1H")
+    assert line.exit_code == 0 and line.stdout == f"{version}\n"  # no source was registered
+    shown = data(store, "champion", "--timeframe", "1H")
+    assert (shown["version"], shown["stage"]) == (version, "champion")
+    assert error(store, "champion", "--timeframe", "4H", exit_code=1)["code"] == "not_found"
+
+
+def test_leaving_a_timeframe_without_a_champion_and_rolling_back_say_so(store: str) -> None:
+    first = crowned(store)
+    second = crowned(store)
+    rolled = cli(store, "rollback", "--timeframe", "1H")
+    assert f"v{first} is champion again" in rolled.stdout and "--to-version" in rolled.stdout
+    archived = cli(store, "promote", "--timeframe", "1H", "--model-version", str(first),
+                   "--target-stage", "archived")  # fmt: skip
+    assert "1H has no champion now." in archived.stdout
+    assert second != first
+
+
+def test_policy_init_prints_a_policy_that_policy_set_accepts(store: str, tmp_path: Path) -> None:
+    template = runner.invoke(app, ["policy", "init"])
+    assert template.exit_code == 0 and template.stdout.startswith("# A stagekeeper policy")
+    written = tmp_path / "policy.toml"
+    written.write_text(template.stdout, encoding="utf-8")
+    data(store, "register", "--timeframe", "1H")
+    assert cli(store, "policy", "set", "--file", str(written)).exit_code == 0

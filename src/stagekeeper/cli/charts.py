@@ -18,7 +18,9 @@ from stagekeeper.domain.model import StageChange, TimeframeStatus
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
 
-PLOT_HINT = "pip install 'stagekeeper[plot]' (matplotlib)"
+PLOT_HINT = (
+    "pip install 'stagekeeper[plot]' (matplotlib; from a checkout: pip install -e '.[plot]')"
+)
 
 
 def picture(reigns: Sequence[Reign], now: datetime, image_format: str) -> bytes:

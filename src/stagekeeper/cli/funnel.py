@@ -168,6 +168,11 @@ def _usage(exc: typer.TyperException) -> Failure:
     """A parser error in stagekeeper's form, keeping its suggestion as the hint."""
     possibilities = getattr(exc, "possibilities", None)
     context = getattr(exc, "ctx", None)
+    if "No such command 'mlflow'" in exc.format_message():
+        return Failure(
+            "usage", "no command 'mlflow': the MLflow backend is not installed",
+            "pip install stagekeeper-mlflow (from a checkout: pip install -e backends/mlflow)",
+        )  # fmt: skip
     if possibilities:  # the parser's own suggestion, e.g. for --model-vrsion
         return Failure("usage", exc.message, f"did you mean {' or '.join(sorted(possibilities))}?")
     hint = None if context is None else f"see '{context.command_path} --help'"

@@ -37,6 +37,7 @@ COMMANDS = {
     "history": "history:history",
     "rollback": "rollback:rollback",
     "status": "status:status",
+    "champion": "champion:champion",
     "lifecycle": "lifecycle:lifecycle",
     "doctor": "doctor:doctor",
     "metrics": "metrics:metrics",

@@ -73,6 +73,41 @@ def set_policy(
         )
 
 
+TEMPLATE = """\
+# A stagekeeper policy: one section per target stage (beta, champion, archived), each
+# optional. Set it with: stagekeeper policy set --file policy.toml [--timeframe 1H]
+
+[beta]
+require_reason = false              # --reason must be given
+# require = ["sharpe >= 0.5"]       # thresholds on the version's metrics
+
+[champion]
+require_reason = true
+require = [
+  "sharpe >= 1.0",                  # a threshold; a missing metric fails
+  "sharpe > champion.sharpe + 0.05" # beat the champion (the last one, if none reigns)
+]
+soak = "24h"                        # time in beta first: 30s, 90m, 24h, 2d
+approvals = 1                       # from someone other than the requester
+expires = "72h"                     # how long a request stays open
+allow_force = true                  # may --force go past these gates
+# approvals_identity = "verified"   # count only identities the store verified
+# protected_by = "approver"         # PostgreSQL after db enforce: only this group
+
+[rollback]
+gates = false                       # rollback skips metric and soak gates
+"""
+
+
+@policy_app.command("init")
+def init(json_output: options.Json = False) -> None:
+    """Print a commented policy to start from (nothing is read or changed)."""
+    from stagekeeper.cli.session import command_session
+
+    with command_session(json_output) as session:
+        session.emit({"template": TEMPLATE}, lambda _console: session.say(TEMPLATE))
+
+
 @policy_app.command("history")
 def history(
     store: options.Store = None,

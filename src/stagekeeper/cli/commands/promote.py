@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,7 +10,7 @@ from stagekeeper.cli import options, render
 from stagekeeper.cli.commands.check import show_check
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
-from stagekeeper.domain.stages import Cause
+from stagekeeper.domain.stages import Cause, Stage
 
 
 def promote(
@@ -69,8 +69,15 @@ def promote(
             f"Version {model_version} of {registry.model_name(timeframe)} is already "
             f"{target_stage.lower()}; nothing changed."
         )
+        dethroned = bool(changes) and changes[-1].from_stage is Stage.CHAMPION
+
+        def show(console: Any) -> None:
+            render.show_empty_or(console, render.changes_table(changes), already)
+            if dethroned:  # no crowning in the same step: the timeframe is left without one
+                console.print(f"{timeframe} has no champion now.")
+
         session.emit(
             {"status": "done", "changes": [render.change_data(c) for c in changes],
              "request": None},
-            lambda console: render.show_empty_or(console, render.changes_table(changes), already),
+            show,
         )  # fmt: skip

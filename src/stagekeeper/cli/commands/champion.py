@@ -1,0 +1,31 @@
+"""``stagekeeper champion``: the champion of a timeframe, on one line, for deploy scripts."""
+
+from __future__ import annotations
+
+import sys
+
+from stagekeeper.cli import options, render
+from stagekeeper.cli.session import command_session
+from stagekeeper.domain.errors import NotFoundError
+from stagekeeper.service.ports import SERVES_MODELS_URIS
+
+
+def champion(
+    timeframe: options.Timeframe,
+    store: options.Store = None,
+    actor: options.Actor = None,
+    json_output: options.Json = False,
+) -> None:
+    """Print the champion's version and where its model is (models:/NAME@champion on
+    MLflow), on one line; exit 1 if the timeframe has none."""
+    with command_session(json_output) as session:
+        registry = session.open(store, actor, writes=False)
+        found = registry.champion(timeframe)
+        if found is None:
+            raise NotFoundError(f"{timeframe} has no champion")
+        served = SERVES_MODELS_URIS in registry.store.capabilities
+        where = f"models:/{found.model_name}@champion" if served else (found.source or "")
+        if session.json_output:
+            session.emit({**render.version_data(found), "uri": where or None}, lambda _: None)
+            return
+        sys.stdout.write(f"{found.version} {where}".rstrip() + "\n")
