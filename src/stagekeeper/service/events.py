@@ -48,6 +48,13 @@ def follow(
         wait_for_changes(store, interval)
 
 
+def latest(store: VersionStore) -> str:
+    """A mark of the newest committed operation (its id; empty for an empty store): one
+    indexed read, for a page that only needs to know that something changed since."""
+    newest = store.history(None, None, 1)
+    return newest[-1].operation_id if newest else ""
+
+
 def wait_for_changes(store: VersionStore, timeout: float) -> None:
     """See ``Registry.wait_for_changes``."""
     if isinstance(store, ChangeNotifying):

@@ -289,6 +289,31 @@ class AccessManaged(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TimeframeSummary:
+    """What an overview shows of a timeframe: its champion and the change that crowned it,
+    its newest versions in beta (and how many there are), their and the champion's
+    metrics, and its last change."""
+
+    timeframe: str
+    champion: ModelVersion | None
+    crowning: StageChange | None
+    betas: list[ModelVersion]
+    beta_count: int
+    metrics: Mapping[int, Metrics]
+    last: StageChange | None
+
+
+@runtime_checkable
+class Summarizing(Protocol):
+    """A store that reads every timeframe's summary in a few queries, whatever its size
+    (the console's overview); others are read timeframe by timeframe."""
+
+    def summaries(self, newest_betas: int) -> list[TimeframeSummary]:
+        """Every timeframe's summary, by timeframe, with its ``newest_betas`` newest betas."""
+        ...
+
+
 @runtime_checkable
 class SelfRepairing(Protocol):
     """A store whose own representation can disagree with itself (MLflow: alias vs tags)."""

@@ -22,6 +22,7 @@ from stagekeeper.web.console import Console, failure
 from stagekeeper.web.openapi import openapi
 
 Handler = Callable[[Request, Console], Awaitable[Any]]
+HISTORY_LIMIT = 1000
 
 
 def _console(request: Request) -> Console:
@@ -184,8 +185,9 @@ async def set_policy(request: Request, console: Console) -> Any:
 
 async def history(request: Request, console: Console) -> Any:
     registry, query = _reader(request, console), request.query_params
+    limit = query.get("limit", str(HISTORY_LIMIT))  # the newest 1,000 unless told
     found = await anyio.to_thread.run_sync(
-        lambda: registry.history(query.get("timeframe"), query.get("version"), query.get("limit"))
+        lambda: registry.history(query.get("timeframe"), query.get("version"), limit)
     )
     return [render.change_data(c) for c in found]
 

@@ -16,7 +16,13 @@ from urllib.parse import urlencode
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -82,7 +88,7 @@ def _rendered(request: Request, template: str, context: dict[str, Any]) -> Respo
 
 
 def overview(_request: Request, registry: Registry) -> dict[str, Any]:
-    return {"rows": views.overview_rows(registry), "cursor": views.cursor(registry)}
+    return {"rows": views.overview_rows(registry), "mark": views.latest(registry)}
 
 
 def timeframe(request: Request, registry: Registry) -> dict[str, Any]:
@@ -120,7 +126,19 @@ def requests_page(_request: Request, registry: Registry) -> dict[str, Any]:
 
 
 def audit(request: Request, registry: Registry) -> dict[str, Any]:
-    return {"changes": views.filtered(registry.history(), request.query_params)[::-1]}
+    """The whole history, newest first, 50 to a page: a page reads no more than it shows
+    (and the pages before it); a filter reads everything."""
+    query = request.query_params
+    number = int(query["page"]) if query.get("page", "").isdigit() and query["page"] != "0" else 1
+    filters = {key: query[key] for key in ("version", "actor", "cause", "date") if query.get(key)}
+    changes = (
+        views.filtered(registry.history(), filters)
+        if filters
+        else registry.history(limit=number * PAGE_SIZE + 1)
+    )[::-1]
+    shown = changes[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    more = len(changes) > number * PAGE_SIZE
+    return {"changes": shown, "page": number, "more": more, "query": filters}
 
 
 def policy_page(_request: Request, registry: Registry) -> dict[str, Any]:
@@ -216,8 +234,36 @@ async def fragment(request: Request) -> Response:
     return templates.TemplateResponse(request, "overview_table.html", {**found, "who": who})
 
 
+async def changes_stream(request: Request) -> Response:
+    """Server-Sent Events for a live page: an event each time an operation commits after
+    the mark the page was drawn at, anywhere (the page then reloads its table)."""
+    console = _console(request)
+    try:
+        who = console.caller(request, reading=True)
+    except Unauthenticated:
+        return PlainTextResponse("sign in first", status_code=401)
+    store = console.registry(who).store
+    mark = request.query_params.get("after", "")
+
+    async def sent() -> Any:
+        from stagekeeper.service.events import latest, wait_for_changes
+
+        seen = mark
+        while not await request.is_disconnected():
+            newest = await anyio.to_thread.run_sync(latest, store)
+            if newest != seen:
+                seen = newest
+                yield f"event: change\ndata: {newest}\n\n"
+            else:
+                yield ": waiting\n\n"  # and a disconnected page is noticed here
+                await anyio.to_thread.run_sync(wait_for_changes, store, 1.0)
+
+    return StreamingResponse(sent(), media_type="text/event-stream")
+
+
 ROUTES = [
     Route("/", page("overview.html", overview)),
+    Route("/fragments/overview/changes", changes_stream),
     Route("/fragments/overview", fragment),
     Route("/timeframes/{tf}", page("timeframe.html", timeframe)),
     Route("/timeframes/{tf}/versions/{n}", page("version.html", version)),

@@ -14,13 +14,13 @@ from typing import Any
 
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.model import ModelVersion, StageChange
-from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
 from stagekeeper.service.registry import Registry
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 KEY_METRICS = 3
+CHALLENGERS = 3  # the newest versions in beta shown on the overview; the rest are counted
 
 
 def visible(text: object) -> str:
@@ -41,29 +41,29 @@ def number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def cursor(registry: Registry) -> str:
-    found = registry.events()
-    return found[-1].cursor if found else ""
+def latest(registry: Registry) -> str:
+    from stagekeeper.service.events import latest
+
+    return latest(registry.store)
 
 
 def overview_rows(registry: Registry) -> list[dict[str, Any]]:
-    """One row per timeframe, each read with a few indexed queries, never the whole history."""
+    """One row per timeframe, from the summaries (a few queries where the store can)."""
+    from stagekeeper.service.overview import summaries
+
     pending = registry.requests()
     rows = []
-    for status in registry.status():
-        tf = status.timeframe
-        champion = registry.champion(tf)
-        own = [] if champion is None else registry.history(tf, champion.version)
-        theirs = registry.metrics(tf, champion.version) if champion else {}
-        challengers = [
-            (v, _key_metrics(registry.metrics(tf, v.version), theirs))
-            for v in registry.list(tf, Stage.BETA)
-        ]
+    for found in summaries(registry.store, CHALLENGERS):
+        champion = found.champion
+        theirs = found.metrics.get(champion.version, {}) if champion else {}
         rows.append({
-            "tf": tf, "champion": champion,
-            "crowned": next((c for c in reversed(own) if c.crowns), None),
-            "challengers": challengers, "pending": [r for r in pending if r.timeframe == tf],
-            "last": next(iter(registry.history(tf, limit=1)), None),
+            "tf": found.timeframe, "champion": champion, "crowned": found.crowning,
+            "challengers": [
+                (v, _key_metrics(found.metrics.get(v.version, {}), theirs)) for v in found.betas
+            ],
+            "more": found.beta_count - len(found.betas),
+            "pending": [r for r in pending if r.timeframe == found.timeframe],
+            "last": found.last,
         })  # fmt: skip
     return rows
 

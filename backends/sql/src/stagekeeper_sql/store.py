@@ -35,7 +35,12 @@ from stagekeeper.domain.model import (
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.tokens import ApiToken
-from stagekeeper.service.ports import CHOOSES_VERSION_NUMBERS, Planner, StoreOptions
+from stagekeeper.service.ports import (
+    CHOOSES_VERSION_NUMBERS,
+    Planner,
+    StoreOptions,
+    TimeframeSummary,
+)
 from stagekeeper_sql import migrate, settings
 from stagekeeper_sql.damage import damaged
 from stagekeeper_sql.engine import (
@@ -70,6 +75,7 @@ from stagekeeper_sql.statements import (
     to_version,
     versions_query,
 )
+from stagekeeper_sql.summaries import summaries
 from stagekeeper_sql.view import LockedView
 
 
@@ -268,6 +274,10 @@ class SqlStore(ManagedAccess):
     def mark_delivered(self, sink: str, cursor: str) -> None:
         with self._waiting_for(None), self._write() as connection:
             settings.move_cursor(connection, sink, cursor)
+
+    def summaries(self, newest_betas: int) -> list[TimeframeSummary]:
+        with self._read() as connection:
+            return summaries(connection, newest_betas)
 
     def tokens(self) -> list[ApiToken]:
         with self._read() as connection:

@@ -3,8 +3,8 @@
 (function () {
   var box = document.getElementById("overview");
   if (!box || !window.EventSource) { return; }
-  var since = box.getAttribute("data-cursor");
-  var url = "/api/v1/events/stream" + (since ? "?since=" + encodeURIComponent(since) : "");
+  var mark = box.getAttribute("data-mark") || "";
+  var url = "/fragments/overview/changes?after=" + encodeURIComponent(mark);
   var source = new EventSource(url);
   source.addEventListener("change", function () {
     fetch(box.getAttribute("data-live"), { credentials: "same-origin" })
