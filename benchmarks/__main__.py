@@ -3,7 +3,7 @@ each target, and write the results as JSON (``--output``, default
 ``benchmarks/results.json``). Every figure is a ratio against a baseline measured in the
 same run, or an absolute figure with its target. Exits 1 if a target was missed.
 
-``--only`` runs some sections (cli, latency, scale, memory, throughput); ``--quick`` runs
+``--only`` runs some sections (cli, latency, scale, memory, throughput, console); ``--quick`` runs
 small sizes, to try the command itself.
 """
 
@@ -15,11 +15,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import cli_start, latency, memory, scale, throughput
+from benchmarks import cli_start, console, latency, memory, scale, throughput
 from benchmarks.report import Result, table, write_json
 from benchmarks.timing import QUIET
 
-SECTIONS = ("cli", "latency", "scale", "memory", "throughput")
+SECTIONS = ("cli", "latency", "scale", "memory", "throughput", "console")
 
 
 def main() -> int:
@@ -44,6 +44,10 @@ def main() -> int:
             results += memory.measure(10 if args.quick else 100, 1000)
         if "throughput" in wanted:
             results += throughput.measure(Path(folder), 3 if args.quick else 10, 3000)
+        if "console" in wanted:
+            results += console.measure(
+                Path(folder), 4 if args.quick else 20, 100 if args.quick else 1000
+            )
     print(table(results))
     write_json(results, args.output)
     print(f"\nwrote {args.output}")
