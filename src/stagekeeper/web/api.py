@@ -137,20 +137,18 @@ async def requests(request: Request, console: Console) -> Any:
 
 
 async def approve(request: Request, console: Console) -> Any:
-    _, registry = _writer(request, console, "approver", "approve")
-    body, rid = await _body(request), request.path_params["id"]
-    changes = await anyio.to_thread.run_sync(
-        lambda: registry.approve(rid, reason=body.get("reason"))
-    )
-    return {"changes": [render.change_data(c) for c in changes]}
+    return await _decide(request, console, "approve")
 
 
 async def reject(request: Request, console: Console) -> Any:
-    _, registry = _writer(request, console, "approver", "reject")
+    return await _decide(request, console, "reject")
+
+
+async def _decide(request: Request, console: Console, verdict: str) -> Any:
+    _, registry = _writer(request, console, "approver", verdict)
     body, rid = await _body(request), request.path_params["id"]
-    changes = await anyio.to_thread.run_sync(
-        lambda: registry.reject(rid, reason=body.get("reason"))
-    )
+    act = registry.approve if verdict == "approve" else registry.reject
+    changes = await anyio.to_thread.run_sync(lambda: act(rid, reason=body.get("reason")))
     return {"changes": [render.change_data(c) for c in changes]}
 
 

@@ -57,12 +57,10 @@ def page(template: str, gather: Callable[[Request, Registry], dict[str, Any]]) -
     """A page: the caller (else the sign-in page), what ``gather`` reads, the template."""
 
     async def endpoint(request: Request) -> Response:
-        console = _console(request)
-        try:
-            who = console.caller(request, reading=True)
-        except Unauthenticated:
-            return RedirectResponse("/sign-in", status_code=303)
-        registry = console.registry(who)
+        signed = _reader(request)
+        if isinstance(signed, Response):
+            return signed
+        who, registry = signed
         try:
             found = await anyio.to_thread.run_sync(lambda: gather(request, registry))
         except StagekeeperError as exc:
@@ -150,13 +148,21 @@ def policy_page(_request: Request, registry: Registry) -> dict[str, Any]:
     }
 
 
-async def audit_export(request: Request) -> Response:
+def _reader(request: Request) -> tuple[Principal, Registry] | Response:
+    """Who reads, and the service as them; else the way to the sign-in page."""
     console = _console(request)
     try:
         who = console.caller(request, reading=True)
     except Unauthenticated:
         return RedirectResponse("/sign-in", status_code=303)
-    registry = console.registry(who)
+    return who, console.registry(who)
+
+
+async def audit_export(request: Request) -> Response:
+    signed = _reader(request)
+    if isinstance(signed, Response):
+        return signed
+    registry = signed[1]
     changes = await anyio.to_thread.run_sync(registry.history)
     rows = [render.change_data(c) for c in changes]
     if request.path_params["format"] == "json":

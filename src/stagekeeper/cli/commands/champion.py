@@ -16,8 +16,9 @@ def champion(
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
-    """Print the champion's version and where its model is (models:/NAME@champion on
-    MLflow), on one line; exit 1 if the timeframe has none."""
+    """Print the champion's version and model on one line, for deploy scripts.
+
+    The model is its source, or models:/NAME@champion on MLflow; exit 1 if there is none."""
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=False)
         found = registry.champion(timeframe)

@@ -69,12 +69,7 @@ def grant(
     json_output: options.Json = False,
 ) -> None:
     """Make a login a member of a group (viewer, promoter, approver or admin)."""
-    with command_session(json_output) as session:
-        session.open(store, actor, writes=False).access().grant(login, group)
-        session.emit(
-            {"login": login, "group": group, "member": True},
-            lambda console: console.print(f"{login} is a member of {group} now."),
-        )
+    _membership(login, group, True, store, actor, json_output)
 
 
 @db_app.command("revoke")
@@ -86,11 +81,19 @@ def revoke(
     json_output: options.Json = False,
 ) -> None:
     """Take a login out of a group."""
-    with command_session(json_output) as session:
-        session.open(store, actor, writes=False).access().revoke(login, group)
+    _membership(login, group, False, store, actor, json_output)
+
+
+def _membership(
+    login: str, group: str, member: bool, store: str | None, actor: str | None, json: bool
+) -> None:
+    with command_session(json) as session:
+        access = session.open(store, actor, writes=False).access()
+        (access.grant if member else access.revoke)(login, group)
+        said = f"{login} is {'a' if member else 'no'} member of {group} now."
         session.emit(
-            {"login": login, "group": group, "member": False},
-            lambda console: console.print(f"{login} is no member of {group} now."),
+            {"login": login, "group": group, "member": member},
+            lambda console: console.print(said),
         )
 
 

@@ -100,7 +100,11 @@ gates = false                       # rollback skips metric and soak gates
 
 
 @policy_app.command("init")
-def init(json_output: options.Json = False) -> None:
+def init(
+    store: options.Store = None,  # noqa: ARG001 - every command takes them; this one needs none
+    actor: options.Actor = None,  # noqa: ARG001
+    json_output: options.Json = False,
+) -> None:
     """Print a commented policy to start from (nothing is read or changed)."""
     from stagekeeper.cli.session import command_session
 
