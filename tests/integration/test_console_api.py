@@ -146,6 +146,16 @@ def test_a_refused_request_changes_nothing(registry: Registry, tokens: dict[str,
     assert (registry.list(), registry.history()) == before
 
 
+def test_an_expired_token_signs_nobody_in(registry: Registry) -> None:
+    import time
+
+    given, _ = registry.create_token("eve", "admin", expires="1s")
+    api = client(registry)
+    assert api.get("/api/v1/status", headers=as_(given)).status_code == 200
+    time.sleep(1.1)
+    error(api.get("/api/v1/status", headers=as_(given)), 401, "unauthenticated")
+
+
 def test_a_revoked_token_and_a_forged_proxy_header_sign_nobody_in(
     registry: Registry, tokens: dict[str, str]
 ) -> None:

@@ -26,10 +26,10 @@ class ApiToken:
     digest: str  # sha256 of the secret part, hex
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: until revoked
 
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 def role(value: object) -> str:
@@ -43,21 +43,24 @@ def allows(held: str, needed: str) -> bool:
     return ROLES.index(held) >= ROLES.index(needed)
 
 
-def new(user: str, role_name: str, at: datetime) -> tuple[str, ApiToken]:
+def new(
+    user: str, role_name: str, at: datetime, expires_at: datetime | None = None
+) -> tuple[str, ApiToken]:
     """A new token: the text to hand over once, and what the store keeps of it."""
     token_id, secret = os.urandom(6).hex(), os.urandom(24).hex()
-    kept = ApiToken(token_id, user, role(role_name), _digest(secret), at)
+    kept = ApiToken(token_id, user, role(role_name), _digest(secret), at, None, expires_at)
     return f"{PREFIX}_{token_id}_{secret}", kept
 
 
-def matching(given: str, kept: list[ApiToken]) -> ApiToken | None:
-    """The active token ``given`` is, or ``None``; the secret compared in constant time."""
+def matching(given: str, kept: list[ApiToken], now: datetime) -> ApiToken | None:
+    """The active token ``given`` is at ``now``, or ``None``; the secret compared in
+    constant time."""
     prefix, _, rest = given.strip().partition("_")
     token_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not token_id or not secret:
         return None
     found = next((t for t in kept if t.id == token_id), None)
-    if found is None or not found.active:
+    if found is None or not found.active(now):
         return None
     return found if hmac.compare_digest(found.digest, _digest(secret)) else None
 

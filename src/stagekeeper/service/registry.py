@@ -141,11 +141,8 @@ class Registry:
         reason: str | None = None,
         actor: str | None = None,
     ) -> list[StageChange]:
-        """Archive the champion and bring back the previous one (or ``to_version``).
-
-        Only an archived version that has been champion before can come back. Returns the
-        changes made; an empty list when ``to_version`` is already the champion.
-        """
+        """Archive the champion and bring back the previous one (or ``to_version``), an
+        archived former champion; an empty list when it is the champion already."""
         return promotion.rollback(self.path, timeframe, to_version, reason=reason, actor=actor)
 
     def check(
@@ -316,9 +313,12 @@ class Registry:
 
     # -- the console's tokens (``tokens``) ------------------------------------------------
 
-    def create_token(self, user: str, role: str) -> tuple[str, ApiToken]:
-        """A token for ``user`` with ``role``: the token itself (shown once), and its record."""
-        return tokens.create(self.path, user, role)
+    def create_token(
+        self, user: str, role: str, expires: str | None = None
+    ) -> tuple[str, ApiToken]:
+        """A token for ``user`` with ``role`` (for ``expires``, e.g. ``30d``): the token
+        itself (shown once), and its ``ApiToken`` record."""
+        return tokens.create(self.path, user, role, expires)
 
     def tokens(self) -> builtins.list[ApiToken]:
         """Every token's record (never the token), revoked ones too."""

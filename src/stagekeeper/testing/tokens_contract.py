@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from stagekeeper.domain.errors import NotFoundError, ValidationError
@@ -29,6 +31,17 @@ class TokensContract(ContractBase):
             assert authenticate(server.store, given) is None
             [listed] = server.tokens()
             assert listed.id == kept.id and listed.revoked_at is not None
+
+    def test_a_token_past_its_expiry_signs_no_one_in(self, registry: Registry) -> None:
+        given, kept = registry.create_token("ana", "viewer", expires="1s")
+        assert kept.expires_at is not None and kept.expires_at > kept.created_at
+        assert authenticate(registry.store, given) is not None
+        time.sleep(1.1)
+        assert authenticate(registry.store, given) is None
+        [listed] = registry.tokens()
+        assert listed.expires_at == kept.expires_at
+        with pytest.raises(ValidationError, match="expected from 1s"):
+            registry.create_token("ana", "viewer", expires="0s")
 
     def test_a_bad_role_or_an_unknown_token_is_refused(self, registry: Registry) -> None:
         with pytest.raises(ValidationError, match="unknown role"):

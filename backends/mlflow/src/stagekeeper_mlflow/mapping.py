@@ -227,6 +227,7 @@ def encode_token(token: ApiToken) -> tuple[str, str]:
         "user": token.user, "role": token.role, "digest": token.digest,
         "created_at": token.created_at.astimezone(UTC).isoformat(),
         "revoked_at": None if token.revoked_at is None else token.revoked_at.isoformat(),
+        "expires_at": None if token.expires_at is None else token.expires_at.isoformat(),
     }  # fmt: skip
     return f"{TOKEN_PREFIX}{token.id}", json.dumps(value, separators=(",", ":"))
 
@@ -236,12 +237,13 @@ def decode_tokens(tags: Mapping[str, str]) -> list[ApiToken]:
     for key, value in tags.items():
         if key.startswith(TOKEN_PREFIX):
             kept = json.loads(value)
-            revoked = kept.get("revoked_at")
+            revoked, expires = kept.get("revoked_at"), kept.get("expires_at")
             found.append(
                 ApiToken(
                     key.removeprefix(TOKEN_PREFIX), kept["user"], kept["role"], kept["digest"],
                     datetime.fromisoformat(kept["created_at"]),
                     None if revoked is None else datetime.fromisoformat(revoked),
+                    None if expires is None else datetime.fromisoformat(expires),
                 )
             )  # fmt: skip
     return sorted(found, key=lambda token: token.created_at)

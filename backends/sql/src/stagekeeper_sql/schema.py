@@ -154,6 +154,7 @@ tokens = Table(
     Column("digest", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
 )
 
 deliveries = Table(

@@ -67,6 +67,7 @@ def all_tokens(connection: Connection) -> list[ApiToken]:
         ApiToken(
             row.id, row.user_name, row.role, row.digest, utc(row.created_at),
             None if row.revoked_at is None else utc(row.revoked_at),
+            None if row.expires_at is None else utc(row.expires_at),
         )
         for row in rows
     ]  # fmt: skip
@@ -78,5 +79,6 @@ def keep_token(connection: Connection, token: ApiToken) -> None:
         tokens.insert().values(
             id=token.id, user_name=token.user, role=token.role, digest=token.digest,
             created_at=token.created_at, revoked_at=token.revoked_at,
+            expires_at=token.expires_at,
         )
     )  # fmt: skip

@@ -37,13 +37,23 @@ def create(
             show_default=False,
         ),
     ],
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            metavar="DURATION",
+            help="Valid for this long (30d, 12h); else until revoked.",
+            show_default=False,
+        ),
+    ] = None,
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
     """Make a token and print it, once: the store keeps only its digest."""
     with command_session(json_output) as session:
-        given, kept = session.open(store, actor, writes=True).create_token(user, role)
+        registry = session.open(store, actor, writes=True)
+        given, kept = registry.create_token(user, role, expires)
         session.emit(
             {"token": given, **token_data(kept)},
             lambda console: console.print(
@@ -90,6 +100,7 @@ def token_data(token: ApiToken) -> Data:
         "role": token.role,
         "created_at": timestamp(token.created_at),
         "revoked_at": None if token.revoked_at is None else timestamp(token.revoked_at),
+        "expires_at": None if token.expires_at is None else timestamp(token.expires_at),
     }
 
 
