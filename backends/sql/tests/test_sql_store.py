@@ -45,11 +45,10 @@ def test_an_older_schema_is_refused_with_the_upgrade_command(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     open_registry(sqlite_url).close()
-    with sqlite3.connect(tmp_path / "models.db") as connection:  # as 0007 left it
-        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0007'")
-        connection.execute("ALTER TABLE stagekeeper_changes DROP COLUMN identity_name")
-        connection.execute("ALTER TABLE stagekeeper_changes DROP COLUMN identity_source")
-    with pytest.raises(BackendError, match="revision 0007") as refused:
+    with sqlite3.connect(tmp_path / "models.db") as connection:  # as 0008 left it
+        connection.execute(f"UPDATE {VERSION_TABLE} SET version_num = '0008'")
+        connection.execute("DROP TABLE stagekeeper_tokens")
+    with pytest.raises(BackendError, match="revision 0008") as refused:
         open_registry(sqlite_url)
     assert "stagekeeper db upgrade" in str(refused.value.hint)
     shown = subprocess.run(

@@ -95,7 +95,8 @@ class WebhookSink:
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         connection = connection_class(parts.netloc.rpartition("@")[2], timeout=self.timeout)
-        deadline = threading.Timer(self.timeout, _cut, (connection,))
+        expired = threading.Event()
+        deadline = threading.Timer(self.timeout, _cut, (connection, expired))
         deadline.start()
         try:
             connection.request("POST", _target(parts), body, headers)
@@ -104,7 +105,7 @@ class WebhookSink:
         except (OSError, http.client.HTTPException) as exc:
             return (
                 f"no answer within {self.timeout:g}s"
-                if deadline.finished.is_set() or isinstance(exc, TimeoutError)
+                if expired.is_set() or isinstance(exc, TimeoutError)
                 else str(getattr(exc, "reason", exc) or type(exc).__name__)
             )
         finally:
@@ -121,8 +122,10 @@ def _target(parts: urllib.parse.SplitResult) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _cut(connection: http.client.HTTPConnection) -> None:
-    """End an attempt at its deadline: a blocked read then fails at once."""
+def _cut(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """End an attempt at its deadline: a blocked read then fails at once (and, told first,
+    says why)."""
+    expired.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):  # already closed
