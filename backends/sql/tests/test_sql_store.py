@@ -212,3 +212,21 @@ def test_a_store_on_a_read_only_mount_can_still_be_read(read_only_mount: Path) -
     )  # fmt: skip
     assert refused.returncode == 3
     assert refused.stderr.startswith(f"error: SQLite database {read_only_mount} is read-only")
+
+
+def test_summaries_read_in_a_few_queries_agree_with_the_plain_reads(url: str) -> None:
+    """The overview's batched read (``summaries``) says what the timeframe-by-timeframe
+    reads say, for every timeframe."""
+    from stagekeeper.service.overview import _summary
+
+    with open_registry(url, actor="ana") as registry:
+        for timeframe in ("1H", "4H", "1D"):
+            for number in range(1, 6):
+                registry.register(timeframe, metrics={"sharpe": number / 10})
+                registry.promote(timeframe, number, "beta")
+            registry.promote(timeframe, 2, "champion")
+        registry.register("4H")  # the last change of 4H is a registration
+        batched = registry.store.summaries(3)  # type: ignore[attr-defined]
+        plain = [_summary(registry.store, tf, 3) for tf in ("1D", "1H", "4H")]
+    assert batched == plain
+    assert [s.last.version for s in batched if s.last] == [2, 2, 6]

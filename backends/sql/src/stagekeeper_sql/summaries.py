@@ -7,6 +7,7 @@ Imports the domain, the ports and the store's statements.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, tuple_
 
@@ -23,11 +24,7 @@ def summaries(connection: Connection, newest_betas: int) -> list[TimeframeSummar
         row.timeframe: to_version(row._mapping, row.model_name)
         for row in connection.execute(versions_query().where(in_stage(Stage.CHAMPION))).all()
     }
-    betas: dict[str, list[ModelVersion]] = defaultdict(list)
-    for name, row in names.items():  # each an index seek: a scan of every beta grows
-        if row._mapping[count_column(Stage.BETA)]:
-            found = connection.execute(_NEWEST_BETAS, {"tf": name, "count": newest_betas})
-            betas[name] = [to_version(r._mapping, r.model_name) for r in found.all()]
+    betas = _newest(connection, names, newest_betas)
     crowned = {c.timeframe: c for c in map(to_change, connection.execute(_CROWNINGS).all())}
     last = {c.timeframe: c for c in map(to_change, connection.execute(_LAST).all())}
     shown = [(v.timeframe, v.version) for v in [*champions.values(), *_flat(betas)]]
@@ -41,6 +38,41 @@ def summaries(connection: Connection, newest_betas: int) -> list[TimeframeSummar
         for name, row in sorted(names.items())
         if any(row._mapping[count_column(stage)] for stage in Stage)
     ]  # fmt: skip
+
+
+def _newest(
+    connection: Connection, names: dict[str, Any], count: int
+) -> dict[str, list[ModelVersion]]:
+    """Each timeframe's newest betas, each an index seek (a scan of every beta would grow
+    with the store): one query with LATERAL on PostgreSQL, a query each on SQLite, where a
+    query costs no round trip."""
+    betas: dict[str, list[ModelVersion]] = defaultdict(list)
+    if connection.dialect.name == "postgresql":
+        newest = (
+            select(versions)
+            .where(versions.c.timeframe == timeframes.c.name)
+            .where(in_stage(Stage.BETA))
+            .order_by(versions.c.version.desc())
+            .limit(bindparam("count"))
+            .correlate(timeframes)
+            .lateral()
+        )
+        query = select(newest, timeframes.c.model_name).select_from(
+            timeframes.join(newest, literal_column("true"))
+        )
+        rows = connection.execute(query, {"count": count}).all()
+    else:
+        rows = [
+            found
+            for name, row in names.items()
+            if row._mapping[count_column(Stage.BETA)]
+            for found in connection.execute(
+                _NEWEST_BETAS.where(versions.c.timeframe == name), {"count": count}
+            ).all()
+        ]
+    for row in rows:
+        betas[row.timeframe].append(to_version(row._mapping, row.model_name))
+    return betas
 
 
 def _flat(found: dict[str, list[ModelVersion]]) -> list[ModelVersion]:
@@ -58,7 +90,6 @@ def _metrics(connection: Connection, pairs: list[tuple[str, int]]) -> dict[str, 
 
 _NEWEST_BETAS = (
     versions_query()
-    .where(versions.c.timeframe == bindparam("tf"))
     .where(in_stage(Stage.BETA))
     .order_by(versions.c.version.desc())
     .limit(bindparam("count"))
@@ -75,12 +106,10 @@ _CROWNING_IDS = (
 )  # fmt: skip
 _CROWNINGS = select(changes).where(changes.c.id.in_(_CROWNING_IDS))
 # Each timeframe's newest change: one index seek per timeframe, not a scan of the history.
-_LAST = select(changes).where(
-    changes.c.id.in_(
-        select(
-            select(func.max(changes.c.id))
-            .where(changes.c.timeframe == timeframes.c.name)
-            .scalar_subquery()
-        )
-    )
-)
+_LAST_IDS = select(
+    select(func.max(changes.c.id))
+    .where(changes.c.timeframe == timeframes.c.name)
+    .correlate(timeframes)
+    .scalar_subquery()
+).select_from(timeframes)
+_LAST = select(changes).where(changes.c.id.in_(_LAST_IDS))
