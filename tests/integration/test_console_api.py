@@ -293,3 +293,40 @@ def fuzz_console(
         team = (("vic", "viewer"), ("ana", "promoter"), ("bob", "approver"), ("dee", "admin"))
         tokens = {user: registry.create_token(user, role)[0] for user, role in team}
         yield client(registry), registry, tokens
+
+
+def test_every_write_route_answers_its_success(registry: Registry, tokens: dict[str, str]) -> None:
+    api, bob, ana = client(registry), as_(tokens["bob"]), as_(tokens["ana"])
+    measured = api.post("/api/v1/timeframes/1H/versions/2/metrics", headers=ana,
+                        json={"metrics": {"sharpe": 1.7}, "reason": "re-run"})  # fmt: skip
+    assert measured.status_code == 201
+    assert measured.json()["data"]["changes"][0]["cause"] == "metrics"
+    registry.set_policy({"champion": {"approvals": 1}})
+    asked = api.post("/api/v1/timeframes/1H/versions/2/promote", headers=ana,
+                     json={"stage": "champion"}).json()["data"]  # fmt: skip
+    rejected = api.post(f"/api/v1/requests/{asked['request']['id']}/reject", headers=bob,
+                        json={"reason": "drawdown"})  # fmt: skip
+    assert rejected.json()["data"]["changes"][0]["cause"] == "rejection"
+    registry.set_policy({})
+    api.post("/api/v1/timeframes/1H/versions/2/promote", headers=ana, json={"stage": "champion"})
+    rolled = api.post("/api/v1/timeframes/1H/rollback", headers=ana, json={"reason": "live"})
+    assert [c["cause"] for c in rolled.json()["data"]["changes"]] == ["rollback", "rollback"]
+    assert registry.champion("1H").version == 1  # type: ignore[union-attr]
+
+
+def test_reads_are_open_with_public_read_and_writes_never_are(registry: Registry) -> None:
+    api = client(registry, public_read=True)
+    assert api.get("/api/v1/status").status_code == 200
+    assert api.get("/").status_code == 200
+    error(api.post("/api/v1/timeframes/1H/rollback", json={}), 401, "unauthenticated")
+
+
+def test_an_unavailable_store_is_503(registry: Registry, tokens: dict[str, str]) -> None:
+    from stagekeeper import StoreUnreachable
+
+    def down() -> None:
+        raise StoreUnreachable("cannot reach the store")
+
+    registry.store.status = down  # type: ignore[method-assign]
+    error(client(registry).get("/api/v1/status", headers=as_(tokens["vic"])), 503,
+          "store_unavailable")  # fmt: skip
