@@ -9,7 +9,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from stagekeeper.domain.model import Metrics, ModelVersion
 from stagekeeper.domain.stages import Stage
@@ -82,10 +94,28 @@ def _flat(found: dict[str, list[ModelVersion]]) -> list[ModelVersion]:
 def _metrics(connection: Connection, pairs: list[tuple[str, int]]) -> dict[str, dict[int, Metrics]]:
     found: dict[str, dict[int, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     if pairs:
-        query = select(metrics).where(tuple_(metrics.c.timeframe, metrics.c.version).in_(pairs))
-        for row in connection.execute(query).all():
+        for row in connection.execute(_metrics_of(connection, pairs)).all():
             found[row.timeframe][row.version][row.name] = float(row.value)
     return {tf: dict(numbers) for tf, numbers in found.items()}
+
+
+def _metrics_of(connection: Connection, pairs: list[tuple[str, int]]) -> Select[Any]:
+    """On PostgreSQL the pairs go as two arrays: a list of hundreds of pairs would be
+    planned as as many OR'd conditions, which costs more than the read, and more still once
+    the driver prepares it."""
+    pair = tuple_(metrics.c.timeframe, metrics.c.version)
+    if connection.dialect.name != "postgresql":
+        return select(metrics).where(pair.in_(pairs))
+    names, numbers = zip(*pairs, strict=True)
+    shown = (
+        func.unnest(
+            bindparam("names", list(names), type_=ARRAY(String)),
+            bindparam("numbers", list(numbers), type_=ARRAY(Integer)),
+        )
+        .table_valued("timeframe", "version")
+        .render_derived()
+    )
+    return select(metrics).where(pair.in_(select(shown.c.timeframe, shown.c.version)))
 
 
 _NEWEST_BETAS = (
