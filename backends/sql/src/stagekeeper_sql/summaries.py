@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Integer,
     Select,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from stagekeeper.domain.model import Metrics, ModelVersion
 from stagekeeper.domain.stages import Stage
