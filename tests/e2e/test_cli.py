@@ -127,6 +127,21 @@ def test_list_history_and_status(store: str) -> None:
     ]
 
 
+def test_every_table_labels_a_version_alike_and_drops_columns_no_row_fills(store: str) -> None:
+    crowned(store, "1H")
+    shown = {name: cli(store, *args).stdout for name, args in {
+        "status": ("status",), "list": ("list", "--timeframe", "1H"),
+        "history": ("history", "--timeframe", "1H"),
+    }.items()}  # fmt: skip
+    for table in shown.values():
+        assert re.search(r"│ v1 +│", table), table
+    assert "detail" not in shown["history"] and "reason" not in shown["history"]
+    assert "source" not in shown["list"]
+    data(store, "register", "--timeframe", "1H", "--source", "s3://m/2")
+    filled = cli(store, "list", "--timeframe", "1H").stdout
+    assert "source" in filled and "s3://m/2" in filled
+
+
 def test_rollback_restores_the_previous_champion(store: str) -> None:
     first = crowned(store)
     second = crowned(store)

@@ -108,22 +108,21 @@ def request_data(request: ApprovalRequest) -> Data:
     }
 
 
+def label(version: int) -> str:
+    """A version as every table and message shows it to a person: ``v3`` (flags and
+    --json take and give the bare number)."""
+    return f"v{version}"
+
+
 def requests_table(requests: Iterable[ApprovalRequest]) -> Table:
-    table = new_table("request", "timeframe", "version", "move", "state", "approvals", "requester",
-                   "expires (UTC)", "reason")  # fmt: skip
-    for r in requests:
-        table.add_row(
-            r.id,
-            r.timeframe,
-            str(r.version),
-            f"{r.from_stage.value} -> {r.target.value}",
-            r.state.value,
-            f"{len(r.approvals)} of {r.needed}",
-            r.requester,
-            _short(r.expires_at),
-            r.reason or "",
-        )
-    return table
+    return filled_table(
+        ("request", "timeframe", "version", "move", "state", "approvals", "requester",
+         "expires (UTC)", "reason"),
+        [(r.id, r.timeframe, label(r.version), f"{r.from_stage.value} -> {r.target.value}",
+          r.state.value, f"{len(r.approvals)} of {r.needed}", r.requester,
+          _short(r.expires_at), r.reason or "")
+         for r in requests],
+    )  # fmt: skip
 
 
 def reign_data(reign: Reign) -> Data:
@@ -152,10 +151,10 @@ def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
             who = r.ended_identity
             ended += f" by {r.ended_by}" + (f" ({who.shown()})" if who and who.verified else "")
         if r.successor is not None:
-            ended += f" (for v{r.successor})"
+            ended += f" (for {label(r.successor)})"
         end = _short(r.end) if r.end else "now"
         table.add_row(
-            r.timeframe, f"v{r.version}", _short(r.start), end, f"{days:.1f}", r.began, ended
+            r.timeframe, label(r.version), _short(r.start), end, f"{days:.1f}", r.began, ended
         )
     return table
 
@@ -169,7 +168,7 @@ def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
         for r in (r for r in reigns if r.timeframe == timeframe):
             state = "active" if r.end is None else "done"
             lines.append(
-                f"    v{r.version} {r.began} :{state}, {_short(r.start)}, "
+                f"    {label(r.version)} {r.began} :{state}, {_short(r.start)}, "
                 f"{_short(r.end or max(now, r.start))}"
             )
     return "\n".join(lines) + "\n"
@@ -225,36 +224,22 @@ def status_data(status: TimeframeStatus) -> Data:
 
 
 def versions_table(versions: Iterable[ModelVersion]) -> Table:
-    table = new_table("timeframe", "model", "version", "stage", "updated (UTC)", "source")
-    for v in versions:
-        table.add_row(
-            v.timeframe,
-            v.model_name,
-            str(v.version),
-            v.stage.value,
-            _short(v.updated_at),
-            v.source or "",
-        )
-    return table
+    return filled_table(
+        ("timeframe", "model", "version", "stage", "updated (UTC)", "source"),
+        [(v.timeframe, v.model_name, label(v.version), v.stage.value, _short(v.updated_at),
+          v.source or "")
+         for v in versions],
+    )  # fmt: skip
 
 
 def changes_table(changes: Iterable[StageChange]) -> Table:
-    table = new_table(
-        "at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason", "detail"
-    )
-    for c in changes:
-        table.add_row(
-            _short(c.at),
-            c.timeframe,
-            str(c.version),
-            c.from_stage.value if c.from_stage else "-",
-            c.to_stage.value,
-            c.cause.value,
-            actor_shown(c),
-            c.reason or "",
-            c.detail or "",
-        )
-    return table
+    return filled_table(
+        ("at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason", "detail"),
+        [(_short(c.at), c.timeframe, label(c.version),
+          c.from_stage.value if c.from_stage else "-", c.to_stage.value, c.cause.value,
+          actor_shown(c), c.reason or "", c.detail or "")
+         for c in changes],
+    )  # fmt: skip
 
 
 def actor_shown(change: StageChange) -> str:
@@ -292,7 +277,7 @@ def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
     counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
     table = new_table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
     for s in statuses:
-        champion = "-" if s.champion is None else f"v{s.champion}"
+        champion = "-" if s.champion is None else label(s.champion)
         table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
     return table
 
@@ -300,7 +285,7 @@ def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
 def findings_table(findings: Iterable[Finding]) -> Table:
     table = new_table("timeframe", "version", "problem", "fix", "fixed")
     for f in findings:
-        version = "-" if f.version is None else str(f.version)
+        version = "-" if f.version is None else label(f.version)
         remedy = f.remedy or "needs a person"
         table.add_row(f.timeframe, version, f.message, remedy, "yes" if f.fixed else "no")
     return table
@@ -319,6 +304,16 @@ def show_empty_or(console: Console, table: Table, empty: str) -> None:
 
 def _short(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def filled_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    """A table of ``rows`` without the columns no row fills (an empty reason or detail
+    column only takes width from the ones that say something)."""
+    kept = [i for i in range(len(headers)) if not rows or any(row[i] for row in rows)]
+    table = new_table(*(headers[i] for i in kept))
+    for row in rows:
+        table.add_row(*(row[i] for i in kept))
+    return table
 
 
 def new_table(*columns: str) -> Table:
