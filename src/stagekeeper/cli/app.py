@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import funnel, options
+from stagekeeper.cli import funnel, options, paging
 from stagekeeper.cli.group import FunneledGroup
 
 
@@ -50,14 +50,17 @@ def root(
     json_output: options.Json = False,
     store: options.Store = None,
     actor: options.Actor = None,
+    no_pager: options.NoPager = False,
 ) -> None:
     """Move model versions safely: development -> beta -> champion -> archived.
 
-    --json, --store and --actor may stand before the command too:
+    --json, --store, --actor and --no-pager may stand before the command too:
     stagekeeper --json --store sqlite:///models.db status.
     """
     if json_output:
         funnel.json_requested.set(True)
+    if no_pager:
+        paging.no_pager.set(True)
     options.given_before_command.set((store, actor))
 
 

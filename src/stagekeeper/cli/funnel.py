@@ -98,6 +98,11 @@ class ScrubbedStream(io.TextIOBase):
             self._inner.write(clean.encode(encoding, "backslashreplace").decode(encoding))
         return len(text)
 
+    def scrub(self, text: str) -> str:
+        """``text`` as this stream would write it: for output that leaves by another way
+        (a pager)."""
+        return self._redactor(text)
+
     def flush(self) -> None:
         self._inner.flush()
 

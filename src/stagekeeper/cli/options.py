@@ -81,6 +81,9 @@ Actor = Annotated[
     ),
 ]
 Json = Annotated[bool, flag("--json", 'Print one JSON document: {"data": ...} or {"error": ...}.')]
+NoPager = Annotated[
+    bool, flag("--no-pager", "Write straight to the terminal, not through $PAGER (less).")
+]
 Timeframe = Annotated[
     str,
     typer.Option(

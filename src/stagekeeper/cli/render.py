@@ -9,12 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from stagekeeper.cli.tables import Grid, filled
 from stagekeeper.domain.stages import Stage
 
 if TYPE_CHECKING:  # rich is imported when there is something to draw, not before
-    from rich.console import Console
-    from rich.table import Table
-
     from stagekeeper.domain.approvals import ApprovalRequest
     from stagekeeper.domain.conditions import GateResult
     from stagekeeper.domain.identity import Identity
@@ -114,14 +112,15 @@ def label(version: int) -> str:
     return f"v{version}"
 
 
-def requests_table(requests: Iterable[ApprovalRequest]) -> Table:
-    return filled_table(
-        ("request", "timeframe", "version", "move", "state", "approvals", "requester",
-         "expires (UTC)", "reason"),
-        [(r.id, r.timeframe, label(r.version), f"{r.from_stage.value} -> {r.target.value}",
-          r.state.value, f"{len(r.approvals)} of {r.needed}", r.requester,
-          _short(r.expires_at), r.reason or "")
+def requests_table(requests: Iterable[ApprovalRequest]) -> Grid:
+    return filled(
+        ("request", "version", "move", "state", "approvals", "requester", "expires (UTC)",
+         "reason"),
+        [(r.id, named(r.timeframe, r.version), move(r.from_stage, r.target), r.state.value,
+          f"{len(r.approvals)} of {r.needed}", r.requester, short_time(r.expires_at),
+          r.reason or "")
          for r in requests],
+        text=("requester", "reason"), staged=("move",),
     )  # fmt: skip
 
 
@@ -142,8 +141,8 @@ def reign_data(reign: Reign) -> Data:
     }
 
 
-def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
-    table = new_table("timeframe", "champion", "from (UTC)", "to (UTC)", "days", "began", "ended")
+def reigns_table(reigns: Iterable[Reign], now: datetime) -> Grid:
+    rows = []
     for r in reigns:
         days = ((r.end or max(now, r.start)) - r.start).total_seconds() / 86_400
         ended = r.ended or "reigns"
@@ -152,11 +151,15 @@ def reigns_table(reigns: Iterable[Reign], now: datetime) -> Table:
             ended += f" by {r.ended_by}" + (f" ({who.shown()})" if who and who.verified else "")
         if r.successor is not None:
             ended += f" (for {label(r.successor)})"
-        end = _short(r.end) if r.end else "now"
-        table.add_row(
-            r.timeframe, label(r.version), _short(r.start), end, f"{days:.1f}", r.began, ended
+        end = short_time(r.end) if r.end else "now"
+        rows.append(
+            (r.timeframe, label(r.version), short_time(r.start), end, f"{days:.1f}", r.began, ended)
         )
-    return table
+    return filled(
+        ("timeframe", "champion", "from (UTC)", "to (UTC)", "days", "began", "ended"),
+        rows,
+        text=("began", "ended"),
+    )
 
 
 def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
@@ -168,8 +171,8 @@ def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
         for r in (r for r in reigns if r.timeframe == timeframe):
             state = "active" if r.end is None else "done"
             lines.append(
-                f"    {label(r.version)} {r.began} :{state}, {_short(r.start)}, "
-                f"{_short(r.end or max(now, r.start))}"
+                f"    {label(r.version)} {r.began} :{state}, {short_time(r.start)}, "
+                f"{short_time(r.end or max(now, r.start))}"
             )
     return "\n".join(lines) + "\n"
 
@@ -223,22 +226,23 @@ def status_data(status: TimeframeStatus) -> Data:
     }
 
 
-def versions_table(versions: Iterable[ModelVersion]) -> Table:
-    return filled_table(
-        ("timeframe", "model", "version", "stage", "updated (UTC)", "source"),
-        [(v.timeframe, v.model_name, label(v.version), v.stage.value, _short(v.updated_at),
+def versions_table(versions: Iterable[ModelVersion]) -> Grid:
+    return filled(
+        ("version", "model", "stage", "updated (UTC)", "source"),
+        [(named(v.timeframe, v.version), v.model_name, v.stage.value, short_time(v.updated_at),
           v.source or "")
          for v in versions],
+        text=("model", "source"), staged=("stage",),
     )  # fmt: skip
 
 
-def changes_table(changes: Iterable[StageChange]) -> Table:
-    return filled_table(
-        ("at (UTC)", "timeframe", "version", "from", "to", "cause", "actor", "reason", "detail"),
-        [(_short(c.at), c.timeframe, label(c.version),
-          c.from_stage.value if c.from_stage else "-", c.to_stage.value, c.cause.value,
-          actor_shown(c), c.reason or "", c.detail or "")
+def changes_table(changes: Iterable[StageChange]) -> Grid:
+    return filled(
+        ("at (UTC)", "version", "move", "cause", "actor", "reason", "detail"),
+        [(short_time(c.at), named(c.timeframe, c.version), move(c.from_stage, c.to_stage),
+          c.cause.value, actor_shown(c), c.reason or "", c.detail or "")
          for c in changes],
+        text=("actor", "reason"), words=("detail",), staged=("move",),
     )  # fmt: skip
 
 
@@ -250,73 +254,66 @@ def actor_shown(change: StageChange) -> str:
     return f"{change.actor} ({who.shown()})" if who.name != change.actor else who.shown()
 
 
-def gates_table(results: Iterable[GateResult]) -> Table:
-    table = new_table("gate", "result", "found", "required")
-    for r in results:
-        table.add_row(r.gate, "pass" if r.passed else "FAIL", r.found, r.required)
-    return table
+def gates_table(results: Iterable[GateResult]) -> Grid:
+    return filled(
+        ("gate", "result", "found", "required"),
+        [(r.gate, "pass" if r.passed else "FAIL", r.found, r.required) for r in results],
+        text=("found", "required"),
+    )
 
 
-def metrics_table(metrics: Mapping[str, float]) -> Table:
-    table = new_table("metric", "value")
-    for name, value in sorted(metrics.items()):
-        table.add_row(name, f"{value:g}")
-    return table
+def metrics_table(metrics: Mapping[str, float]) -> Grid:
+    return filled(("metric", "value"), [(n, f"{v:g}") for n, v in sorted(metrics.items())])
 
 
-def policy_changes_table(changes: Iterable[PolicyChange]) -> Table:
-    table = new_table("at (UTC)", "scope", "actor", "reason", "operation")
-    for c in changes:
-        scope = "default" if c.timeframe is None else c.timeframe
-        table.add_row(_short(c.at), scope, c.actor, c.reason or "", c.operation_id)
-    return table
+def policy_changes_table(changes: Iterable[PolicyChange]) -> Grid:
+    return filled(
+        ("at (UTC)", "scope", "actor", "reason", "operation"),
+        [(short_time(c.at), "default" if c.timeframe is None else c.timeframe, c.actor,
+          c.reason or "", c.operation_id)
+         for c in changes],
+        text=("actor", "reason"),
+    )  # fmt: skip
 
 
-def status_table(statuses: Iterable[TimeframeStatus]) -> Table:
+def status_table(statuses: Iterable[TimeframeStatus]) -> Grid:
     # The champion column names the version; the other stages are counted.
     counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
-    table = new_table("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted))
-    for s in statuses:
-        champion = "-" if s.champion is None else label(s.champion)
-        table.add_row(s.timeframe, s.model_name, champion, *(str(s.counts[st]) for st in counted))
-    return table
+    return filled(
+        ("timeframe", "model", "champion", *(f"# {stage.value}" for stage in counted)),
+        [(s.timeframe, s.model_name, "-" if s.champion is None else label(s.champion),
+          *(str(s.counts[stage]) for stage in counted))
+         for s in statuses],
+        text=("model",),
+    )  # fmt: skip
 
 
-def findings_table(findings: Iterable[Finding]) -> Table:
-    table = new_table("timeframe", "version", "problem", "fix", "fixed")
-    for f in findings:
-        version = "-" if f.version is None else label(f.version)
-        remedy = f.remedy or "needs a person"
-        table.add_row(f.timeframe, version, f.message, remedy, "yes" if f.fixed else "no")
-    return table
+def findings_table(findings: Iterable[Finding]) -> Grid:
+    return filled(
+        ("timeframe", "version", "problem", "fix", "fixed"),
+        [(f.timeframe, "-" if f.version is None else label(f.version), f.message,
+          f.remedy or "needs a person", "yes" if f.fixed else "no")
+         for f in findings],
+        text=("problem", "fix"),
+    )  # fmt: skip
 
 
-def moves_table(edges: Iterable[Edge]) -> Table:
-    table = new_table("from", "to", "how")
-    for source, target, rollback_only in edges:
-        table.add_row(source.value, target.value, "rollback only" if rollback_only else "promote")
-    return table
+def moves_table(edges: Iterable[Edge]) -> Grid:
+    return filled(
+        ("from", "to", "how"),
+        [(s.value, t.value, "rollback only" if r else "promote") for s, t, r in edges],
+        staged=("from", "to"),
+    )
 
 
-def show_empty_or(console: Console, table: Table, empty: str) -> None:
-    console.print(table if table.row_count else empty)
+def named(timeframe: str, version: int) -> str:
+    """A version with its timeframe, as a table row names it: ``1H v3``."""
+    return f"{timeframe} {label(version)}"
 
 
-def _short(moment: datetime) -> str:
+def move(source: Stage | None, target: Stage) -> str:
+    return f"{'-' if source is None else source.value} → {target.value}"
+
+
+def short_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def filled_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    """A table of ``rows`` without the columns no row fills (an empty reason or detail
-    column only takes width from the ones that say something)."""
-    kept = [i for i in range(len(headers)) if not rows or any(row[i] for row in rows)]
-    table = new_table(*(headers[i] for i in kept))
-    for row in rows:
-        table.add_row(*(row[i] for i in kept))
-    return table
-
-
-def new_table(*columns: str) -> Table:
-    from rich.table import Table
-
-    return Table(*columns)

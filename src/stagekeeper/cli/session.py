@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from stagekeeper.cli import paging
 from stagekeeper.cli.funnel import json_requested
 
 if TYPE_CHECKING:  # imported when a command runs and draws, not for --help
@@ -53,12 +54,23 @@ class Session:
         started()
         return self._registry
 
-    def emit(self, data: Any, show: Callable[[Console], None]) -> None:
-        """Print ``{"data": data}`` with ``--json``, else let ``show`` draw it for people."""
+    def emit(
+        self, data: Any, show: Callable[[Console], None], *, paged: bool | None = None
+    ) -> None:
+        """Print ``{"data": data}`` with ``--json``, else let ``show`` draw it for people:
+        through the user's pager when ``paged`` (a long history on a terminal, as git does;
+        ``False`` is ``--no-pager``)."""
         if self.json_output:
             sys.stdout.write(json.dumps({"data": data}, indent=2) + "\n")
-        else:
-            show(_console())
+            return
+        console = _console()
+        pager = None if paged is None else paging.pager_command(turned_off=not paged)
+        if pager is None:
+            show(console)
+            return
+        with console.capture() as captured:
+            show(console)
+        paging.page(captured.get(), pager)
 
     def say(self, text: str) -> None:
         """Print plain text as it is (a diagram, a message), unless ``--json`` is on."""

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stagekeeper.cli import funnel, render
+from stagekeeper.cli import funnel, render, tables
 from stagekeeper.cli.session import command_session
 from stagekeeper.compat import MLflowManager
 
@@ -46,9 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.list_models:
                 versions = manager.find_models_by_stage(args.stage, timeframe=args.timeframe)
                 empty = f"No {args.stage} models for {args.timeframe}."
-                session.emit(
-                    None, lambda c: render.show_empty_or(c, render.versions_table(versions), empty)
-                )
+                session.emit(None, lambda c: tables.show(c, render.versions_table(versions), empty))
                 return
             changes = manager.promote_model(
                 manager.registry.model_name(args.timeframe),
@@ -57,9 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 reason=args.reason,
             )
             already = "Already in that stage; nothing changed."
-            session.emit(
-                None, lambda c: render.show_empty_or(c, render.changes_table(changes), already)
-            )
+            session.emit(None, lambda c: tables.show(c, render.changes_table(changes), already))
         finally:
             manager.close()
 

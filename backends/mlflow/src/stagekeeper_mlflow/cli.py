@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def migrate_stages(
         def show(console: Console) -> None:
             if changes:
                 console.print(headline)
-            render.show_empty_or(console, render.changes_table(changes), nothing)
+            tables.show(console, render.changes_table(changes), nothing)
 
         session.emit(
             {"dry_run": dry_run, "changes": [render.change_data(c) for c in changes]}, show

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import Session, command_session
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def requests(
         )
         session.emit(
             [render.request_data(r) for r in found],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.requests_table(found), "No request is waiting for approval."
             ),
         )
@@ -73,5 +73,5 @@ def _show(session: Session, changes: list[StageChange]) -> None:
             "status": "done" if moved else "pending",
             "changes": [render.change_data(c) for c in changes],
         },
-        lambda console: console.print(render.changes_table(changes)),
+        lambda console: tables.show(console, render.changes_table(changes)),
     )

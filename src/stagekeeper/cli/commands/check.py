@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import Session, command_session
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def show_check(session: Session, results: list[GateResult]) -> bool:
     verdict = "Allowed." if allowed else "Refused: a gate failed."
 
     def show(console: Console) -> None:
-        console.print(render.gates_table(results))
+        tables.show(console, render.gates_table(results))
         console.print(verdict)
 
     session.emit(render.gates_data(results), show)

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, tables
 from stagekeeper.cli.session import command_session
+from stagekeeper.cli.tables import filled
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from rich.table import Table
+    from stagekeeper.cli.tables import Grid
 
 db_app = options.command_group("db", "Manage the store's schema, and its logins' groups.")
 GROUPS = "viewer|promoter|approver|admin"
@@ -110,14 +111,11 @@ def roles(
                 "enforced": enforced,
                 "members": [{"login": who, "group": group} for who, group in found],
             },
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, members_table(found), "No login is a member of any group."
             ),
         )
 
 
-def members_table(members: Iterable[tuple[str, str]]) -> Table:
-    table = render.new_table("login", "group")
-    for login, group in members:
-        table.add_row(login, group)
-    return table
+def members_table(members: Iterable[tuple[str, str]]) -> Grid:
+    return filled(("login", "group"), [(login, group) for login, group in members])

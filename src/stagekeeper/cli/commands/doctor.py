@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 
@@ -22,7 +22,7 @@ def doctor(
         findings = session.open(store, actor, writes=fix).doctor(timeframe, fix=fix)
         session.emit(
             render.findings_data(findings),
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.findings_table(findings), "No problems found."
             ),
         )

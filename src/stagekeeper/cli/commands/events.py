@@ -7,11 +7,11 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from stagekeeper.cli import options
+from stagekeeper.cli import options, paging
 from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
@@ -55,9 +55,11 @@ def events(
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
+    no_pager: options.NoPager = False,
 ) -> None:
     """Print events as JSON Lines (the default), oldest first, each with the cursor to
-    resume from; with --json, one document: {"data": {"events": [...], "cursor": ...}}.
+    resume from (through $PAGER on a terminal, unless --follow); with --json, one
+    document: {"data": {"events": [...], "cursor": ...}}.
 
     stagekeeper events deliver --config sinks.toml sends them to sinks instead.
     """
@@ -78,10 +80,15 @@ def events(
             last = found[-1].cursor if found else since
             session.emit({"events": [document(e) for e in found], "cursor": last}, lambda _: None)
             return
+        pager = None if follow else paging.pager_command(turned_off=no_pager)
+        if pager is not None:
+            found = registry.events(timeframe, since=since)
+            paging.page("".join(_line(document(e)) for e in found), pager)
+            return
         stream = registry.follow(timeframe, since, interval=seconds, stopped=lambda: not follow)
         try:
             for event in stream:
-                sys.stdout.write(json.dumps(document(event), separators=(",", ":")) + "\n")
+                sys.stdout.write(_line(document(event)))
                 sys.stdout.flush()
         except KeyboardInterrupt:
             return
@@ -134,6 +141,10 @@ def deliver(
         )
     if last.failures:
         raise typer.Exit(1)
+
+
+def _line(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":")) + "\n"
 
 
 def _interval(text: str) -> float:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 
@@ -22,13 +22,15 @@ def history(
     store: options.Store = None,
     actor: options.Actor = None,
     json_output: options.Json = False,
+    no_pager: options.NoPager = False,
 ) -> None:
-    """Show who moved which version, when and why."""
+    """Show who moved which version, when and why (through $PAGER on a terminal)."""
     with command_session(json_output) as session:
         changes = session.open(store, actor, writes=False).history(timeframe, model_version, limit)
         session.emit(
             [render.change_data(c) for c in changes],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.changes_table(changes), "No changes recorded."
             ),
+            paged=not no_pager,
         )

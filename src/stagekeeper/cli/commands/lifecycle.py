@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
 
@@ -38,5 +38,5 @@ def lifecycle(
             return
         session.emit(
             render.moves_data(edges, machine.mermaid()),
-            lambda console: console.print(render.moves_table(edges)),
+            lambda console: tables.show(console, render.moves_table(edges)),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 
@@ -18,7 +18,7 @@ def list_versions(
         versions = session.open(store, actor, writes=False).list(timeframe, stage)
         session.emit(
             [render.version_data(v) for v in versions],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.versions_table(versions), "No model versions match."
             ),
         )

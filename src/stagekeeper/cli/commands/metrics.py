@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain import validation
 
@@ -39,7 +39,7 @@ def metrics(
         found = registry.metrics(timeframe, model_version)
         session.emit(
             render.metrics_data(version, found),
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console,
                 render.metrics_table(found),
                 f"Version {version.version} of {version.model_name} has no metrics.",

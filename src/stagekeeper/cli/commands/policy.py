@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 
@@ -123,7 +123,7 @@ def history(
         changes = session.open(store, actor, writes=False).policy_history()
         session.emit(
             [render.policy_change_data(c) for c in changes],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.policy_changes_table(changes), "No policy has been set."
             ),
         )

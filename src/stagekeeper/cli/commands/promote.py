@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.commands.check import show_check
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
@@ -72,7 +72,7 @@ def promote(
         dethroned = bool(changes) and changes[-1].from_stage is Stage.CHAMPION
 
         def show(console: Any) -> None:
-            render.show_empty_or(console, render.changes_table(changes), already)
+            tables.show(console, render.changes_table(changes), already)
             if dethroned:  # no crowning in the same step: the timeframe is left without one
                 console.print(f"{timeframe} has no champion now.")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 
@@ -36,7 +36,7 @@ def rollback(
         already = f"Version {to_version} of {timeframe} is already champion; nothing changed."
 
         def show(console: Any) -> None:
-            render.show_empty_or(console, render.changes_table(changes), already)
+            tables.show(console, render.changes_table(changes), already)
             if changes:
                 console.print(
                     f"v{changes[-1].version} is champion again. Rolling back again would bring "

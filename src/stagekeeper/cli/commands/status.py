@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import command_session
 
 
@@ -16,7 +16,7 @@ def status(
         statuses = session.open(store, actor, writes=False).status()
         session.emit(
             [render.status_data(s) for s in statuses],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.status_table(statuses), "No model versions registered yet."
             ),
         )

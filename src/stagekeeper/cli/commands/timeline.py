@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
+from stagekeeper.cli import options, render, tables
 from stagekeeper.cli.session import Session, command_session
 from stagekeeper.domain.errors import ValidationError
 
@@ -82,7 +82,7 @@ def timeline(
             return
         session.emit(
             [render.reign_data(r) for r in found],
-            lambda console: render.show_empty_or(
+            lambda console: tables.show(
                 console, render.reigns_table(found, now), "No version has been champion yet."
             ),
         )

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stagekeeper.cli import options, render
-from stagekeeper.cli.render import Data, timestamp
+from stagekeeper.cli import options, tables
+from stagekeeper.cli.render import Data, short_time, timestamp
 from stagekeeper.cli.session import command_session
+from stagekeeper.cli.tables import filled
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from rich.table import Table
-
+    from stagekeeper.cli.tables import Grid
     from stagekeeper.domain.tokens import ApiToken
 
 tokens_app = options.command_group("tokens", "The console's API tokens: create, list, revoke.")
@@ -71,9 +71,7 @@ def list_tokens(
         found = session.open(store, actor, writes=False).tokens()
         session.emit(
             [token_data(t) for t in found],
-            lambda console: render.show_empty_or(
-                console, tokens_table(found), "No token has been made."
-            ),
+            lambda console: tables.show(console, tokens_table(found), "No token has been made."),
         )
 
 
@@ -104,9 +102,11 @@ def token_data(token: ApiToken) -> Data:
     }
 
 
-def tokens_table(found: Iterable[ApiToken]) -> Table:
-    table = render.new_table("id", "user", "role", "created (UTC)", "revoked (UTC)")
-    for t in found:
-        revoked = timestamp(t.revoked_at) if t.revoked_at else ""
-        table.add_row(t.id, t.user, t.role, timestamp(t.created_at), revoked)
-    return table
+def tokens_table(found: Iterable[ApiToken]) -> Grid:
+    return filled(
+        ("id", "user", "role", "created (UTC)", "revoked (UTC)"),
+        [(t.id, t.user, t.role, short_time(t.created_at),
+          short_time(t.revoked_at) if t.revoked_at else "")
+         for t in found],
+        text=("user",),
+    )  # fmt: skip
