@@ -378,3 +378,35 @@ def test_policy_init_prints_a_policy_that_policy_set_accepts(store: str, tmp_pat
     written.write_text(template.stdout, encoding="utf-8")
     data(store, "register", "--timeframe", "1H")
     assert cli(store, "policy", "set", "--file", str(written)).exit_code == 0
+
+
+def test_show_gives_one_version_at_a_glance(store: str) -> None:
+    data(store, "register", "--timeframe", "1H", "--metric", "sharpe=1.5", "--metric", "auc=0.7")
+    for stage in ("beta", "champion"):
+        data(store, "promote", "--timeframe", "1H", "--model-version", "1", "--target-stage", stage)
+    data(store, "register", "--timeframe", "1H", "--metric", "sharpe=1.25", "--source", "s3://m/2")
+    data(store, "promote", "--timeframe", "1H", "--model-version", "2", "--target-stage", "beta")
+    with open_registry(store) as registry:
+        registry.set_policy({"champion": {"require": ["sharpe > champion.sharpe"]}})
+    seen = data(store, "show", "--timeframe", "1H", "--model-version", "2")
+    assert (seen["version"]["stage"], seen["version"]["source"]) == ("beta", "s3://m/2")
+    assert seen["champion"]["version"] == 1
+    assert seen["metrics"] == [
+        {"name": "auc", "value": None, "champion": 0.7, "difference": None},
+        {"name": "sharpe", "value": 1.25, "champion": 1.5, "difference": -0.25},
+    ]
+    assert [(m["target"], m["allowed"]) for m in seen["moves"]] == [
+        ("champion", False), ("development", True), ("archived", True),
+    ]  # fmt: skip
+    refused = [g["gate"] for g in seen["moves"][0]["gates"] if not g["passed"]]
+    assert refused == ["sharpe > champion.sharpe"], seen["moves"][0]
+    assert [c["to_stage"] for c in seen["history"]] == ["development", "beta"]
+    alone = data(store, "show", "--timeframe", "1H", "--model-version", "1")["metrics"]
+    assert {m["champion"] for m in alone} == {None}  # the champion is not set beside itself
+    drawn = cli(store, "show", "--timeframe", "1H", "--model-version", "2").stdout
+    assert re.search(r"^sharpe +1\.25 +1\.5 +-0\.25$", drawn, re.M), drawn
+    assert "To champion: refused" in drawn and "To archived: allowed" in drawn
+    assert "s3://m/2" in drawn
+    assert error(store, "show", "--timeframe", "1H", "--model-version", "9", exit_code=1)[
+        "code"
+    ] == "not_found"

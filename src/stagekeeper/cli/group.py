@@ -34,6 +34,7 @@ COMMANDS = {
     "register": "register:register",
     "promote": "promote:promote",
     "list": "list_versions:list_versions",
+    "show": "show:show",
     "history": "history:history",
     "rollback": "rollback:rollback",
     "status": "status:status",

@@ -70,6 +70,20 @@ def show(console: Console, grid: Grid, empty: str | None = None) -> None:
         console.print(records(grid) if widths is None else table(grid, widths))
 
 
+def show_record(console: Console, fields: Sequence[tuple[str, str]], staged: str = "") -> None:
+    """One thing's fields as ``name  value`` lines, in a terminal and in a pipe alike."""
+    grid = Grid(
+        headers=tuple(name for name, _ in fields),
+        rows=[tuple(value for _, value in fields)],
+        staged=frozenset({staged}),
+    )
+    if console.is_terminal:
+        console.print(records(grid))
+    else:
+        width = max(len(name) for name, _ in fields)
+        console.file.write("".join(f"{n:<{width}}{' ' * GAP}{v}\n" for n, v in fields))
+
+
 def plain(grid: Grid) -> str:
     """Full rows, one per line, in columns padded with spaces: for grep, cut and awk."""
     from rich.cells import cell_len

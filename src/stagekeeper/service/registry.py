@@ -47,6 +47,7 @@ from stagekeeper.service import (
 from stagekeeper.service import metrics as recording  # ``metrics`` names a parameter here
 from stagekeeper.service.ports import AccessManaged, ModelStore, SchemaManaged, StoreOptions
 from stagekeeper.service.publishing import Publish, publish_nothing
+from stagekeeper.service.review import Review, review
 from stagekeeper.service.writing import Clock, Write, WritePath
 
 
@@ -242,6 +243,10 @@ class Registry:
         """Versions, optionally of one timeframe and one stage, ordered by version."""
         return reading.versions(self.store, timeframe, stage)
 
+    def review(self, timeframe: str, version: int | str) -> Review:
+        """One version at a glance: metrics beside the champion's, gates, requests, history."""
+        return review(self.path, timeframe, version)
+
     def champion(self, timeframe: str) -> ModelVersion | None:
         """The timeframe's champion, or ``None``."""
         return self.store.champion(validation.timeframe(timeframe))
@@ -295,16 +300,12 @@ class Registry:
     # -- health and schema ----------------------------------------------------------------
 
     def doctor(self, timeframe: str | None = None, *, fix: bool = False) -> builtins.list[Finding]:
-        """Report where the store disagrees with itself; with ``fix``, repair what can be.
-
-        See ``stagekeeper.service.doctor``.
-        """
+        """Where the store disagrees with itself; with ``fix``, what can be is repaired."""
         scope = None if timeframe is None else validation.timeframe(timeframe)
         return doctor.examine(self.path, scope, fix=fix)
 
     def access(self) -> AccessManaged:
-        """The store's logins and the rules the database holds them to (PostgreSQL:
-        ``enforce_roles``, ``grant``, ``revoke``, ``members``); ``ValidationError`` elsewhere."""
+        """The store's logins and their rules (PostgreSQL); ``ValidationError`` elsewhere."""
         if not isinstance(self.store, AccessManaged):
             raise ValidationError(
                 "this store has no logins: roles and their rules are for PostgreSQL stores"
@@ -328,8 +329,7 @@ class Registry:
         return tokens.revoke(self.path, token_id)
 
     def upgrade_schema(self) -> str | None:
-        """Bring the store's schema to this stagekeeper's version; its revision, or ``None``
-        for a store without a versioned schema."""
+        """Bring the store's schema up to date; its revision (``None``: not versioned)."""
         return self.store.upgrade_schema() if isinstance(self.store, SchemaManaged) else None
 
     # -- lifetime -------------------------------------------------------------------------

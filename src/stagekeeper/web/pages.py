@@ -28,7 +28,6 @@ from starlette.templating import Jinja2Templates
 
 from stagekeeper.cli import render
 from stagekeeper.domain.errors import StagekeeperError
-from stagekeeper.domain.lifecycle import allowed_targets
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.registry import Registry
 from stagekeeper.web import views
@@ -105,15 +104,11 @@ def timeframe(request: Request, registry: Registry) -> dict[str, Any]:
 
 
 def version(request: Request, registry: Registry) -> dict[str, Any]:
-    tf, n = request.path_params["tf"], request.path_params["n"]
-    found = registry.get(tf, n)
-    champion = registry.champion(tf)
-    moves = [(target, registry.check(tf, n, target)) for target in allowed_targets(found.stage)]
+    seen = registry.review(request.path_params["tf"], request.path_params["n"])
     return {
-        "version": found, "metrics": views.compared(registry, found, champion),
-        "champion": champion, "moves": moves, "history": registry.history(tf, n),
-        "requests": [r for r in registry.requests(tf, pending_only=False)
-                     if r.version == found.version],
+        "version": seen.version, "champion": seen.champion, "moves": seen.moves,
+        "metrics": [(m.name, m.value, m.champion, m.difference) for m in seen.metrics],
+        "history": seen.history, "requests": seen.requests,
     }  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stagekeeper.domain.errors import ValidationError
-from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.model import StageChange
 from stagekeeper.domain.timeline import Reign
 from stagekeeper.service.registry import Registry
 
@@ -71,18 +71,6 @@ def overview_rows(registry: Registry) -> list[dict[str, Any]]:
 def _key_metrics(mine: Mapping[str, float], theirs: Mapping[str, float]) -> list[Any]:
     names = sorted(mine)[:KEY_METRICS]
     return [(name, mine[name], theirs.get(name)) for name in names]
-
-
-def compared(
-    registry: Registry, version: ModelVersion, champion: ModelVersion | None
-) -> list[tuple[str, float | None, float | None, float | None]]:
-    mine = registry.metrics(version.timeframe, version.version)
-    theirs = {} if champion is None else registry.metrics(champion.timeframe, champion.version)
-    rows = []
-    for name in sorted({*mine, *theirs}):
-        a, b = mine.get(name), theirs.get(name)
-        rows.append((name, a, b, None if a is None or b is None else a - b))
-    return rows
 
 
 def filtered(changes: list[StageChange], query: Mapping[str, str]) -> list[StageChange]:
