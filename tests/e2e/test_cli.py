@@ -410,3 +410,14 @@ def test_show_gives_one_version_at_a_glance(store: str) -> None:
     assert error(store, "show", "--timeframe", "1H", "--model-version", "9", exit_code=1)[
         "code"
     ] == "not_found"
+
+
+def test_list_with_metrics_shows_a_column_per_metric(store: str) -> None:
+    data(store, "register", "--timeframe", "1H", "--metric", "sharpe=1.5", "--metric", "auc=0.7")
+    data(store, "register", "--timeframe", "1H", "--metric", "sharpe=1.25")
+    listed = data(store, "list", "--metrics")
+    assert [v["metrics"] for v in listed] == [{"auc": 0.7, "sharpe": 1.5}, {"sharpe": 1.25}]
+    assert "metrics" not in data(store, "list")[0]
+    rows = cli(store, "list", "--metrics").stdout.splitlines()
+    assert rows[0].split()[-2:] == ["auc", "sharpe"]
+    assert rows[1].split()[-2:] == ["0.7", "1.5"] and rows[2].split()[-1] == "1.25"

@@ -226,14 +226,22 @@ def status_data(status: TimeframeStatus) -> Data:
     }
 
 
-def versions_table(versions: Iterable[ModelVersion]) -> Grid:
+def versions_table(
+    versions: Sequence[ModelVersion], metrics: Sequence[Mapping[str, float]] | None = None
+) -> Grid:
+    """The versions, and with ``metrics`` (each version's, in order) a column per metric."""
+    names = sorted({name for found in metrics or () for name in found})
     return filled(
-        ("version", "model", "stage", "updated (UTC)", "source"),
+        ("version", "model", "stage", "updated (UTC)", "source", *names),
         [(named(v.timeframe, v.version), v.model_name, v.stage.value, short_time(v.updated_at),
-          v.source or "")
-         for v in versions],
+          v.source or "", *(number(metrics[i].get(name)) for name in names if metrics))
+         for i, v in enumerate(versions)],
         text=("model", "source"), staged=("stage",),
     )  # fmt: skip
+
+
+def number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def changes_table(changes: Iterable[StageChange]) -> Grid:
