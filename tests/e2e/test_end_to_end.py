@@ -46,12 +46,35 @@ def test_the_seed_script_takes_the_seed_flags(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: cannot move version 2")
     assert refused.stderr.count("\n") == 1
+    every = run(tmp_path, *seed, "--list-models").stdout  # no --stage: every stage
+    assert "champion" in every and "development" in every
+
+
+def test_the_seed_script_hints_only_at_what_exists(tmp_path: Path) -> None:
+    seed = (sys.executable, "-m", "stagekeeper.scripts.promote_model", "--timeframe", "1H")
+    run(tmp_path, str(COMMAND), "register", "--timeframe", "1H", "--metric", "sharpe=0.5")
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[beta]\nrequire = ["sharpe >= 1.0"]\n')
+    run(tmp_path, str(COMMAND), "policy", "set", "--file", str(policy))
+    refused = run(tmp_path, *seed, "--model-version", "1", "--target-stage", "beta", check=False)
+    assert refused.returncode == 1 and "sharpe >= 1.0" in refused.stderr
+    assert "hint: stagekeeper check shows every gate; stagekeeper promote --force" in (
+        refused.stderr
+    )
+
+
+def test_the_seed_script_makes_no_store_it_cannot_use(tmp_path: Path) -> None:
+    seed = (sys.executable, "-m", "stagekeeper.scripts.promote_model", "--timeframe", "1H")
+    for args in (("--model-version", "1", "--target-stage", "beta"), ("--list-models",)):
+        failed = run(tmp_path, *seed, *args, check=False)
+        assert failed.returncode == 3 and "does not exist" in failed.stderr, failed.stderr
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_the_seed_script_refuses_incomplete_flags(tmp_path: Path) -> None:
     seed = (sys.executable, "-m", "stagekeeper.scripts.promote_model", "--timeframe", "1H")
     assert run(tmp_path, *seed, "--model-version", "1", check=False).returncode == 2
-    assert run(tmp_path, *seed, "--list-models", check=False).returncode == 2
+    assert run(tmp_path, *seed, "--target-stage", "beta", check=False).returncode == 2
 
 
 def test_an_unreachable_store_fails_fast_with_exit_3(tmp_path: Path) -> None:

@@ -14,9 +14,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from stagekeeper.bootstrap import open_registry
 from stagekeeper.cli import funnel, render, tables
 from stagekeeper.cli.session import command_session
 from stagekeeper.compat import MLflowManager
+from stagekeeper.domain.errors import GateError
+
+FORCE_HINT = (
+    "stagekeeper check shows every gate; stagekeeper promote --force --reason goes past them"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,31 +35,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-stage", help="development, beta, champion or archived")
     parser.add_argument("--reason", help="Why the model is promoted")
     parser.add_argument("--list-models", action="store_true", help="List versions instead")
-    parser.add_argument("--stage", help="With --list-models: the stage to list")
+    parser.add_argument("--stage", help="With --list-models: only this stage (default: all)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.list_models and not args.stage:
-        parser.error("--list-models needs --stage")
     if not args.list_models and (args.model_version is None or args.target_stage is None):
         parser.error("--model-version and --target-stage are required unless --list-models")
     with command_session(json_output=False) as session:
-        manager = MLflowManager(timeframe=args.timeframe)
+        # Both read or move versions that must exist: a mistyped store is named, not made.
+        manager = MLflowManager(timeframe=args.timeframe, registry=open_registry(create=False))
         try:
             if args.list_models:
-                versions = manager.find_models_by_stage(args.stage, timeframe=args.timeframe)
-                empty = f"No {args.stage} models for {args.timeframe}."
+                versions = manager.registry.list(args.timeframe, args.stage)
+                empty = f"No {args.stage or ''} models for {args.timeframe}.".replace("  ", " ")
                 session.emit(None, lambda c: tables.show(c, render.versions_table(versions), empty))
                 return
-            changes = manager.promote_model(
-                manager.registry.model_name(args.timeframe),
-                args.model_version,
-                args.target_stage,
-                reason=args.reason,
-            )
+            try:
+                changes = manager.promote_model(
+                    manager.registry.model_name(args.timeframe),
+                    args.model_version,
+                    args.target_stage,
+                    reason=args.reason,
+                )
+            except GateError as refused:  # this script has no --force; the CLI has
+                refused.hint = FORCE_HINT
+                raise
             already = "Already in that stage; nothing changed."
             session.emit(None, lambda c: tables.show(c, render.changes_table(changes), already))
         finally:
