@@ -1,15 +1,16 @@
 """The composition root: ``open_registry(url)`` turns a URL and options into a ``Registry``.
 
-It reads the environment (``STAGEKEEPER_STORE``, ``STAGEKEEPER_ACTOR``,
-``STAGEKEEPER_MODEL_NAME_TEMPLATE``) so the service never has to, finds the store's backend
+It reads the settings (``stagekeeper.settings``: the environment's ``STAGEKEEPER_STORE``,
+``STAGEKEEPER_ACTOR``, ``STAGEKEEPER_MODEL_NAME_TEMPLATE``, else a settings file) so the
+service never has to, finds the store's backend
 (``stagekeeper.plugins``) and wires the publishing seam.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 
+from stagekeeper import settings
 from stagekeeper.domain import validation
 from stagekeeper.domain.operation import utc_now
 from stagekeeper.plugins import DEFAULT_STORE, open_store
@@ -21,14 +22,25 @@ from stagekeeper.service.writing import Clock
 DEFAULT_LOCK_TIMEOUT = 30.0
 
 
+def defaults() -> dict[str, str]:
+    """Each setting's value when nothing names it (``stagekeeper config`` shows them)."""
+    return {
+        "store": DEFAULT_STORE,
+        "actor": default_actor(),
+        "model_name_template": DEFAULT_MODEL_NAME_TEMPLATE,
+        "lock_timeout": f"{DEFAULT_LOCK_TIMEOUT:g}",
+    }
+
+
 def default_store_url() -> str:
-    """``STAGEKEEPER_STORE`` if set, else the embedded SQLite file in this directory."""
-    return os.environ.get("STAGEKEEPER_STORE") or DEFAULT_STORE
+    """``STAGEKEEPER_STORE``, else the settings file's, else the embedded SQLite file in
+    this directory."""
+    return settings.resolved("store").value or DEFAULT_STORE
 
 
 def default_actor() -> str:
-    """``STAGEKEEPER_ACTOR`` if set, else the operating system's user name."""
-    explicit = os.environ.get("STAGEKEEPER_ACTOR")
+    """``STAGEKEEPER_ACTOR``, else the settings file's, else the operating system's user."""
+    explicit = settings.resolved("actor").value
     if explicit:
         return explicit
     try:
@@ -61,8 +73,7 @@ def open_registry(
     ``LockTimeout``.
     """
     template = (
-        model_name_template
-        or os.environ.get("STAGEKEEPER_MODEL_NAME_TEMPLATE")
+        settings.resolved("model_name_template", model_name_template).value
         or DEFAULT_MODEL_NAME_TEMPLATE
     )
     options = StoreOptions(
@@ -72,7 +83,7 @@ def open_registry(
         lock_timeout=validation.lock_timeout(
             lock_timeout
             if lock_timeout is not None
-            else os.environ.get("STAGEKEEPER_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT
+            else settings.resolved("lock_timeout").value or DEFAULT_LOCK_TIMEOUT
         ),
     )
     who = validation.actor(actor or default_actor())

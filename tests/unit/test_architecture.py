@@ -25,7 +25,7 @@ def test_the_layers_can_be_seen_in_the_tree() -> None:
     folders = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
     assert {"domain", "service", "adapters", "cli"} <= folders
     modules = {path.stem for path in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
-    assert modules == {"bootstrap", "plugins", "compat"}
+    assert modules == {"bootstrap", "settings", "plugins", "compat"}
 
 
 def _top_level_imports(path: Path) -> set[str]:

@@ -52,6 +52,7 @@ COMMANDS = {
     "db": "db:db_app",
     "tokens": "tokens:tokens_app",
     "serve": "serve:serve",
+    "config": "config:config",
 }
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.conditions import GateResult
-from stagekeeper.domain.lifecycle import allowed_targets
 from stagekeeper.domain.model import ModelVersion, StageChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service import approvals, promotion, reading
@@ -40,6 +39,8 @@ class Review:
 
 def review(path: WritePath, timeframe: str, version: int | str) -> Review:
     """See ``Registry.review``."""
+    from stagekeeper.domain.lifecycle import allowed_targets  # transitions, for this alone
+
     found = reading.get(path.store, path.options, timeframe, version)
     champion = path.store.champion(found.timeframe)
     mine = path.store.metrics(found.timeframe, found.version)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from stagekeeper.adapters.files import read_toml
 from stagekeeper.cli import options, paging
-from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import ValidationError
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from stagekeeper.adapters.files import read_toml
 from stagekeeper.cli import options, render, tables
-from stagekeeper.cli.files import read_toml
 from stagekeeper.cli.session import command_session
 
 policy_app = options.command_group(

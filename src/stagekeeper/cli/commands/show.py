@@ -21,8 +21,10 @@ def show(
     actor: options.Actor = None,
     json_output: options.Json = False,
 ) -> None:
-    """Show a version: stage, source, metrics beside the champion's, the gates of each
-    move it could make now, its requests and its history."""
+    """Show one version: metrics beside the champion's, gates, requests and history.
+
+    Its stage and source, the gates of each move it could make now, its approval requests
+    and its own history; --json gives the same."""
     with command_session(json_output) as session:
         seen = session.open(store, actor, writes=False).review(timeframe, model_version)
         session.emit(review_data(seen), lambda console: draw(console, seen))

@@ -1,4 +1,5 @@
-"""Reading the files a command is given, with the CLI's one-line errors."""
+"""Reading the small TOML files stagekeeper is given (policies, sinks, settings), with
+the one-line errors every entry point reports."""
 
 from __future__ import annotations
 
