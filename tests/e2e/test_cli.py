@@ -421,3 +421,35 @@ def test_list_with_metrics_shows_a_column_per_metric(store: str) -> None:
     rows = cli(store, "list", "--metrics").stdout.splitlines()
     assert rows[0].split()[-2:] == ["auc", "sharpe"]
     assert rows[1].split()[-2:] == ["0.7", "1.5"] and rows[2].split()[-1] == "1.25"
+
+
+def complete(words: str, env: dict[str, str] | None = None) -> list[str]:
+    """What bash completion offers for the command line ``words`` (the cursor at its end)."""
+    import os
+    import subprocess
+    import sys
+
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    shown = subprocess.run(
+        [sys.executable, "-m", "stagekeeper"], capture_output=True, text=True, check=True,
+        env={**os.environ, **(env or {}), "_STAGEKEEPER_COMPLETE": "complete_bash",
+             "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+    )  # fmt: skip
+    return shown.stdout.split()
+
+
+def test_shell_completion_offers_stages_timeframes_and_versions(
+    store: str, tmp_path: Path
+) -> None:
+    for timeframe in ("1H", "1H", "4H"):
+        data(store, "register", "--timeframe", timeframe)
+    assert complete("stagekeeper list --stage ") == ["development", "beta", "champion", "archived"]
+    assert complete("stagekeeper promote --target-stage ch") == ["champion"]
+    assert complete(f"stagekeeper list --store {store} --timeframe ") == ["1H", "4H"]
+    here = {"STAGEKEEPER_STORE": store}
+    assert complete("stagekeeper show --timeframe 1H --model-version ", here) == ["1", "2"]
+    assert complete(f"stagekeeper --store {store} show --timeframe 4H --model-version ") == ["1"]
+    assert complete("stagekeeper show --model-version ", here) == []  # no timeframe yet
+    missing = tmp_path / "typo.db"
+    assert complete(f"stagekeeper list --store sqlite:///{missing} --timeframe ") == []
+    assert not missing.exists()

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from stagekeeper.cli import completion
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.stages import Stage
 
@@ -87,18 +88,32 @@ NoPager = Annotated[
 Timeframe = Annotated[
     str,
     typer.Option(
-        "--timeframe", metavar="TF", help="Timeframe, e.g. 1H, 4H or 1D.", show_default=False
+        "--timeframe",
+        metavar="TF",
+        help="Timeframe, e.g. 1H, 4H or 1D.",
+        show_default=False,
+        autocompletion=completion.timeframes,
     ),
 ]
 OptionalTimeframe = Annotated[
     str | None,
     typer.Option(
-        "--timeframe", metavar="TF", help="Only this timeframe, e.g. 1H.", show_default=False
+        "--timeframe",
+        metavar="TF",
+        help="Only this timeframe, e.g. 1H.",
+        show_default=False,
+        autocompletion=completion.timeframes,
     ),
 ]
 Version = Annotated[
     str,
-    typer.Option("--model-version", metavar="N", help="Model version number.", show_default=False),
+    typer.Option(
+        "--model-version",
+        metavar="N",
+        help="Model version number.",
+        show_default=False,
+        autocompletion=completion.versions,
+    ),
 ]
 NewVersion = Annotated[
     str | None,
@@ -112,7 +127,11 @@ NewVersion = Annotated[
 OptionalVersion = Annotated[
     str | None,
     typer.Option(
-        "--model-version", metavar="N", help="Only this model version.", show_default=False
+        "--model-version",
+        metavar="N",
+        help="Only this model version.",
+        show_default=False,
+        autocompletion=completion.versions,
     ),
 ]
 TargetStage = Annotated[
@@ -122,6 +141,7 @@ TargetStage = Annotated[
         metavar=STAGES,
         help="Stage to move the version to (any case).",
         show_default=False,
+        autocompletion=completion.stages,
     ),
 ]
 OptionalStage = Annotated[
@@ -131,6 +151,7 @@ OptionalStage = Annotated[
         metavar=STAGES,
         help="Only versions in this stage (any case).",
         show_default=False,
+        autocompletion=completion.stages,
     ),
 ]
 Reason = Annotated[
