@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ PLOT_HINT = (
 def picture(reigns: Sequence[Reign], now: datetime, image_format: str) -> bytes:
     """The timeline as an ``svg`` or ``png`` image: a row per timeframe, a bar per reign."""
     pyplot = _pyplot()
-    figure = _draw(pyplot, reigns, now)
+    figure = figure_of(pyplot, reigns, now)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, bbox_inches="tight", dpi=150)
     pyplot.close(figure)
@@ -38,42 +38,47 @@ def report(
     statuses: Sequence[TimeframeStatus],
     recent: Sequence[StageChange],
     now: datetime,
+    champions_metrics: Mapping[str, Mapping[str, float]],
 ) -> str:
-    """A self-contained HTML page: every timeframe's status, the timeline, recent history."""
+    """A self-contained HTML page: every timeframe's status and its champion's metrics, the
+    timeline, the recent history with each change's detail; times to the second, in UTC."""
     chart = picture(reigns, now, "svg").decode("utf-8")
     chart = chart[chart.index("<svg") :]  # the XML prologue has no place inside HTML
     counted = [stage for stage in Stage if stage is not Stage.CHAMPION]
     status_rows = "".join(
         _row(
-            [s.timeframe, s.model_name, "-" if s.champion is None else f"v{s.champion}"]
-            + [str(s.counts[stage]) for stage in counted]
+            [s.timeframe, s.model_name, "-" if s.champion is None else f"v{s.champion}",
+             _metrics(champions_metrics.get(s.timeframe, {})),
+             *(str(s.counts[stage]) for stage in counted)]
         )
         for s in statuses
-    )
+    )  # fmt: skip
     history_rows = "".join(
         _row(
-            [
-                f"{c.at.astimezone(UTC):%Y-%m-%d %H:%M}",
-                c.timeframe,
-                f"v{c.version}",
-                c.from_stage.value if c.from_stage else "-",
-                c.to_stage.value,
-                c.cause.value,
-                c.actor,
-                c.reason or "",
-            ]
+            [_second(c.at), c.timeframe, f"v{c.version}",
+             c.from_stage.value if c.from_stage else "-", c.to_stage.value, c.cause.value,
+             c.actor, c.reason or "", c.detail or ""]
         )
         for c in reversed(recent)
-    )
+    )  # fmt: skip
     stage_heads = "".join(f"<th># {stage.value}</th>" for stage in counted)
     return _PAGE.format(
-        generated=f"{now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
-        status_heads=f"<th>timeframe</th><th>model</th><th>champion</th>{stage_heads}",
+        generated=f"{_second(now)} UTC",
+        status_heads="<th>timeframe</th><th>model</th><th>champion</th>"
+        f"<th>champion's metrics</th>{stage_heads}",
         status_rows=status_rows,
         chart=chart,
         history_rows=history_rows,
         shown=len(recent),
     )
+
+
+def _metrics(metrics: Mapping[str, float]) -> str:
+    return ", ".join(f"{name}={value:g}" for name, value in sorted(metrics.items()))
+
+
+def _second(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
 
 def _pyplot() -> Any:
@@ -91,12 +96,14 @@ def _pyplot() -> Any:
     return pyplot
 
 
-def _draw(pyplot: Any, reigns: Sequence[Reign], now: datetime) -> Any:
+def figure_of(pyplot: Any, reigns: Sequence[Reign], now: datetime) -> Any:
+    """A row per timeframe, a bar per reign coloured by version (the legend names them):
+    forced crownings hatched, rollbacks marked with a triangle where they began."""
     import matplotlib.dates
 
     mdates: Any = matplotlib.dates  # untyped: treated as such
     timeframes = sorted({r.timeframe for r in reigns})
-    figure, axes = pyplot.subplots(figsize=(10, 1.2 + 0.6 * max(len(timeframes), 1)))
+    figure, axes = pyplot.subplots(figsize=(10, 1.6 + 0.6 * max(len(timeframes), 1)))
     colours = pyplot.get_cmap("tab10")
     spans = [
         (mdates.date2num(r.start), mdates.date2num(r.end or max(now, r.start))) for r in reigns
@@ -111,17 +118,51 @@ def _draw(pyplot: Any, reigns: Sequence[Reign], now: datetime) -> Any:
         if width >= whole * 0.04:  # a label that fits
             axes.text(start + width / 2, row, f"v{reign.version}", ha="center", va="center",
                       color="white", fontsize=9, fontweight="bold")  # fmt: skip
-    axes.set_yticks(range(len(timeframes)), timeframes)
-    axes.set_ylim(-0.6, max(len(timeframes), 1) - 0.4)
-    axes.invert_yaxis()
-    axes.xaxis_date()
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes.xaxis.get_major_locator()))
-    axes.set_title("Champions over time (hatched: forced)")
-    axes.grid(axis="x", alpha=0.3)
+        if reign.began == "rollback":
+            axes.plot(start, row - 0.45, marker="v", color="black", markersize=7)
+    _axes(axes, mdates, timeframes, whole)
+    axes.legend(handles=_legend(reigns, colours), loc="upper left", bbox_to_anchor=(1.01, 1),
+                fontsize=8, frameon=False)  # fmt: skip
     if not reigns:
         axes.text(0.5, 0.5, "no champion yet", transform=axes.transAxes, ha="center")
     figure.tight_layout()
     return figure
+
+
+def _axes(axes: Any, mdates: Any, timeframes: list[str], whole: float) -> None:
+    """Timeframes down, time across in UTC, ticks that suit the span (minutes to years)."""
+    axes.set_yticks(range(len(timeframes)), timeframes)
+    axes.set_ylim(-0.7, max(len(timeframes), 1) - 0.3)
+    axes.invert_yaxis()
+    axes.xaxis_date(tz=UTC)
+    locator = mdates.AutoDateLocator(tz=UTC, minticks=3, maxticks=8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    if whole <= 0:  # one instant: a minute around it, not a zero-width axis
+        left, _ = axes.get_xlim()
+        axes.set_xlim(left - 1 / 2880, left + 1 / 2880)
+    axes.set_xlabel("time (UTC)")
+    axes.set_title("Champions over time")
+    axes.grid(axis="x", alpha=0.3)
+
+
+def _legend(reigns: Sequence[Reign], colours: Any) -> list[Any]:
+    """A patch per version shown (the first 12), then what hatching and triangles mean."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    shown = sorted({(r.timeframe, r.version) for r in reigns}, key=lambda tv: (tv[0], tv[1]))
+    handles: list[Any] = [
+        Patch(facecolor=colours(version % 10), label=f"{timeframe} v{version}")
+        for timeframe, version in shown[:12]
+    ]
+    if len(shown) > 12:
+        handles.append(Patch(facecolor="white", label=f"and {len(shown) - 12} more"))
+    if any(r.began == "forced" for r in reigns):
+        handles.append(Patch(facecolor="lightgrey", hatch="//", label="forced"))
+    if any(r.began == "rollback" for r in reigns):
+        handles.append(Line2D([], [], marker="v", color="black", linestyle="", label="rollback"))
+    return handles
 
 
 def _row(cells: Sequence[str]) -> str:
@@ -132,25 +173,32 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>stagekeeper: champions</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 2em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: left; }}
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 2em; width: 100%; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }}
+td {{ overflow-wrap: anywhere; }}
 th {{ background: #f3f3f3; }}
-#timeline svg {{ max-width: 100%; height: auto; }}
+#timeline svg {{ display: block; width: 100%; height: auto; }}
+@media (max-width: 600px) {{
+  body {{ margin: 0.5em; }}
+  th, td {{ padding: 0.2em 0.25em; font-size: 0.8em; }}
+  th {{ overflow-wrap: anywhere; }}
+}}
 </style>
 </head>
 <body>
 <h1>Champions</h1>
-<p>Generated {generated}.</p>
+<p>Generated {generated}. Times are UTC, to the second.</p>
 <h2>Status</h2>
 <table id="status"><thead><tr>{status_heads}</tr></thead><tbody>{status_rows}</tbody></table>
 <h2>Timeline</h2>
 <div id="timeline">{chart}</div>
 <h2>Recent history (newest first, {shown} changes)</h2>
 <table id="history"><thead><tr><th>at (UTC)</th><th>timeframe</th><th>version</th><th>from</th>
-<th>to</th><th>cause</th><th>actor</th><th>reason</th></tr></thead>
+<th>to</th><th>cause</th><th>actor</th><th>reason</th><th>detail</th></tr></thead>
 <tbody>{history_rows}</tbody></table>
 </body>
 </html>

@@ -164,8 +164,10 @@ def reigns_table(reigns: Iterable[Reign], now: datetime) -> Grid:
 
 def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
     """A Mermaid gantt chart: a section per timeframe, a bar per reign."""
-    lines = ["gantt", "    title Champions", "    dateFormat YYYY-MM-DD HH:mm:ss",
-             "    axisFormat %Y-%m-%d"]  # fmt: skip
+    ends = [r.end or max(now, r.start) for r in reigns]
+    span = (max(ends) - min(r.start for r in reigns)).total_seconds() if reigns else 0.0
+    lines = ["gantt", "    title Champions (UTC)", "    dateFormat YYYY-MM-DD HH:mm:ss",
+             f"    axisFormat {axis_format(span)}"]  # fmt: skip
     for timeframe in sorted({r.timeframe for r in reigns}):
         lines.append(f"    section {timeframe}")
         for r in (r for r in reigns if r.timeframe == timeframe):
@@ -175,6 +177,16 @@ def reigns_mermaid(reigns: Sequence[Reign], now: datetime) -> str:
                 f"{short_time(r.end or max(now, r.start))}"
             )
     return "\n".join(lines) + "\n"
+
+
+def axis_format(seconds: float) -> str:
+    """A time axis's tick format for a span of ``seconds``: the clock within an hour or a
+    day, the day within months, the month within years, else the year."""
+    for longest, shown in ((3_600, "%H:%M:%S"), (2 * 86_400, "%H:%M"), (120 * 86_400, "%b %d"),
+                           (3 * 365 * 86_400, "%Y-%m")):  # fmt: skip
+        if seconds < longest:
+            return shown
+    return "%Y"
 
 
 def policy_change_data(change: PolicyChange) -> Data:

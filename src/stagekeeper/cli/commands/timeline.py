@@ -73,9 +73,12 @@ def timeline(
             from stagekeeper.cli import charts
 
             if output_format is Format.HTML:
+                statuses = registry.status()
+                crowned = [(s.timeframe, s.champion) for s in statuses if s.champion is not None]
                 page = charts.report(
-                    found, registry.status(), registry.history(timeframe, limit=RECENT_HISTORY), now
-                )
+                    found, statuses, registry.history(timeframe, limit=RECENT_HISTORY), now,
+                    {tf: registry.metrics(tf, number) for tf, number in crowned},
+                )  # fmt: skip
                 _draw(session, page.encode("utf-8"), output)
             else:
                 _draw(session, charts.picture(found, now, output_format.value), output)

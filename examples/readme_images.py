@@ -1,9 +1,11 @@
-"""Screenshots of the console's main pages, made from the example's data: the README shows
-them. Runs the seed's example workflow on a throwaway SQLite store, asks for one approval
-so that the review page has something to review, serves the console on 127.0.0.1 and
-photographs each page with Debian's Chromium (Playwright).
+"""Every picture the README shows, made again from the examples' data.
 
-    python examples/console_screenshots.py [--output docs/images]
+The console's main pages: runs the seed's example workflow on a throwaway SQLite store,
+asks for one approval so that the review page has something to review, serves the console
+on 127.0.0.1 and photographs each page with Debian's Chromium (Playwright). The champion
+timeline: the policy example's run, drawn by it.
+
+    python examples/readme_images.py [--output docs/images]
 """
 
 from __future__ import annotations
@@ -51,7 +53,9 @@ def main() -> None:
             registry.promote("1H", candidate, "champion", reason="best backtest")
             PAGES["console-review"] = f"/timeframes/1H/versions/{candidate}"
             _photograph(registry, token, output)
-    print(f"wrote {', '.join(PAGES)} into {output}")
+    subprocess.run([sys.executable, str(HERE / "policy_example.py"), "--timeline",
+                    str(output / "timeline.png")], check=True, capture_output=True)  # fmt: skip
+    print(f"wrote {', '.join(PAGES)} and timeline into {output}")
 
 
 def _photograph(registry: object, token: str, output: Path) -> None:
