@@ -407,9 +407,10 @@ def test_show_gives_one_version_at_a_glance(store: str) -> None:
     assert re.search(r"^sharpe +1\.25 +1\.5 +-0\.25$", drawn, re.M), drawn
     assert "To champion: refused" in drawn and "To archived: allowed" in drawn
     assert "s3://m/2" in drawn
-    assert error(store, "show", "--timeframe", "1H", "--model-version", "9", exit_code=1)[
-        "code"
-    ] == "not_found"
+    assert (
+        error(store, "show", "--timeframe", "1H", "--model-version", "9", exit_code=1)["code"]
+        == "not_found"
+    )
 
 
 def test_list_with_metrics_shows_a_column_per_metric(store: str) -> None:
@@ -438,9 +439,7 @@ def complete(words: str, env: dict[str, str] | None = None) -> list[str]:
     return shown.stdout.split()
 
 
-def test_shell_completion_offers_stages_timeframes_and_versions(
-    store: str, tmp_path: Path
-) -> None:
+def test_shell_completion_offers_stages_timeframes_and_versions(store: str, tmp_path: Path) -> None:
     for timeframe in ("1H", "1H", "4H"):
         data(store, "register", "--timeframe", timeframe)
     assert complete("stagekeeper list --stage ") == ["development", "beta", "champion", "archived"]

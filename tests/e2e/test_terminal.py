@@ -61,8 +61,9 @@ def env(tmp_path: Path) -> dict[str, str]:
            "STAGEKEEPER_ACTOR": "alexandra.kowalczyk", "PAGER": "cat"}  # fmt: skip
     for timeframe in ("1H", "4H"):
         for sharpe in ("1.3312", "1.41"):
+            metrics = ["--metric", f"sharpe={sharpe}", "--metric", "max_drawdown=0.0871"]
             piped(["register", "--timeframe", timeframe, "--source", "s3://models/run-0042",
-                   "--metric", f"sharpe={sharpe}", "--metric", "max_drawdown=0.0871"], env)  # fmt: skip
+                   *metrics], env)  # fmt: skip
     piped(["promote", "--timeframe", "1H", "--model-version", "2", "--target-stage", "beta",
            "--reason", LONG_REASON], env)  # fmt: skip
     policy = tmp_path / "policy.toml"
