@@ -21,13 +21,15 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LONG_REASON = "the holdout window of last week beat the champion on every metric we track " * 2
 
 
-def terminal(args: list[str], env: dict[str, str], columns: int = 80) -> str:
+def terminal(
+    args: list[str], env: dict[str, str], columns: int = 80, cwd: Path | None = None
+) -> str:
     """What ``stagekeeper ARGS`` shows in a terminal ``columns`` wide, escape codes kept."""
     leader, follower = os.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 60, columns, 0, 0))
     process = subprocess.Popen(
         [sys.executable, "-m", "stagekeeper", *args],
-        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True,
+        stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True, cwd=cwd,
     )  # fmt: skip
     os.close(follower)
     chunks = []
