@@ -324,6 +324,8 @@ def test_near_misses_get_a_hint(store: str) -> None:
     assert error(store, "history", "--timeframe", "9H", exit_code=1)["message"] == (
         "this store has no timeframe 9H"
     )
+    assert error(store, "list", "--timeframe", "1h", exit_code=1)["hint"] == "did you mean 1H?"
+    assert data(store, "list", "--timeframe", "9H") == []  # a filter that matches nothing
     legacy = error(store, "promote", "--timeframe", "1H", "--model-version", "1",
                    "--target-stage", "Production", exit_code=2)  # fmt: skip
     assert legacy["hint"] == "MLflow's 'Production' is stagekeeper's champion"

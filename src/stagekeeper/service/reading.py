@@ -79,11 +79,15 @@ def get(
 def versions(
     store: ModelStore, timeframe: str | None = None, stage: Stage | str | None = None
 ) -> list[ModelVersion]:
-    """See ``Registry.list``."""
-    return store.versions(
-        None if timeframe is None else validation.timeframe(timeframe),
-        None if stage is None else Stage.parse(stage),
-    )
+    """See ``Registry.list``; a timeframe named in another case (``1h`` for ``1H``) is
+    ``NotFoundError`` saying which, while one the store lacks is simply empty."""
+    named = None if timeframe is None else validation.timeframe(timeframe)
+    found = store.versions(named, None if stage is None else Stage.parse(stage))
+    if named is not None and not found:
+        known = [status.timeframe for status in store.status()]
+        if named not in known and any(k.casefold() == named.casefold() for k in known):
+            known_timeframe(store, named)
+    return found
 
 
 def history(
