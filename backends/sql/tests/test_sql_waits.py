@@ -7,7 +7,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -141,3 +143,29 @@ def test_a_follower_on_postgresql_is_told_of_each_commit(postgres_url: str) -> N
         assert store.wait_for_changes(0.2) is False
         writer.promote("1H", 1, "beta", reason="validated")
         assert store.wait_for_changes(30) is True
+
+
+def _listening_connections(postgres_url: str) -> int:
+    """The connections LISTENing on the server now (pg_stat_activity names the query)."""
+    with open_registry(postgres_url) as admin:
+        engine: Any = admin.store.engine  # type: ignore[attr-defined]
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %%'"
+            return int(connection.exec_driver_sql(query).scalar_one())
+
+
+@pytest.mark.postgres
+def test_waits_from_many_threads_share_one_listener_and_none_outlives_the_store(
+    postgres_url: str,
+) -> None:
+    """A console's live pages wait from many threads, and one may still wait as the store
+    closes: one LISTEN connection at most, and none left once closed."""
+    before = _listening_connections(postgres_url)
+    registry = open_registry(postgres_url)
+    store: Any = registry.store
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: store.wait_for_changes(0.3), range(4)))
+    assert _listening_connections(postgres_url) == before + 1
+    registry.close()
+    assert store.wait_for_changes(0.1) is False  # a wait after the close opens nothing
+    assert _listening_connections(postgres_url) == before

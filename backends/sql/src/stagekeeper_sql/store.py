@@ -52,7 +52,7 @@ from stagekeeper_sql.engine import (
     waited_too_long,
 )
 from stagekeeper_sql.guard import examined, login_of
-from stagekeeper_sql.listening import Listener
+from stagekeeper_sql.listening import Listening
 from stagekeeper_sql.roles import ManagedAccess
 from stagekeeper_sql.schema import (
     change_row,
@@ -90,7 +90,7 @@ class SqlStore(ManagedAccess):
             require_existing(self.url)
         self.engine = build_engine(self.url, options.lock_timeout)
         self.options = options
-        self._listening: Listener | None = None  # opened when first asked to wait
+        self._listening = Listening(self.url)  # a connection when first asked to wait
         self._policies: tuple[tuple[int, int] | None, dict[str | None, Mapping[str, Any]]] = (
             None,
             {},
@@ -295,8 +295,6 @@ class SqlStore(ManagedAccess):
         if self.engine.dialect.name != "postgresql":
             time.sleep(timeout)
             return False
-        if self._listening is None:
-            self._listening = Listener(self.url)
         return self._listening.wait(timeout)
 
     # -- the database's own guard -------------------------------------------------------
@@ -312,8 +310,7 @@ class SqlStore(ManagedAccess):
             return migrate.upgrade(self.engine)
 
     def close(self) -> None:
-        if self._listening is not None:
-            self._listening.close()
+        self._listening.close()
         self.engine.dispose()
 
     @contextmanager
