@@ -19,8 +19,6 @@ from benchmarks.timing import Sample
 from stagekeeper import Stage, open_registry
 from stagekeeper.service.registry import Registry
 
-MEMORY_TARGET_US = 50
-
 
 def prepared(
     registry: Registry, timeframe: str, count: int, beta: int, source: str | None = None
@@ -132,7 +130,7 @@ def memory(rounds: int, batches: int = 10) -> Result:
         f"{us:.0f} µs (p95 {ours.p95 * 1e6:.0f} µs)",
         round(us, 1),
         " µs",
-        MEMORY_TARGET_US,
+        None,  # reported with its spread: an absolute figure of a shared machine's speed
         {"stagekeeper": ours.ms()},
     )
 
@@ -203,6 +201,10 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
         1.0,
     )
     result.data["requests"] = {"stagekeeper": ours_count.total, "baseline": base_count.total}
+    result.data["in_sequence"] = {
+        "stagekeeper": ours_count.in_sequence,
+        "baseline": base_count.in_sequence,
+    }
     results = [
         result,
         Result.ratio(
@@ -222,6 +224,17 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
     ]
     if not url.startswith("mlflow+http"):
         return results  # embedded: no HTTP to count
+    path = Result(
+        f"champion promotion on {name} ({versions} versions): HTTP requests, and round trips "
+        f"in sequence (the critical path), against {sequence}",
+        f"{ours_count.total} requests in {ours_count.in_sequence} round trips, against "
+        f"{base_count.total} in {base_count.in_sequence}",
+        ours_count.in_sequence,
+        "",
+        None,
+        {"requests": result.data["requests"], "in_sequence": result.data["in_sequence"]},
+    )
+    results.append(path)
     pages = -(-versions // PAGE_SIZE)
     # The history's requests give the listed versions' updated_at: the newest records, then
     # a search for each listed version whose last move is older.

@@ -1,7 +1,9 @@
-"""Counting the HTTP requests MLflow's client sends."""
+"""Counting the HTTP requests MLflow's client sends, and the round trips in sequence among
+them (the critical path: requests sent at once count as one)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,13 +12,28 @@ from typing import Any
 
 @dataclass
 class Requests:
-    """The requests sent: their endpoints and what they carried (query or body)."""
+    """The requests sent: their endpoints and what they carried (query or body), and when
+    each was under way."""
 
     sent: list[str] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return len(self.sent)
+
+    @property
+    def in_sequence(self) -> int:
+        """Round trips one after another: a request that starts before every request under
+        way has ended rides the same round trip."""
+        rounds, ended = 0, float("-inf")
+        for start, end in sorted(self.spans):
+            if start >= ended:
+                rounds += 1
+                ended = end
+            else:
+                ended = max(ended, end)
+        return rounds
 
     def naming(self, text: str) -> int:
         """How many named ``text`` (a model, say) in their endpoint, query or body."""
@@ -25,7 +42,7 @@ class Requests:
 
 @contextmanager
 def counting_requests() -> Iterator[Requests]:
-    """Every HTTP request MLflow's REST client sends meanwhile."""
+    """Every HTTP request MLflow's REST client sends meanwhile, from any thread."""
     import mlflow.utils.rest_utils as rest_utils
 
     counted = Requests()
@@ -34,7 +51,11 @@ def counting_requests() -> Iterator[Requests]:
     def counting(*args: Any, **kwargs: Any) -> Any:
         carried = kwargs.get("params") or kwargs.get("json") or ""
         counted.sent.append(f"{kwargs.get('endpoint', '')} {carried}")
-        return real(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            counted.spans.append((start, time.perf_counter()))
 
     rest_utils.http_request = counting
     try:

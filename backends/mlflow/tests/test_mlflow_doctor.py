@@ -3,6 +3,7 @@ are read with one champion and repaired by ``doctor --fix``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -196,6 +197,66 @@ def test_a_writer_dying_at_any_write_leaves_one_champion_and_a_repairable_state(
     assert recorded == (dies_at >= 3)  # the record is written before anything moves
     if not recorded:
         assert survivor.list("1H") == before
+
+
+class DyingInTheGroup:
+    """The store's real client, until the writes after the history record, sent at once
+    through a server: those in ``lands`` reach the registry, then the process dies (every
+    other write, and every one after, never happens)."""
+
+    def __init__(self, inner: Any, name: str, lands: set[str]) -> None:
+        self.inner, self.name, self.lands, self.dead = inner, name, lands, False
+
+    def __getattr__(self, method: str) -> Any:
+        real = getattr(self.inner, method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            part = self._part(method, args)
+            if part is not None or (self.dead and method.startswith(WRITES)):
+                self.dead = True
+                if part not in self.lands:
+                    raise Crash(method)
+            return real(*args, **kwargs)
+
+        return call
+
+    def _part(self, method: str, args: tuple[Any, ...]) -> str | None:
+        if not args or args[0] != self.name:
+            return None
+        if method == "set_registered_model_alias":
+            return "alias"
+        if method == "set_model_version_tag" and args[2] == STAGE_TAG:
+            return {"2": "new tag", "1": "old tag"}[args[1]]
+        return None
+
+
+GROUP = ("alias", "new tag", "old tag")
+
+
+@pytest.mark.parametrize(
+    "lands", [set(c) for n in range(len(GROUP) + 1) for c in itertools.combinations(GROUP, n)]
+)
+def test_a_writer_dying_among_the_writes_it_sends_at_once_leaves_a_repairable_state(
+    registry: Registry, mlflow_url: str, template: str, lands: set[str]
+) -> None:
+    """Whichever of the alias and the stage tags landed before the process died, the next
+    process reads one champion, and its first write finishes the operation the record
+    describes (an ordinary writer, then doctor, finds nothing left to do)."""
+    with_two_champions_in_history(registry)
+    store: Any = registry.store
+    name = registry.model_name("1H")
+    store.lookups.client = DyingInTheGroup(store.lookups.client, name, lands)
+    with pytest.raises(Crash):
+        registry.promote("1H", 2, "champion")
+
+    survivor = fresh(mlflow_url, template, lease_seconds=0)
+    assert len(champions(survivor)) == 1
+    assert champions(survivor) == ([2] if "alias" in lands else [1])  # the alias decides
+    survivor.register("1H", source=SOURCE)  # takes the lock over, finishes the operation
+    assert champions(survivor) == [2]
+    stages = {v.version: v.stage for v in survivor.list("1H")}
+    assert stages == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.DEVELOPMENT}
+    assert survivor.doctor() == []
 
 
 def test_the_next_writer_finishes_an_interrupted_operation(

@@ -22,10 +22,12 @@ from stagekeeper_mlflow.store import MlflowStore
 SOURCE = "s3://models/stall"
 LEASE = 1.0
 # The writer under test: crowns v2, and freezes itself just before the n-th check that its
-# lock is still its own, that is, before its n-th write after taking the lock
-# (1 record, 2 alias, 3 and 4 the stage tags, 5 the unlock); with "after", just
-# after that check has passed, in the window between the check and its write; with
-# "write", before its n-th write, for a lease long enough to be trusted without checks.
+# lock is still its own, that is, before its n-th write after taking the lock (``CHECKS``:
+# embedded, 1 record, 2 alias, 3 and 4 the stage tags, 5 the unlock; through a server,
+# where the alias and the tags go at once after one check, 1 record, 2 them, 3 the
+# unlock); with "after", just after that check has passed, in the window between the
+# check and its write; with "write", before its n-th write, for a lease long enough to be
+# trusted without checks.
 WRITER = textwrap.dedent(
     """
     import os, signal, sys
@@ -68,6 +70,13 @@ WRITER = textwrap.dedent(
         sys.exit(7)
     """
 )
+
+
+def checks(url: str) -> dict[str, int]:
+    """The writer's checks, by what each comes before."""
+    if url.startswith("mlflow+http"):
+        return {"record": 1, "alias": 2, "last tag": 2, "unlock": 3}
+    return {"record": 1, "alias": 2, "last tag": 4, "unlock": 5}
 
 
 def _crowned_one_of(url: str, template: str, betas: int) -> None:
@@ -113,12 +122,12 @@ def _fresh(url: str, template: str) -> Registry:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freeze_at", range(1, 6))
+@pytest.mark.parametrize("point", ["record", "alias", "last tag", "unlock"])
 def test_a_writer_frozen_past_its_lease_writes_nothing_more(
-    mlflow_url: str, template: str, freeze_at: int
+    mlflow_url: str, template: str, point: str
 ) -> None:
     _crowned_one_of(mlflow_url, template, betas=3)
-    frozen = _writer(mlflow_url, template, str(freeze_at), str(LEASE))
+    frozen = _writer(mlflow_url, template, str(checks(mlflow_url)[point]), str(LEASE))
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(LEASE * 1.5)  # its lease runs out while it is frozen
@@ -134,8 +143,8 @@ def test_a_writer_frozen_past_its_lease_writes_nothing_more(
     assert _replayed(after) == stages
     assert after.doctor() == []
     # It was stopped at its check whenever the next writer had taken over; frozen before
-    # unlocking (5), its whole operation had been done, and only the unlock is refused.
-    assert woke == (7 if freeze_at < 5 else 0)
+    # unlocking, its whole operation had been done, and only the unlock is refused.
+    assert woke == (7 if point != "unlock" else 0)
 
 
 @pytest.mark.slow
@@ -162,11 +171,18 @@ def test_doctor_beside_a_writer_frozen_mid_operation_reports_it_and_changes_noth
         assert after.champion("1H").version == 2  # type: ignore[union-attr]
 
 
-def _late_write(url: str, template: str, freeze_after: int, *, betas: int) -> int:
-    """v1 crowned; a writer crowning v2 frozen just after its ``freeze_after``-th check, past
+def late_exit(url: str, point: str) -> int:
+    """How a writer frozen after its check before ``point`` ends once woken: what it
+    checked for lands, then its next check stops it (7); after its last write there is
+    only the unlock, which it skips as no longer its own (0)."""
+    return 0 if checks(url)[point] == checks(url)["last tag"] else 7
+
+
+def _late_write(url: str, template: str, point: str, *, betas: int) -> int:
+    """v1 crowned; a writer crowning v2 frozen just after its check before ``point``, past
     its lease, while the next writer crowns v3; then woken. Its exit code."""
     _crowned_one_of(url, template, betas=betas)
-    frozen = _writer(url, template, str(freeze_after), str(LEASE), "after")
+    frozen = _writer(url, template, str(checks(url)[point]), str(LEASE), "after")
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(LEASE * 1.5)
@@ -177,23 +193,22 @@ def _late_write(url: str, template: str, freeze_after: int, *, betas: int) -> in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freeze_after", range(1, 5))
+@pytest.mark.parametrize("point", ["record", "alias", "last tag"])
 def test_a_write_landing_after_the_lock_was_lost_is_undone_by_doctor(
-    mlflow_url: str, template: str, freeze_after: int
+    mlflow_url: str, template: str, point: str
 ) -> None:
-    """The window fencing leaves: frozen after its check, the writer lands one write when it
-    wakes. doctor --fix puts the store back where the last committed operation left it."""
-    woke = _late_write(mlflow_url, template, freeze_after, betas=3)
-    # Its one late write landed, then its next check stopped it; after its last tag write
-    # (4) there is only the unlock, which it skips as no longer its own.
-    assert woke == (7 if freeze_after < 4 else 0)
+    """The window fencing leaves: frozen after its check, the writer lands what it checked
+    for when it wakes: one write, or through a server the alias and the stage tags, sent
+    at once. doctor --fix puts the store back where the last committed operation left it."""
+    woke = _late_write(mlflow_url, template, point, betas=3)
+    assert woke == late_exit(mlflow_url, point)
 
     after = _fresh(mlflow_url, template)
     after.doctor(fix=True)
     assert after.doctor() == []
-    # Frozen before its record (1), its operation was dropped; after, it was finished by
-    # the next writer, who then crowned v3 over it.
-    left = Stage.BETA if freeze_after <= 1 else Stage.ARCHIVED
+    # Frozen before its record, its operation was dropped; after, it was finished by the
+    # next writer, who then crowned v3 over it.
+    left = Stage.BETA if point == "record" else Stage.ARCHIVED
     stages = {v.version: v.stage for v in after.list("1H")}
     assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.CHAMPION}
     assert _replayed(after) == stages
@@ -218,9 +233,10 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     finally:
         os.kill(frozen.pid, signal.SIGCONT)
         woke = frozen.wait(60)
-    # It was frozen between its (trusted) check and its alias write: that one write
-    # landed late, and its next check, which asked the registry, stopped it.
-    assert woke == 7
+    # It was frozen between its (trusted) check and its alias write: that write (through
+    # a server, its group: the alias and the tags) landed late, and its next check, which
+    # asked the registry, stopped it; after the group there is only the unlock.
+    assert woke == late_exit(mlflow_url, "alias")
     after = _fresh(mlflow_url, template)
     after.doctor(fix=True)
     assert after.doctor() == []
@@ -229,20 +245,20 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("freeze_after", range(1, 5))
+@pytest.mark.parametrize("point", ["record", "alias", "last tag"])
 def test_a_late_write_is_undone_by_the_next_ordinary_writer_before_it_plans(
-    mlflow_url: str, template: str, freeze_after: int
+    mlflow_url: str, template: str, point: str
 ) -> None:
     """No doctor this time: the writer after the late write is an ordinary promotion. It
     finds the store as the history describes it, so no version is demoted twice and its
     event names the champion the history had, not the one the late write set."""
-    woke = _late_write(mlflow_url, template, freeze_after, betas=4)
-    assert woke == (7 if freeze_after < 4 else 0)  # its one late write landed
+    woke = _late_write(mlflow_url, template, point, betas=4)
+    assert woke == late_exit(mlflow_url, point)
 
     ordinary = _fresh(mlflow_url, template)
     demotion, crowning = ordinary.promote("1H", 4, "champion")
     assert (demotion.version, demotion.from_stage, crowning.version) == (3, Stage.CHAMPION, 4)
-    left = Stage.BETA if freeze_after <= 1 else Stage.ARCHIVED
+    left = Stage.BETA if point == "record" else Stage.ARCHIVED
     stages = {v.version: v.stage for v in ordinary.list("1H")}
     assert stages == {1: Stage.ARCHIVED, 2: left, 3: Stage.ARCHIVED, 4: Stage.CHAMPION}
     assert _replayed(ordinary) == stages  # every change leads on from the one before

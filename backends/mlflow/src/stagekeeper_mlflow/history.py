@@ -210,12 +210,18 @@ class ChangeTimes:
         self.log, self.legacy = log, legacy
         self._known: dict[int, datetime | None] | None = None
 
-    def of(self, versions: set[int]) -> dict[int, datetime]:
+    def newest(self) -> None:
+        """Read the newest records, if not yet read."""
         if self._known is None:
             self._known = dict(last_changed(self.log.newest(FIRST_PAGE)))
-        for version in versions - self._known.keys():
-            self._known[version] = self.log.last_change(version, self.legacy)
-        return {v: at for v in versions if (at := self._known[v]) is not None}
+
+    def of(self, versions: set[int]) -> dict[int, datetime]:
+        """When ``versions`` last changed stage (a version that does not exist, never)."""
+        self.newest()
+        known = self._known if self._known is not None else {}
+        for version in versions - known.keys():
+            known[version] = self.log.last_change(version, self.legacy)
+        return {v: at for v in versions if (at := known[v]) is not None}
 
 
 def index_tags(changes: Sequence[StageChange]) -> dict[str, str]:

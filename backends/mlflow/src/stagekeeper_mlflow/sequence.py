@@ -7,7 +7,8 @@ domain and the MLflow store's modules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from stagekeeper.domain.stages import Cause, Stage
@@ -16,11 +17,13 @@ from stagekeeper_mlflow.connection import RegistryClient
 from stagekeeper_mlflow.lease import Lease
 from stagekeeper_mlflow.lookups import or_none
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, STAGE_TAG
+from stagekeeper_mlflow.parallel import one_by_one
 
 if TYPE_CHECKING:
     from stagekeeper_mlflow.store import MlflowStore
 
 Check = Callable[[], None]
+Group = Callable[[Check, Sequence[Callable[[], object]]], None]  # checks, then writes
 
 
 def finish_inherited(store: MlflowStore, name: str, lease: Lease) -> None:
@@ -51,24 +54,32 @@ def finish_inherited(store: MlflowStore, name: str, lease: Lease) -> None:
     apply(store.client, name, last.value, lease.check)
 
 
-def apply(client: RegistryClient, name: str, record: str, check: Check) -> None:
-    """Move the alias, then mirror the tags, as the written ``record`` says; safe to
-    repeat. ``check`` runs before each write and stops a writer that lost its lock
-    (fencing)."""
+def apply(
+    client: RegistryClient, name: str, record: str, check: Check, group: Group = one_by_one
+) -> None:
+    """Move the alias and mirror the tags as the written ``record`` says; safe to repeat.
+    ``check`` runs before each write and stops a writer that lost its lock (fencing).
+
+    ``group`` may send the writes at once, after one check (``parallel``): the record they
+    follow is written, so a crash among them leaves what the next writer or ``doctor``
+    finishes from it, and a reader meanwhile sees one champion, the alias holder (a new
+    champion tagged before the alias lands reads as archived for that moment)."""
     if not mapping.replays(record):  # the versions stand where the record leads already
         return
     moves = [c for c in mapping.decode_history("", name, record) if c.moves]
     crowned = [c.version for c in moves if c.crowns]
     dethroned = any(c.from_stage is Stage.CHAMPION for c in moves)
+    writes: list[Callable[[], object]] = []
     if crowned:
-        check()
-        client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
+        writes.append(partial(client.set_registered_model_alias, name, CHAMPION_ALIAS,
+                              str(crowned[0])))  # fmt: skip
     elif dethroned:
-        check()
-        or_none(lambda: client.delete_registered_model_alias(name, CHAMPION_ALIAS))
+        writes.append(partial(or_none, partial(client.delete_registered_model_alias, name,
+                                               CHAMPION_ALIAS)))  # fmt: skip
     for change in moves:
-        check()
-        client.set_model_version_tag(name, str(change.version), STAGE_TAG, change.to_stage.value)
+        writes.append(partial(client.set_model_version_tag, name, str(change.version),
+                              STAGE_TAG, change.to_stage.value))  # fmt: skip
+    group(check, writes)
 
 
 def moves_a_version(record: str) -> bool:

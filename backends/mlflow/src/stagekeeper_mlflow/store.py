@@ -57,6 +57,7 @@ from stagekeeper_mlflow.lookups import (
     to_version,
 )
 from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.parallel import AtOnce
 from stagekeeper_mlflow.settings import Settings
 from stagekeeper_mlflow.view import LockedView
 
@@ -81,6 +82,7 @@ class MlflowStore:
         self.wait_seconds = options.lock_timeout if wait_seconds is None else wait_seconds
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
+        self.at_once = AtOnce(writes_too=url.startswith("mlflow+http"))
 
     @property
     def client(self) -> RegistryClient:
@@ -151,7 +153,7 @@ class MlflowStore:
             record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
             lease.check()
             self.history_of(name).append(plan.changes, record, lease.token)
-            sequence.apply(self.client, name, record, lease.check)
+            sequence.apply(self.client, name, record, lease.check, self.at_once.writes)
             for number, values in plan.metrics.items():
                 for key, value in mapping.metric_tags(values).items():
                     lease.check()
@@ -322,7 +324,8 @@ class MlflowStore:
             ]
 
     def close(self) -> None:
-        """MLflow's clients hold no connection that needs closing."""
+        """MLflow's clients hold no connection; the threads of ``at_once`` end."""
+        self.at_once.close()
 
 
 def _run_of(source: str) -> str | None:

@@ -56,6 +56,7 @@ class LockedView:
         if model is None or not mapping.fenced_marks(model.tags or {}):
             return found
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
+        self.__dict__.pop("times", None)  # read beside this, before the undoing: read again
         return self.lookups.named(self.name, self.store.settings_model)
 
     @cached_property
@@ -94,26 +95,34 @@ class LockedView:
     def _fetch(self, version: int) -> None:
         """Read ``version``, and the champion with it when their numbers are close (a
         promotion asks for both, and usually crowns a recent version): one search over
-        the numbers between them instead of two requests."""
+        the numbers between them instead of two requests. When they last moved is read at
+        the same time: the newest records with the model, an older move with the versions
+        (``parallel``)."""
+        if "_models" not in self.__dict__:
+            self.store.at_once.reads(lambda: self._models, self.times.newest)
         wanted = {version}
         holder = self.holder
         if holder is not None and holder not in self._raw and abs(holder - version) < NEIGHBOURS:
             wanted.add(holder)
-        if self.model is None:
-            found: dict[int, MlflowVersion] = {}
-        elif len(wanted) == 1:
-            raw = self.lookups.fetch(self.name, version)
-            found = {} if raw is None else {version: raw}
-        else:
-            found = self.lookups.between(self.name, min(wanted), max(wanted))
+        found, changed = self.store.at_once.reads(
+            lambda: self._versions(wanted), lambda: self.times.of(wanted)
+        )
         alias_holder = None if holder is None else str(holder)
-        changed = self.times.of({n for n in wanted if found.get(n) is not None})
         for number in wanted:
             raw = found.get(number)
             self._raw[number] = raw
             self._found[number] = (
                 None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
             )
+
+    def _versions(self, wanted: set[int]) -> dict[int, MlflowVersion]:
+        if self.model is None:
+            return {}
+        if len(wanted) == 1:
+            (number,) = wanted
+            raw = self.lookups.fetch(self.name, number)
+            return {} if raw is None else {number: raw}
+        return self.lookups.between(self.name, min(wanted), max(wanted))
 
     def champion(self) -> ModelVersion | None:
         return None if self.holder is None else self.get(self.holder)
