@@ -30,17 +30,20 @@ ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1234"
 
 
 @contextmanager
-def running(base: Path, startup_seconds: float = 90, *, users: bool = False) -> Iterator[str]:
+def running(
+    base: Path, startup_seconds: float = 90, *, users: bool = False, workers: int = 1
+) -> Iterator[str]:
     """Start a server storing everything under ``base``; yield its http:// URL. With
     ``users``, the server checks them (``--app-name basic-auth``): its admin is ``ADMIN``,
-    and the users ``create_user`` makes may edit every model (``default_permission``)."""
+    and the users ``create_user`` makes may edit every model (``default_permission``).
+    One worker process, for the tests; the benchmarks run MLflow's default of 4."""
     port = _free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server",
         "--host", "127.0.0.1", "--port", str(port),
         "--backend-store-uri", f"sqlite:///{base / 'mlflow.db'}",
         "--artifacts-destination", str(base / "artifacts"),
-        "--workers", "1",
+        "--workers", str(workers),
     ]  # fmt: skip
     env = {**os.environ, **QUIET}
     if users:
