@@ -7,7 +7,7 @@ exactly the same values with the same words.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Annotated, Any
 
@@ -55,6 +55,13 @@ def choice(value: str, allowed: Sequence[str], what: str = "format") -> str:
     return found
 
 
+def completed(name: str, metavar: str, help_text: str, complete: Callable[..., Any]) -> Any:
+    """An option that takes a value the shell completes (``stagekeeper.cli.completion``)."""
+    return typer.Option(
+        name, metavar=metavar, help=help_text, show_default=False, autocompletion=complete
+    )
+
+
 def flag(name: str, help_text: str) -> Any:
     """An on/off option, shown without a value in ``--help`` (it takes none)."""
     return typer.Option(name, metavar="", help=help_text)
@@ -87,33 +94,15 @@ NoPager = Annotated[
 ]
 Timeframe = Annotated[
     str,
-    typer.Option(
-        "--timeframe",
-        metavar="TF",
-        help="Timeframe, e.g. 1H, 4H or 1D.",
-        show_default=False,
-        autocompletion=completion.timeframes,
-    ),
+    completed("--timeframe", "TF", "Timeframe, e.g. 1H, 4H or 1D.", completion.timeframes),
 ]
 OptionalTimeframe = Annotated[
     str | None,
-    typer.Option(
-        "--timeframe",
-        metavar="TF",
-        help="Only this timeframe, e.g. 1H.",
-        show_default=False,
-        autocompletion=completion.timeframes,
-    ),
+    completed("--timeframe", "TF", "Only this timeframe, e.g. 1H.", completion.timeframes),
 ]
 Version = Annotated[
     str,
-    typer.Option(
-        "--model-version",
-        metavar="N",
-        help="Model version number.",
-        show_default=False,
-        autocompletion=completion.versions,
-    ),
+    completed("--model-version", "N", "Model version number.", completion.versions),
 ]
 NewVersion = Annotated[
     str | None,
@@ -126,33 +115,17 @@ NewVersion = Annotated[
 ]
 OptionalVersion = Annotated[
     str | None,
-    typer.Option(
-        "--model-version",
-        metavar="N",
-        help="Only this model version.",
-        show_default=False,
-        autocompletion=completion.versions,
-    ),
+    completed("--model-version", "N", "Only this model version.", completion.versions),
 ]
 TargetStage = Annotated[
     str,
-    typer.Option(
-        "--target-stage",
-        metavar=STAGES,
-        help="Stage to move the version to (any case).",
-        show_default=False,
-        autocompletion=completion.stages,
+    completed(
+        "--target-stage", STAGES, "Stage to move the version to (any case).", completion.stages
     ),
 ]
 OptionalStage = Annotated[
     str | None,
-    typer.Option(
-        "--stage",
-        metavar=STAGES,
-        help="Only versions in this stage (any case).",
-        show_default=False,
-        autocompletion=completion.stages,
-    ),
+    completed("--stage", STAGES, "Only versions in this stage (any case).", completion.stages),
 ]
 Reason = Annotated[
     str | None,

@@ -79,11 +79,12 @@ def get(
 def versions(
     store: ModelStore, timeframe: str | None = None, stage: Stage | str | None = None
 ) -> list[ModelVersion]:
-    """See ``Registry.list``; a timeframe named in another case (``1h`` for ``1H``) is
-    ``NotFoundError`` saying which, while one the store lacks is simply empty."""
+    """See ``Registry.list``; a timeframe named in lower case that the store has in upper
+    case (``1h`` for ``1H``) is ``NotFoundError`` saying which, while one the store lacks is
+    simply empty (an empty answer for ``1H`` reads nothing more)."""
     named = None if timeframe is None else validation.timeframe(timeframe)
     found = store.versions(named, None if stage is None else Stage.parse(stage))
-    if named is not None and not found:
+    if named is not None and not found and named != named.upper():  # 1h: status is read
         known = [status.timeframe for status in store.status()]
         if named not in known and any(k.casefold() == named.casefold() for k in known):
             known_timeframe(store, named)

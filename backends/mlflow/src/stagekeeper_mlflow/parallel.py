@@ -5,8 +5,8 @@ and the newest history records; then the versions, and an older last move), nor 
 writes after the history record (the alias and the stage tags). Sent at once, each group
 costs its slowest request. The order crash safety needs is kept by the groups themselves:
 the record is written before any group that applies it, and the lock is let go after the
-last. Reads go at once on every registry; writes only through a server, where they help
-(an embedded registry's SQLite writes one at a time anyway, and waits on itself).
+last. Only through a server, where they help: an embedded registry runs in this process,
+whose threads share one interpreter lock and one SQLite file, and was measured slower so.
 """
 
 from __future__ import annotations
@@ -24,22 +24,22 @@ WORKERS = 3  # the widest group: the alias and two stage tags
 class AtOnce:
     """Runs groups of independent requests, each group at once where that helps."""
 
-    def __init__(self, *, writes_too: bool) -> None:
-        self.writes_too = writes_too
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
 
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="stagekeeper-mlflow")
 
     def reads(self, *calls: Call) -> list[Any]:
-        """Each call's result, in order: the calls made at once."""
-        return self._run(calls)
+        """Each call's result, in order: the calls made at once where that helps."""
+        return self._run(calls) if self.enabled else [call() for call in calls]
 
     def writes(self, check: Callable[[], None], writes: Sequence[Call]) -> None:
         """The writes at once after one ``check`` that the lock is still this writer's,
-        through a server; else one after another, each after its own check. A writer
+        where that helps; else one after another, each after its own check. A writer
         frozen after a check lands what it checked for: one write, or the group."""
-        if not self.writes_too:
+        if not self.enabled:
             one_by_one(check, writes)
             return
         check()

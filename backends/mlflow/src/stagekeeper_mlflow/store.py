@@ -82,7 +82,7 @@ class MlflowStore:
         self.wait_seconds = options.lock_timeout if wait_seconds is None else wait_seconds
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
-        self.at_once = AtOnce(writes_too=url.startswith("mlflow+http"))
+        self.at_once = AtOnce(enabled=url.startswith("mlflow+http"))
 
     @property
     def client(self) -> RegistryClient:
