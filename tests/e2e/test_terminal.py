@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -54,12 +55,13 @@ def piped(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A store with what makes tables wide: two timeframes, metrics, a long reason, a
-    verbose actor, a source and a request waiting for approval."""
+    verbose actor, a source and a request waiting for approval; made once for the module."""
+    folder = tmp_path_factory.mktemp("terminal")
     keep = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
-    env = {**keep, "STAGEKEEPER_STORE": f"sqlite:///{tmp_path / 't.db'}", "TERM": "xterm",
+    env = {**keep, "STAGEKEEPER_STORE": f"sqlite:///{folder / 't.db'}", "TERM": "xterm",
            "STAGEKEEPER_ACTOR": "alexandra.kowalczyk", "PAGER": "cat"}  # fmt: skip
     for timeframe in ("1H", "4H"):
         for sharpe in ("1.3312", "1.41"):
@@ -68,13 +70,20 @@ def env(tmp_path: Path) -> dict[str, str]:
                    *metrics], env)  # fmt: skip
     piped(["promote", "--timeframe", "1H", "--model-version", "2", "--target-stage", "beta",
            "--reason", LONG_REASON], env)  # fmt: skip
-    policy = tmp_path / "policy.toml"
+    policy = folder / "policy.toml"
     policy.write_text("[champion]\napprovals = 1\n")
     piped(["policy", "set", "--file", str(policy), "--timeframe", "4H"], env)
     for stage in ("beta", "champion"):
         piped(["promote", "--timeframe", "4H", "--model-version", "1", "--target-stage", stage],
               env)  # fmt: skip
     return env
+
+
+@pytest.fixture
+def env(seeded: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """The seeded store, a copy of its own for each test (one promotes)."""
+    shutil.copy(seeded["STAGEKEEPER_STORE"].removeprefix("sqlite:///"), tmp_path / "t.db")
+    return {**seeded, "STAGEKEEPER_STORE": f"sqlite:///{tmp_path / 't.db'}"}
 
 
 def shown(text: str) -> str:
