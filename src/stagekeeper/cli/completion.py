@@ -42,7 +42,7 @@ def _reading(ctx: typer.Context, read: Callable[[Registry], list[str]]) -> list[
     try:
         with open_registry(_given(ctx, "store"), create=False) as registry:
             return read(registry)
-    except Exception:
+    except Exception:  # any failure: a shell completing must never show an error
         return []
 
 
