@@ -235,7 +235,7 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
         f"{ours_count.total} requests in {ours_count.in_sequence} round trips, against "
         f"{base_count.total} in {base_count.in_sequence}",
         ours_count.in_sequence,
-        "",
+        " round trips",
         None,
         {"requests": result.data["requests"], "in_sequence": result.data["in_sequence"]},
     )
