@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from stagekeeper.domain import redaction
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.plugins import DEFAULT_STORE
 
@@ -65,6 +66,8 @@ def resolved(name: str, flag: str | None = None) -> Setting:
         return Setting(name, os.environ[variable], variable)
     found = settings_file()
     if found is not None and name in found.values:
+        if name == "store":  # its password is masked in output as the environment's is
+            redaction.learn(found.values[name])
         return Setting(name, found.values[name], found.source)
     return Setting(name, default, "default")
 

@@ -94,3 +94,24 @@ def test_a_broken_settings_file_is_one_line_naming_it(tmp_path: Path, text: str,
         assert failed.returncode == 2, failed.stderr
         assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
         assert str(tmp_path / "stagekeeper.toml") in failed.stderr and said in failed.stderr
+
+
+def test_a_password_a_settings_file_holds_is_masked_in_all_output_once_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Masked where it comes from: the file's store is a known secret from the moment the
+    file is read, as the environment's is (a driver's message may quote it bare)."""
+    from stagekeeper import settings
+    from stagekeeper.cli import funnel
+
+    (tmp_path / "stagekeeper.toml").write_text(
+        'store = "postgresql+psycopg://ana:hunter2-secret@127.0.0.1:9/models"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+
+    def run() -> None:
+        assert settings.resolved("store").source == str(tmp_path / "stagekeeper.toml")
+        sys.stdout.write("the server said: password hunter2-secret refused\n")
+
+    assert funnel.guarded([], run) == 0
+    assert capsys.readouterr().out == "the server said: password *** refused\n"

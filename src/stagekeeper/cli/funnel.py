@@ -137,17 +137,10 @@ def guarded(argv: Sequence[str], run: Callable[[], Any]) -> int:
 
 
 def store_urls(argv: Sequence[str]) -> list[str]:
-    """The store URLs given on the command line and in a settings file: where the secrets
-    to mask come from (the environment's are the redactor's own)."""
+    """The store URLs given on the command line: where the secrets to mask come from (the
+    environment's are the redactor's own; a settings file's are learned when it is read)."""
     found = [value for flag, value in itertools.pairwise(argv) if flag == STORE_OPTION]
-    found += [arg.partition("=")[2] for arg in argv if arg.startswith(STORE_OPTION + "=")]
-    try:
-        from stagekeeper.settings import settings_file
-
-        kept = settings_file()
-    except StagekeeperError:  # a broken file is reported by the command that reads it
-        kept = None
-    return found + ([kept.values["store"]] if kept and "store" in kept.values else [])
+    return found + [arg.partition("=")[2] for arg in argv if arg.startswith(STORE_OPTION + "=")]
 
 
 def report(exc: Exception, json_output: bool) -> int:

@@ -5,7 +5,8 @@ Secrets are masked where they come from, never guessed at in user text:
 - **Known secrets** (``Redactor``), for everything printed: the passwords and secret query
   values of the store URLs and tracking URIs the process was given (``--store``, the
   environment), replaced wherever they appear, with the fragments a driver may print of
-  them. Secrets shorter than ``MIN_SCRUBBED`` characters are not replaced, since replacing
+  them, and those of a URL read later (``learn``: a settings file's store). Secrets
+  shorter than ``MIN_SCRUBBED`` characters are not replaced, since replacing
   "pw" everywhere would garble the output.
 - **Patterns** (``mask_credentials``), for text that is no user data: a URL about to be
   shown, a driver's or a server's message, a traceback. The password of any
@@ -91,9 +92,23 @@ class Redactor:
         return cls(secrets)
 
     def __call__(self, text: str) -> str:
-        for secret in self._secrets:
+        secrets = self._secrets
+        if _learned:  # longest first, so that no secret is masked in part
+            secrets = sorted({*secrets, *_learned}, key=len, reverse=True)
+        for secret in secrets:
             text = text.replace(secret, MASK)
         return text
+
+
+# The secrets of URLs the process read after its redactors were made: a store URL from a
+# settings file, known from the moment it is read (``learn``), to every redactor.
+_learned: set[str] = set()
+
+
+def learn(url: str) -> None:
+    """Treat the secrets of ``url`` as known from now on, wherever output is masked."""
+    if len(url) <= MAX_URL_LENGTH:
+        _learned.update(secret for secret in url_secrets(url) if len(secret) >= MIN_SCRUBBED)
 
 
 def from_environment(urls: Iterable[str] = ()) -> Redactor:
