@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from stagekeeper.cli.render import short_time
 from stagekeeper.domain.errors import ValidationError
-from stagekeeper.domain.model import StageChange, TimeframeStatus
+from stagekeeper.domain.model import StageChange, TimeframeStatus, metrics_detail
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.timeline import Reign
 
@@ -48,14 +49,14 @@ def report(
     status_rows = "".join(
         _row(
             [s.timeframe, s.model_name, "-" if s.champion is None else f"v{s.champion}",
-             _metrics(champions_metrics.get(s.timeframe, {})),
+             metrics_detail(champions_metrics.get(s.timeframe, {}), {}),
              *(str(s.counts[stage]) for stage in counted)]
         )
         for s in statuses
     )  # fmt: skip
     history_rows = "".join(
         _row(
-            [_second(c.at), c.timeframe, f"v{c.version}",
+            [short_time(c.at), c.timeframe, f"v{c.version}",
              c.from_stage.value if c.from_stage else "-", c.to_stage.value, c.cause.value,
              c.actor, c.reason or "", c.detail or ""]
         )
@@ -63,7 +64,7 @@ def report(
     )  # fmt: skip
     stage_heads = "".join(f"<th># {stage.value}</th>" for stage in counted)
     return _PAGE.format(
-        generated=f"{_second(now)} UTC",
+        generated=f"{short_time(now)} UTC",
         status_heads="<th>timeframe</th><th>model</th><th>champion</th>"
         f"<th>champion's metrics</th>{stage_heads}",
         status_rows=status_rows,
@@ -71,14 +72,6 @@ def report(
         history_rows=history_rows,
         shown=len(recent),
     )
-
-
-def _metrics(metrics: Mapping[str, float]) -> str:
-    return ", ".join(f"{name}={value:g}" for name, value in sorted(metrics.items()))
-
-
-def _second(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
 
 
 def _pyplot() -> Any:

@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         try:
             if args.list_models:
                 versions = manager.registry.list(args.timeframe, args.stage)
-                empty = f"No {args.stage or ''} models for {args.timeframe}.".replace("  ", " ")
+                empty = f"No {args.stage + ' ' if args.stage else ''}models for {args.timeframe}."
                 session.emit(None, lambda c: tables.show(c, render.versions_table(versions), empty))
                 return
             try:

@@ -86,7 +86,7 @@ def versions(
     found = store.versions(named, None if stage is None else Stage.parse(stage))
     if named is not None and not found and named != named.upper():  # 1h: status is read
         known = [status.timeframe for status in store.status()]
-        if named not in known and any(k.casefold() == named.casefold() for k in known):
+        if named not in known and _near(named, known):
             known_timeframe(store, named)
     return found
 
@@ -113,6 +113,11 @@ def known_timeframe(store: ModelStore, timeframe: str) -> str:
     known = [status.timeframe for status in store.status()]
     if timeframe in known:
         return timeframe
-    near = [name for name in known if name.casefold() == timeframe.casefold()]
-    hint = f"did you mean {near[0]}?" if near else "stagekeeper status lists the timeframes"
+    near = _near(timeframe, known)
+    hint = f"did you mean {near}?" if near else "stagekeeper status lists the timeframes"
     raise NotFoundError(f"this store has no timeframe {timeframe}", hint=hint)
+
+
+def _near(timeframe: str, known: list[str]) -> str | None:
+    """The known timeframe ``timeframe`` differs from in case alone, if any."""
+    return next((name for name in known if name.casefold() == timeframe.casefold()), None)

@@ -43,7 +43,7 @@ from stagekeeper.web.console import Console, Unauthenticated
 
 PAGE_SIZE = 50
 templates = Jinja2Templates(directory=str(views.TEMPLATES))
-templates.env.filters.update(visible=views.visible, utc=views.utc, number=views.number)
+templates.env.filters.update(visible=views.visible, utc=views.utc, number=render.number)
 templates.env.autoescape = True
 
 

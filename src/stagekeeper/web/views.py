@@ -37,10 +37,6 @@ def utc(moment: datetime | None) -> str:
     return "" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
-def number(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
-
-
 def latest(registry: Registry) -> str:
     from stagekeeper.service.events import latest
 

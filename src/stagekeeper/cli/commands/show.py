@@ -67,11 +67,9 @@ def draw(console: Console, seen: Review) -> None:
 
 
 def metrics_compared(seen: Review, theirs: str) -> tables.Grid:
-    def number(value: float | None, signed: bool = False) -> str:
-        return "" if value is None else f"{value:+g}" if signed else f"{value:g}"
-
     return tables.filled(
         ("metric", render.label(seen.version.version), f"champion {theirs}", "difference"),
-        [(m.name, number(m.value), number(m.champion), number(m.difference, signed=True))
+        [(m.name, render.number(m.value), render.number(m.champion),
+          "" if m.difference is None else f"{m.difference:+g}")
          for m in seen.metrics],
     )  # fmt: skip
