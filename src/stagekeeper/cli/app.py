@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stagekeeper.cli import funnel, options, paging
+from stagekeeper.cli import funnel, options
 from stagekeeper.cli.group import FunneledGroup
 
 
@@ -60,7 +60,7 @@ def root(
     if json_output:
         funnel.json_requested.set(True)
     if no_pager:
-        paging.no_pager.set(True)
+        options.no_pager.set(True)
     options.given_before_command.set((store, actor))
 
 

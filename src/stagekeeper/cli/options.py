@@ -23,6 +23,8 @@ STAGES = "|".join(stage.value for stage in Stage)
 given_before_command: ContextVar[tuple[str | None, str | None]] = ContextVar(
     "given_before_command", default=(None, None)
 )
+# ``--no-pager`` given before the command (``stagekeeper --no-pager history``).
+no_pager: ContextVar[bool] = ContextVar("no_pager", default=False)
 
 
 def command_group(name: str, help_text: str) -> typer.Typer:

@@ -14,12 +14,9 @@ import shlex
 import shutil
 import subprocess
 import sys
-from contextvars import ContextVar
 
 from stagekeeper.cli.funnel import ScrubbedStream
-
-# ``--no-pager`` given before the command (``stagekeeper --no-pager history``).
-no_pager: ContextVar[bool] = ContextVar("no_pager", default=False)
+from stagekeeper.cli.options import no_pager
 
 
 def pager_command(turned_off: bool = False) -> str | None:
