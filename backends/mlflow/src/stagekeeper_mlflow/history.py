@@ -210,15 +210,15 @@ class ChangeTimes:
         self.log, self.legacy = log, legacy
         self._known: dict[int, datetime | None] | None = None
 
-    def newest(self) -> None:
-        """Read the newest records, if not yet read."""
+    def newest(self) -> dict[int, datetime | None]:
+        """What is known: from the newest records, read once."""
         if self._known is None:
             self._known = dict(last_changed(self.log.newest(FIRST_PAGE)))
+        return self._known
 
     def of(self, versions: set[int]) -> dict[int, datetime]:
         """When ``versions`` last changed stage (a version that does not exist, never)."""
-        self.newest()
-        known = self._known if self._known is not None else {}
+        known = self.newest()
         for version in versions - known.keys():
             known[version] = self.log.last_change(version, self.legacy)
         return {v: at for v in versions if (at := known[v]) is not None}

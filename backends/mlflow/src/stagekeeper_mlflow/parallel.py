@@ -50,11 +50,8 @@ class AtOnce:
         a group never leaves a request of its own behind, still running."""
         if len(calls) < 2:
             return [call() for call in calls]
-        started: list[Future[Any]] = [self._pool.submit(call) for call in calls[1:]]
-        outcomes: list[tuple[Any, BaseException | None]] = [_outcome(calls[0])]
-        outcomes += [
-            (None, f.exception()) if f.exception() else (f.result(), None) for f in started
-        ]
+        started: list[Future[Outcome]] = [self._pool.submit(_outcome, c) for c in calls[1:]]
+        outcomes = [_outcome(calls[0]), *(future.result() for future in started)]
         for _, failure in outcomes:
             if failure is not None:
                 raise failure
