@@ -7,7 +7,6 @@ import sys
 from stagekeeper.cli import options, render
 from stagekeeper.cli.session import command_session
 from stagekeeper.domain.errors import NotFoundError
-from stagekeeper.service.ports import SERVES_MODELS_URIS
 
 
 def champion(
@@ -19,6 +18,8 @@ def champion(
     """Print the champion's version and model on one line, for deploy scripts.
 
     The model is its source, or models:/NAME@champion on MLflow; exit 1 if there is none."""
+    from stagekeeper.service.ports import SERVES_MODELS_URIS  # not for --help: 13 ms
+
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=False)
         found = registry.champion(timeframe)
