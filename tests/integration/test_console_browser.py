@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from stagekeeper import open_registry
 from stagekeeper.service.registry import Registry
 from stagekeeper.web.app import create_app
+from stagekeeper.web.serving import Server
 from tests.integration.test_timeline_report import chromium
 
 COMMAND = str(Path(sys.executable).parent / "stagekeeper")
@@ -69,9 +69,7 @@ def serving(registry: Registry) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(registry), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = Server(create_app(registry), "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -81,6 +79,7 @@ def serving(registry: Registry) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    assert not thread.is_alive(), "the console did not stop"
 
 
 @pytest.fixture
@@ -140,15 +139,13 @@ def test_an_open_overview_shows_a_promotion_made_from_the_cli_without_a_reload(
     page.evaluate("window.notReloaded = true")
     champion = page.locator("tr[data-timeframe='1H'] td.champion")
     expect(champion).to_contain_text("v1")
-    started = time.monotonic()
     subprocess.run(
         [COMMAND, "promote", "--timeframe", "1H", "--model-version", "2", "--target-stage",
          "champion", "--force", "--reason", "emergency", "--store", store_url],
         check=True, capture_output=True,
     )  # fmt: skip
-    expect(champion).to_contain_text("v2", timeout=5000)
+    expect(champion).to_contain_text("v2", timeout=5000)  # once the CLI is done
     assert page.evaluate("window.notReloaded") is True  # the same page, not a reload
-    assert time.monotonic() - started < 5
 
 
 def test_no_page_overflows_at_400_pixels(

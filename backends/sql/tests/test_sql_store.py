@@ -230,3 +230,25 @@ def test_summaries_read_in_a_few_queries_agree_with_the_plain_reads(url: str) ->
         plain = [_summary(registry.store, tf, 3) for tf in ("1D", "1H", "4H")]
     assert batched == plain
     assert [s.last.version for s in batched if s.last] == [2, 2, 6]
+
+
+@pytest.mark.postgres
+def test_a_closed_store_closes_a_connection_in_use_when_it_comes_back(postgres_url: str) -> None:
+    """A live page's read in another thread may hold a connection while the console's
+    store closes: the connection is closed when the read ends, not pooled and collected."""
+    registry = open_registry(postgres_url)
+    engine = registry.store.engine  # type: ignore[attr-defined]
+    reading = engine.connect()
+    driver = reading.connection.driver_connection
+    registry.close()
+    assert not driver.closed  # the read goes on
+    reading.close()
+    assert driver.closed
+
+
+def test_a_closed_store_refuses_to_connect_again(url: str) -> None:
+    registry = open_registry(url)
+    registry.close()
+    with pytest.raises(BackendError, match=r"^this store has been closed$"):
+        registry.list("1H")
+    assert registry.store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]

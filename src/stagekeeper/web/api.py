@@ -205,7 +205,7 @@ async def stream(request: Request, console: Console) -> Response:
 
     async def sent() -> AsyncIterator[str]:
         cursor = since
-        while not await request.is_disconnected():
+        while await console.streaming(request):
             found = await anyio.to_thread.run_sync(registry.events, None, cursor)
             for event in found:
                 cursor = event.cursor

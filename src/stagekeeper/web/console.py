@@ -5,7 +5,8 @@ CLI's envelope. Imports the service, the CLI's renderers and Starlette.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -38,6 +39,13 @@ class Console:
     options: StoreOptions
     settings: Settings
     limit: SignInLimit
+    # Set as the server stops (``serving.Server``): the live pages' streams end then.
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    async def streaming(self, request: Request) -> bool:
+        """Whether a live page's stream goes on: its reader is there, the server is not
+        stopping."""
+        return not self.stopping.is_set() and not await request.is_disconnected()
 
     def caller(self, request: Request, *, reading: bool) -> Principal:
         """The authenticated caller; anonymous for a read of a ``--public-read`` console."""

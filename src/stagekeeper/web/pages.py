@@ -250,7 +250,7 @@ async def changes_stream(request: Request) -> Response:
         from stagekeeper.service.events import latest, wait_for_changes
 
         seen = mark
-        while not await request.is_disconnected():
+        while await console.streaming(request):
             newest = await anyio.to_thread.run_sync(latest, store)
             if newest != seen:
                 seen = newest

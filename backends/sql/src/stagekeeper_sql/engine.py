@@ -90,6 +90,24 @@ def build_engine(url: URL, lock_timeout: float) -> Engine:
         ) from exc
 
 
+def shut(engine: Engine) -> None:
+    """Close ``engine`` for good: the connections in its pool now, one checked out now (a
+    live page's read in another thread) as it comes back, and every later attempt to
+    connect. Plain ``dispose`` pools a connection that comes back later, and connects again
+    when asked: such a connection is never closed, only collected."""
+    event.listen(engine, "checkin", _closed_on_return)
+    event.listen(engine, "do_connect", _refused)
+    engine.dispose()
+
+
+def _closed_on_return(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.close()
+
+
+def _refused(*_connecting: Any) -> None:
+    raise BackendError("this store has been closed")
+
+
 def _readable(url: URL) -> URL:
     """A SQLite file in a folder nobody may write (a read-only mount) is opened immutable:
     reading it in WAL mode would need its ``-shm`` file beside it, and no writer can reach

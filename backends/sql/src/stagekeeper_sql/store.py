@@ -48,6 +48,7 @@ from stagekeeper_sql.engine import (
     build_engine,
     parse_url,
     require_existing,
+    shut,
     translated_errors,
     waited_too_long,
 )
@@ -311,7 +312,7 @@ class SqlStore(ManagedAccess):
 
     def close(self) -> None:
         self._listening.close()
-        self.engine.dispose()
+        shut(self.engine)
 
     @contextmanager
     def _read(self, within: Connection | None = None) -> Iterator[Connection]:

@@ -53,10 +53,9 @@ def serve(
 ) -> None:
     """Serve the console and the HTTP API over the store (Ctrl-C stops)."""
     try:
-        import uvicorn
-
         from stagekeeper.web.app import create_app
         from stagekeeper.web.auth import Settings
+        from stagekeeper.web.serving import serve as served
     except ImportError as exc:
         raise ValidationError(
             f"the console needs its extra ({exc.name} is missing)", hint=SERVER_HINT
@@ -71,4 +70,4 @@ def serve(
     )  # fmt: skip
     with command_session(json_output) as session:
         registry = session.open(store, actor, writes=False)
-        uvicorn.run(create_app(registry, settings), host=host, port=port, log_level="warning")
+        served(create_app(registry, settings), host, port)
