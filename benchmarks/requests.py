@@ -42,23 +42,27 @@ class Requests:
 
 @contextmanager
 def counting_requests() -> Iterator[Requests]:
-    """Every HTTP request MLflow's REST client sends meanwhile, from any thread."""
-    import mlflow.utils.rest_utils as rest_utils
+    """Every HTTP request sent meanwhile through ``requests`` (MLflow's client and
+    stagekeeper's transport alike), from any thread: its path, and its query or body."""
+    from urllib.parse import unquote_plus, urlsplit
+
+    import requests
 
     counted = Requests()
-    real = rest_utils.http_request
+    real = requests.Session.send
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        carried = kwargs.get("params") or kwargs.get("json") or ""
-        counted.sent.append(f"{kwargs.get('endpoint', '')} {carried}")
+    def counting(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+        url = urlsplit(request.url)
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        counted.sent.append(f"{url.path} {unquote_plus(url.query)}{body}")
         start = time.perf_counter()
         try:
-            return real(*args, **kwargs)
+            return real(session, request, **kwargs)
         finally:
             counted.spans.append((start, time.perf_counter()))
 
-    rest_utils.http_request = counting
+    requests.Session.send = counting  # type: ignore[method-assign,assignment]
     try:
         yield counted
     finally:
-        rest_utils.http_request = real
+        requests.Session.send = real  # type: ignore[method-assign]

@@ -123,3 +123,30 @@ def test_a_waiter_past_giving_up_is_not_handed_the_lock(
         following.promote("1H", 1, Stage.CHAMPION)
     assert [v.version for v in registry.list("1H", Stage.CHAMPION)] == [1]
     assert _waiting_on(client, name) == []
+
+
+@pytest.mark.parametrize("far", [False, True], ids=["near", "far"])
+def test_a_champion_crowned_by_another_writer_is_the_one_a_promotion_archives(
+    mlflow_url: str, template: str, far: bool
+) -> None:
+    """A store reads the champion it last saw beside the alias: a guess, which the alias
+    overrules when another writer crowned since (near the candidate's number or far)."""
+    rival_number = 25 if far else 4
+    with (
+        open_registry(mlflow_url, actor="ana", model_name_template=template) as ana,
+        open_registry(mlflow_url, actor="ben", model_name_template=template) as ben,
+    ):
+        for number in range(1, rival_number + 1):
+            ana.register("1H", source=f"s3://models/{number}")
+        for number in (1, 2, rival_number):
+            ana.promote("1H", number, Stage.BETA)
+        ana.promote("1H", 1, Stage.CHAMPION)  # ana last saw v1 crowned
+        ben.promote("1H", rival_number, Stage.CHAMPION)
+        ana.promote("1H", 2, Stage.CHAMPION)
+        stages = {v.version: v.stage for v in ana.list("1H") if v.stage is not Stage.DEVELOPMENT}
+        assert stages == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, rival_number: Stage.ARCHIVED}
+        last = ana.history("1H")[-2:]
+        assert {(c.version, c.from_stage, c.to_stage) for c in last} == {
+            (2, Stage.BETA, Stage.CHAMPION),
+            (rival_number, Stage.CHAMPION, Stage.ARCHIVED),
+        }

@@ -110,6 +110,10 @@ def client_for(url: str, *, create: bool = True) -> RegistryClient:
     # successful command that is noise, and it would break the one-line error contract.
     for logger in QUIET_LOGGERS:
         logging.getLogger(logger).setLevel(logging.WARNING)
+    if uri.startswith(("http://", "https://")):
+        from stagekeeper_mlflow.transport import Client
+
+        return cast(RegistryClient, Client(uri))
     client = ModelRegistryClient(registry_uri=uri, tracking_uri=uri)  # type: ignore[no-untyped-call]
     return cast(RegistryClient, client)
 

@@ -43,6 +43,7 @@ class LockedView:
         self.timeframe, self.name, self.check = timeframe, name, check
         self._raw: dict[int, MlflowVersion | None] = {}
         self._found: dict[int, ModelVersion | None] = {}
+        self._undone = False  # a late write was undone: what was read beside it is stale
 
     @cached_property
     def _models(self) -> dict[str, RegisteredModel]:
@@ -57,6 +58,7 @@ class LockedView:
             return found
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
         self.__dict__.pop("times", None)  # read beside this, before the undoing: read again
+        self._undone = True
         return self.lookups.named(self.name, self.store.settings_model)
 
     @cached_property
@@ -85,7 +87,9 @@ class LockedView:
     def holder(self) -> int | None:
         """The champion's number, from the alias."""
         holder = champion_of(self.model) if self.model else None
-        return None if holder is None else int(holder)
+        number = None if holder is None else int(holder)
+        self.store.champions[self.name] = number
+        return number
 
     def get(self, version: int) -> ModelVersion | None:
         if version not in self._found:
@@ -94,30 +98,43 @@ class LockedView:
 
     def _fetch(self, version: int) -> None:
         """Read ``version``, and the champion with it when their numbers are close (a
-        promotion asks for both, and usually crowns a recent version): one search over
-        the numbers between them instead of two requests. When they last moved is read at
-        the same time: the newest records with the model, an older move with the versions
-        (``parallel``)."""
+        promotion asks for both, and usually crowns a recent version): one search over the
+        numbers between them. The first read goes with the model and the newest history
+        records (when versions last moved), and with them the champion this store last
+        saw, if the alias still names it: then a promotion reads all it needs at once. A
+        version older than those records has its last move read with the versions."""
+        found: dict[int, MlflowVersion] = {}
+        searched: set[int] = set()
         if "_models" not in self.__dict__:
-            self.store.at_once.reads(lambda: self._models, self.times.newest)
-        wanted = {version}
-        holder = self.holder
-        if holder is not None and holder not in self._raw and abs(holder - version) < NEIGHBOURS:
-            wanted.add(holder)
-        found, changed = self.store.at_once.reads(
-            lambda: self._versions(wanted), lambda: self.times.of(wanted)
-        )
-        alias_holder = None if holder is None else str(holder)
-        for number in wanted:
+            guess = self._near(version, self.store.champions.get(self.name))
+            _, _, found = self.store.at_once.reads(
+                lambda: self._models, self.times.newest, lambda: self._search(guess)
+            )
+            searched = set() if self._undone else guess
+        missing = self._near(version, self.holder) - searched
+        if missing:
+            more, changed = self.store.at_once.reads(
+                lambda: self._search(missing), lambda: self.times.of(searched | missing)
+            )
+            found = {**found, **more}
+        else:
+            changed = self.times.of(searched)
+        alias_holder = None if self.holder is None else str(self.holder)
+        for number in searched | missing:
             raw = found.get(number)
             self._raw[number] = raw
             self._found[number] = (
                 None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
             )
 
-    def _versions(self, wanted: set[int]) -> dict[int, MlflowVersion]:
-        if self.model is None:
-            return {}
+    def _near(self, version: int, other: int | None) -> set[int]:
+        """``version``, and ``other`` if not read yet and close enough to share its search."""
+        if other is None or other in self._raw or abs(other - version) >= NEIGHBOURS:
+            return {version}
+        return {version, other}
+
+    def _search(self, wanted: set[int]) -> dict[int, MlflowVersion]:
+        """The versions of ``wanted`` that exist: none of a model that does not."""
         if len(wanted) == 1:
             (number,) = wanted
             raw = self.lookups.fetch(self.name, number)
