@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stagekeeper.domain.model import Finding, ModelVersion, StageChange
+from stagekeeper.domain.model import Finding, StageChange, VersionState
 from stagekeeper.domain.stages import Stage
 
 HISTORY_DRIFT = "history-drift"
@@ -30,8 +30,8 @@ UNSETTLED = frozenset({OPERATION_IN_PROGRESS, INTERRUPTED_OPERATION, STALE_WRITE
 
 
 def history_drift(
-    versions: Iterable[ModelVersion], history: Iterable[StageChange]
-) -> list[tuple[ModelVersion, StageChange]]:
+    versions: Iterable[VersionState], history: Iterable[StageChange]
+) -> list[tuple[VersionState, StageChange]]:
     """Versions whose stage is not where their last recorded change left them, each with
     that change. A version with no history at all is not drift, but ``unrecorded``.
     """
@@ -46,7 +46,7 @@ def history_drift(
     return drifted
 
 
-def drift_finding(version: ModelVersion, latest: StageChange) -> Finding:
+def drift_finding(version: VersionState, latest: StageChange) -> Finding:
     return Finding(
         timeframe=version.timeframe,
         version=version.version,
@@ -60,15 +60,15 @@ def drift_finding(version: ModelVersion, latest: StageChange) -> Finding:
 
 
 def unrecorded(
-    versions: Iterable[ModelVersion], history: Iterable[StageChange]
-) -> list[ModelVersion]:
+    versions: Iterable[VersionState], history: Iterable[StageChange]
+) -> list[VersionState]:
     """Versions the history never mentions (registered outside stagekeeper, or their
     entries deleted by hand)."""
     mentioned = {(change.timeframe, change.version) for change in history}
     return [v for v in versions if (v.timeframe, v.version) not in mentioned]
 
 
-def unrecorded_finding(version: ModelVersion) -> Finding:
+def unrecorded_finding(version: VersionState) -> Finding:
     return Finding(
         timeframe=version.timeframe,
         version=version.version,
@@ -82,7 +82,7 @@ def unrecorded_finding(version: ModelVersion) -> Finding:
     )
 
 
-def several_champions(versions: Iterable[ModelVersion]) -> Finding | None:
+def several_champions(versions: Iterable[VersionState]) -> Finding | None:
     """A finding if more than one version stands in champion; never fixed by recording."""
     crowned = [v for v in versions if v.stage is Stage.CHAMPION]
     if len(crowned) < 2:

@@ -10,12 +10,36 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Protocol, TypeVar
 
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.errors import ValidationError
 from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.domain.validation import MAX_VERSION
+
+
+class VersionState(Protocol):
+    """A version as a write's lock shows it: what a planner decides on. A ``ModelVersion``
+    is one; a store may give no more than this where ``updated_at`` would cost a request
+    (MLflow: a search of its history). A planner that decides on when a version moved reads
+    the history, as the soak gate does."""
+
+    @property
+    def timeframe(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def stage(self) -> Stage: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def source(self) -> str | None: ...
+
+
+Version = TypeVar("Version", bound=VersionState)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +293,9 @@ def former_champions(history: Iterable[StageChange]) -> list[int]:
 
 def previous_champion(
     history: Iterable[StageChange],
-    lookup: Callable[[int], ModelVersion | None],
+    lookup: Callable[[int], Version | None],
     current: int | None,
-) -> ModelVersion | None:
+) -> Version | None:
     """The archived version most recently crowned, other than ``current``, found from the
     history: for stores that have no query for it."""
     for number in former_champions(history):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stagekeeper.domain.identity import Identity
-from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.model import StageChange, VersionState
 from stagekeeper.domain.stages import Cause, Stage
 
 
@@ -34,7 +34,7 @@ class OperationContext:
     operation_id: str
     identity: Identity | None = None  # None: the declared actor
 
-    def change(self, version: ModelVersion, target: Stage, cause: Cause) -> StageChange:
+    def change(self, version: VersionState, target: Stage, cause: Cause) -> StageChange:
         return StageChange(
             operation_id=self.operation_id,
             timeframe=version.timeframe,

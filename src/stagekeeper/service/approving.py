@@ -14,7 +14,7 @@ from datetime import datetime
 
 from stagekeeper.domain.approvals import Approval, ApprovalRequest, RequestState
 from stagekeeper.domain.errors import NotFoundError, TransitionError
-from stagekeeper.domain.model import ModelVersion, Plan, StageChange
+from stagekeeper.domain.model import Plan, StageChange, VersionState
 from stagekeeper.domain.operation import OperationContext
 from stagekeeper.domain.policy import Policy, StageGates
 from stagekeeper.domain.stages import Cause, Stage
@@ -26,7 +26,7 @@ from stagekeeper.service.ports import TimeframeView
 def request_plan(
     view: TimeframeView,
     context: OperationContext,
-    current: ModelVersion,
+    current: VersionState,
     target: Stage,
     stage_gates: StageGates,
 ) -> Plan | None:
@@ -143,7 +143,7 @@ def find(view: TimeframeView, request_id: str) -> ApprovalRequest:
     return found
 
 
-def existing(view: TimeframeView, request: ApprovalRequest) -> ModelVersion:
+def existing(view: TimeframeView, request: ApprovalRequest) -> VersionState:
     found = view.get(request.version)
     if found is None:
         raise NotFoundError(f"{request.model_name} has no version {request.version} any more")
@@ -151,7 +151,7 @@ def existing(view: TimeframeView, request: ApprovalRequest) -> ModelVersion:
 
 
 def record(
-    context: OperationContext, version: ModelVersion, cause: Cause, request: ApprovalRequest
+    context: OperationContext, version: VersionState, cause: Cause, request: ApprovalRequest
 ) -> StageChange:
     """A history entry about a request: it moves nothing."""
     return dataclasses.replace(

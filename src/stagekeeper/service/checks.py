@@ -6,7 +6,7 @@ Imports the domain and the ports.
 from __future__ import annotations
 
 from stagekeeper.domain.errors import ConcurrentUpdateError
-from stagekeeper.domain.model import ModelVersion, Plan, Seen
+from stagekeeper.domain.model import Plan, Seen, VersionState
 from stagekeeper.domain.stages import REQUESTED_MOVES, Cause, Stage
 from stagekeeper.service.ports import TimeframeView
 
@@ -37,5 +37,5 @@ def check_preconditions(plan: Plan, view: TimeframeView) -> None:
         raise ConcurrentUpdateError(f"{violation}; try again")
 
 
-def number_of(version: ModelVersion | None) -> int | None:
+def number_of(version: VersionState | None) -> int | None:
     return None if version is None else version.version

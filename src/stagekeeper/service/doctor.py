@@ -70,7 +70,7 @@ def _drift(path: WritePath, timeframe: str, fix: bool) -> list[Finding]:
             return None
         context = path.context(DRIFT_REASON)
         moves = [
-            context.change(dataclasses.replace(v, stage=c.to_stage), v.stage, Cause.REPAIR)
+            dataclasses.replace(context.change(v, v.stage, Cause.REPAIR), from_stage=c.to_stage)
             for v, c in drifts
         ]
         moves += [

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import GateError
-from stagekeeper.domain.model import ModelVersion, StageChange
+from stagekeeper.domain.model import StageChange, VersionState
 from stagekeeper.domain.policy import APPROVALS_GATE, Evidence, Policy
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.ports import TimeframeView
@@ -24,10 +24,10 @@ LIFECYCLE_GATE = "lifecycle"
 def judge(
     policy: Policy,
     view: TimeframeView,
-    candidate: ModelVersion,
+    candidate: VersionState,
     target: Stage,
     *,
-    champion: ModelVersion | None,
+    champion: VersionState | None,
     reason: str | None,
     now: datetime,
     rollback: bool = False,
@@ -55,8 +55,8 @@ def judge(
 
 
 def rival_of(
-    view: TimeframeView, candidate: ModelVersion, champion: ModelVersion | None
-) -> ModelVersion | None:
+    view: TimeframeView, candidate: VersionState, champion: VersionState | None
+) -> VersionState | None:
     """The version a "beat the champion" gate compares with: the reigning champion, or,
     when none reigns, the last one (where ``rollback`` goes), so that archiving the
     champion first is no way round the gate. ``None`` if the candidate is the champion,
@@ -67,7 +67,7 @@ def rival_of(
     return view.previous_champion(candidate.version)
 
 
-def entered_stage(history: Sequence[StageChange], version: ModelVersion) -> datetime | None:
+def entered_stage(history: Sequence[StageChange], version: VersionState) -> datetime | None:
     """When ``version`` last moved into the stage it stands in, from the history."""
     for change in reversed(history):
         if change.version == version.version and change.moves:
@@ -75,7 +75,7 @@ def entered_stage(history: Sequence[StageChange], version: ModelVersion) -> date
     return None
 
 
-def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> GateResult:
+def lifecycle_result(allowed: bool, candidate: VersionState, target: Stage) -> GateResult:
     """The lifecycle's verdict, shown as a gate by ``check``."""
     from stagekeeper.domain.lifecycle import allowed_targets
 
@@ -86,7 +86,7 @@ def lifecycle_result(allowed: bool, candidate: ModelVersion, target: Stage) -> G
     return GateResult(LIFECYCLE_GATE, False, move, f"a move to one of: {targets}")
 
 
-def nothing_to_change(version: ModelVersion) -> GateResult:
+def nothing_to_change(version: VersionState) -> GateResult:
     """``check``'s answer for a version already where it would go: allowed, no gates."""
     already = f"already {version.stage.value}"
     return GateResult(LIFECYCLE_GATE, True, already, "nothing to change: promote is a no-op")

@@ -6,7 +6,7 @@ driver's errors into ``stagekeeper.domain.errors``. Imports only the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ from stagekeeper.domain.model import (
     Registration,
     StageChange,
     TimeframeStatus,
+    VersionState,
 )
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
@@ -54,19 +55,20 @@ class StoreOptions:
 
 
 class TimeframeView(Protocol):
-    """One timeframe as it stands under the write lock: what a planner may read."""
+    """One timeframe as it stands under the write lock: what a planner may read. Its
+    versions are ``VersionState``: their stages as the lock shows them."""
 
     timeframe: str
 
-    def get(self, version: int) -> ModelVersion | None:
+    def get(self, version: int) -> VersionState | None:
         """One version, or ``None``."""
         ...
 
-    def champion(self) -> ModelVersion | None:
+    def champion(self) -> VersionState | None:
         """The champion, or ``None``."""
         ...
 
-    def versions(self) -> list[ModelVersion]:
+    def versions(self) -> Sequence[VersionState]:
         """Every version, ordered by number."""
         ...
 
@@ -74,7 +76,7 @@ class TimeframeView(Protocol):
         """Every recorded change of the timeframe, oldest first."""
         ...
 
-    def previous_champion(self, current: int | None) -> ModelVersion | None:
+    def previous_champion(self, current: int | None) -> VersionState | None:
         """The archived version most recently crowned, other than ``current``: where a
         rollback goes. One indexed query where the store has indexes."""
         ...

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from stagekeeper.domain import validation
 from stagekeeper.domain.conditions import GateResult
 from stagekeeper.domain.errors import TransitionError, ValidationError
-from stagekeeper.domain.model import ModelVersion, Plan, Registration, StageChange, metrics_detail
+from stagekeeper.domain.model import (
+    ModelVersion,
+    Plan,
+    Registration,
+    StageChange,
+    VersionState,
+    metrics_detail,
+)
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper.service import approving, gates
 from stagekeeper.service.checks import check_lifecycle, number_of
@@ -151,8 +158,8 @@ def rollback(
 
 
 def _rollback_target(
-    path: WritePath, view: TimeframeView, wanted: int | None, champion: ModelVersion | None
-) -> ModelVersion:
+    path: WritePath, view: TimeframeView, wanted: int | None, champion: VersionState | None
+) -> VersionState:
     if wanted is not None:
         return path.existing(view, wanted)
     previous = view.previous_champion(number_of(champion))

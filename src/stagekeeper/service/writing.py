@@ -27,7 +27,7 @@ from datetime import datetime
 from stagekeeper.domain import validation
 from stagekeeper.domain.errors import NotFoundError
 from stagekeeper.domain.identity import Identity
-from stagekeeper.domain.model import Committed, ModelVersion, Plan, Registration, StageChange
+from stagekeeper.domain.model import Committed, Plan, Registration, StageChange, VersionState
 from stagekeeper.domain.operation import OperationContext, new_operation_id, utc_now
 from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.service.checks import check_lifecycle, check_preconditions
@@ -115,7 +115,7 @@ class WritePath:
     def actor_of(self, actor: str | None) -> str:
         return self.actor if actor is None else validation.actor(actor)
 
-    def existing(self, view: TimeframeView, number: int) -> ModelVersion:
+    def existing(self, view: TimeframeView, number: int) -> VersionState:
         """Version ``number`` as the view shows it; ``NotFoundError`` if there is none."""
         found = view.get(number)
         if found is None:

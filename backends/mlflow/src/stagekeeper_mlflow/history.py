@@ -159,11 +159,6 @@ class HistoryLog:
                 return moved[version]
         return last_changed(legacy_records(legacy())).get(version)
 
-    def newest(self, count: int) -> list[Record]:
-        """The newest ``count`` records of this layout, oldest first (one request)."""
-        page = self.client.search_model_versions(self._named(), count, NEWEST_FIRST, None)
-        return sorted((_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})), key=_order)
-
     def last_changes(self, versions: set[int], legacy: LegacyTags) -> dict[int, datetime]:
         """When each of ``versions`` last changed stage, for a listing: the newest records
         first; then, for the versions not among them, a search each when they are few,
@@ -199,29 +194,6 @@ class HistoryLog:
 
     def _named(self) -> str:
         return f"name={mapping.quote(self.name)}"
-
-
-class ChangeTimes:
-    """When versions last changed stage: the newest records first (one request, which a
-    writer's versions are usually among), then a search for each version not found there.
-    What is read is kept for the next question."""
-
-    def __init__(self, log: HistoryLog, legacy: LegacyTags) -> None:
-        self.log, self.legacy = log, legacy
-        self._known: dict[int, datetime | None] | None = None
-
-    def newest(self) -> dict[int, datetime | None]:
-        """What is known: from the newest records, read once."""
-        if self._known is None:
-            self._known = dict(last_changed(self.log.newest(FIRST_PAGE)))
-        return self._known
-
-    def of(self, versions: set[int]) -> dict[int, datetime]:
-        """When ``versions`` last changed stage (a version that does not exist, never)."""
-        known = self.newest()
-        for version in versions - known.keys():
-            known[version] = self.log.last_change(version, self.legacy)
-        return {v: at for v in versions if (at := known[v]) is not None}
 
 
 def index_tags(changes: Sequence[StageChange]) -> dict[str, str]:

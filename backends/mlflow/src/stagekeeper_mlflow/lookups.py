@@ -77,7 +77,7 @@ class Lookups:
             raw
             for clause in _stage_clauses(stage)
             for raw in self.search(f"name={mapping.quote(model.name)}{clause}")
-            if stage is None or _stage_with(raw, holder) is stage
+            if stage is None or stage_with(raw, holder) is stage
         ]
         log = HistoryLog(self.client, model.name)
         changed = log.last_changes({int(raw.version) for raw in found}, lambda: model.tags or {})
@@ -158,7 +158,7 @@ def to_version(
     )
 
 
-def _stage_with(raw: MlflowVersion, holder: str | None) -> Stage:
+def stage_with(raw: MlflowVersion, holder: str | None) -> Stage:
     """A search result's stage; search results carry no aliases, so ``holder`` tells."""
     aliases = [CHAMPION_ALIAS] if holder is not None and str(raw.version) == holder else []
     return mapping.stage_of(raw.tags or {}, aliases)

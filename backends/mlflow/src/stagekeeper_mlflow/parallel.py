@@ -1,8 +1,8 @@
 """Independent MLflow requests at once: the critical path of a write, not its count.
 
-A promotion's reads under the lock do not depend on each other (the model with the policy,
-and the newest history records; then the versions, and an older last move), nor do its
-writes after the history record (the alias and the stage tags). Sent at once, each group
+A promotion's reads under the lock need not wait for each other (the model with the policy,
+and the versions with the champion the store last saw, which the alias then checks), nor do
+its writes after the history record (the alias and the stage tags). Sent at once, each group
 costs its slowest request. The order crash safety needs is kept by the groups themselves:
 the record is written before any group that applies it, and the lock is let go after the
 last. Only through a server, where they help: an embedded registry runs in this process,

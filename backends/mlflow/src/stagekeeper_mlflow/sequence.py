@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
+from stagekeeper.domain.model import Plan
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient
@@ -91,3 +92,14 @@ def moves_a_version(record: str) -> bool:
         )
     except ValueError:
         return False
+
+
+def tag(client: RegistryClient, name: str, plan: Plan, check: Check) -> None:
+    """What a plan keeps beside its record: metrics on versions, requests on the model."""
+    for number, values in plan.metrics.items():
+        for key, value in mapping.metric_tags(values).items():
+            check()
+            client.set_model_version_tag(name, str(number), key, value)
+    for request in plan.requests:
+        check()
+        client.set_registered_model_tag(name, *mapping.request_tag(request))

@@ -83,9 +83,7 @@ class MlflowStore:
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
         self.at_once = AtOnce(enabled=url.startswith("mlflow+http"))
-        # The champion of each model as this store last saw it, read with the next write's
-        # first read (``LockedView._fetch``): a guess, which the alias read beside it checks.
-        self.champions: dict[str, int | None] = {}
+        self.champions: dict[str, int | None] = {}  # as last seen: ``LockedView._fetch``
 
     @property
     def client(self) -> RegistryClient:
@@ -157,16 +155,9 @@ class MlflowStore:
             lease.check()
             self.history_of(name).append(plan.changes, record, lease.token)
             sequence.apply(self.client, name, record, lease.check, self.at_once.writes)
-            crowned = [change.version for change in plan.changes if change.crowns]
-            if crowned:
-                self.champions[name] = crowned[-1]
-            for number, values in plan.metrics.items():
-                for key, value in mapping.metric_tags(values).items():
-                    lease.check()
-                    self.client.set_model_version_tag(name, str(number), key, value)
-            for request in plan.requests:
-                lease.check()
-                self.client.set_registered_model_tag(name, *mapping.request_tag(request))
+            if plan.crowns_champion:
+                self.champions[name] = next(c.version for c in plan.changes if c.crowns)
+            sequence.tag(self.client, name, plan, lease.check)
             return plan
 
     def history_of(self, name: str) -> HistoryLog:

@@ -7,6 +7,8 @@ domain, the ports and the MLflow store's reading modules.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,9 +23,10 @@ from stagekeeper.domain.model import (
     former_champions,
     previous_champion,
 )
+from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import doctor, mapping
-from stagekeeper_mlflow.history import ChangeTimes, HistoryLog, Record, own
-from stagekeeper_mlflow.lookups import champion_of, readable_history, to_version
+from stagekeeper_mlflow.history import HistoryLog, Record, own
+from stagekeeper_mlflow.lookups import champion_of, readable_history, stage_with, to_time
 
 if TYPE_CHECKING:
     from stagekeeper_mlflow.store import MlflowStore
@@ -31,6 +34,20 @@ if TYPE_CHECKING:
 Check = Callable[[], None]
 # A version and the champion are read in one search when fewer numbers than this apart.
 NEIGHBOURS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class LockedVersion:
+    """A version as the lock shows it (the domain's ``VersionState``): its stage from the
+    alias and the stage tags. Not when it last moved: that would cost a promotion up to two
+    searches of the history (a third of its requests), and no planner decides on it."""
+
+    timeframe: str
+    model_name: str
+    version: int
+    stage: Stage
+    created_at: datetime
+    source: str | None
 
 
 class LockedView:
@@ -42,7 +59,7 @@ class LockedView:
         self.store, self.lookups = store, store.lookups
         self.timeframe, self.name, self.check = timeframe, name, check
         self._raw: dict[int, MlflowVersion | None] = {}
-        self._found: dict[int, ModelVersion | None] = {}
+        self._found: dict[int, LockedVersion | None] = {}
         self._undone = False  # a late write was undone: what was read beside it is stale
 
     @cached_property
@@ -57,7 +74,6 @@ class LockedView:
         if model is None or not mapping.fenced_marks(model.tags or {}):
             return found
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
-        self.__dict__.pop("times", None)  # read beside this, before the undoing: read again
         self._undone = True
         return self.lookups.named(self.name, self.store.settings_model)
 
@@ -80,10 +96,6 @@ class LockedView:
         return self.store.history_of(self.name)
 
     @cached_property
-    def times(self) -> ChangeTimes:
-        return ChangeTimes(self.log, lambda: self.legacy)
-
-    @cached_property
     def holder(self) -> int | None:
         """The champion's number, from the alias."""
         holder = champion_of(self.model) if self.model else None
@@ -91,7 +103,7 @@ class LockedView:
         self.store.champions[self.name] = number
         return number
 
-    def get(self, version: int) -> ModelVersion | None:
+    def get(self, version: int) -> LockedVersion | None:
         if version not in self._found:
             self._fetch(version)
         return self._found[version]
@@ -99,33 +111,34 @@ class LockedView:
     def _fetch(self, version: int) -> None:
         """Read ``version``, and the champion with it when their numbers are close (a
         promotion asks for both, and usually crowns a recent version): one search over the
-        numbers between them. The first read goes with the model and the newest history
-        records (when versions last moved), and with them the champion this store last
-        saw, if the alias still names it: then a promotion reads all it needs at once. A
-        version older than those records has its last move read with the versions."""
+        numbers between them. Where this store has seen the timeframe before, the first read
+        goes with the model's, and with it the champion it last saw, if the alias still names
+        it: then a promotion reads all it needs at once. Where it has not, the model is read
+        first (a guess would cost a request). When versions last moved is not read
+        (``LockedVersion``)."""
         found: dict[int, MlflowVersion] = {}
         searched: set[int] = set()
-        if "_models" not in self.__dict__:
-            guess = self._near(version, self.store.champions.get(self.name))
-            _, _, found = self.store.at_once.reads(
-                lambda: self._models, self.times.newest, lambda: self._search(guess)
-            )
+        if "_models" not in self.__dict__ and self.name in self.store.champions:
+            guess = self._near(version, self.store.champions[self.name])
+            _, found = self.store.at_once.reads(lambda: self._models, lambda: self._search(guess))
             searched = set() if self._undone else guess
         missing = self._near(version, self.holder) - searched
         if missing:
-            more, changed = self.store.at_once.reads(
-                lambda: self._search(missing), lambda: self.times.of(searched | missing)
-            )
-            found = {**found, **more}
-        else:
-            changed = self.times.of(searched)
-        alias_holder = None if self.holder is None else str(self.holder)
+            found = {**found, **self._search(missing)}
         for number in searched | missing:
             raw = found.get(number)
             self._raw[number] = raw
-            self._found[number] = (
-                None if raw is None else to_version(self.timeframe, raw, alias_holder, changed)
-            )
+            self._found[number] = None if raw is None else self._locked(raw)
+
+    def _locked(self, raw: MlflowVersion) -> LockedVersion:
+        return LockedVersion(
+            timeframe=self.timeframe,
+            model_name=raw.name,
+            version=int(raw.version),
+            stage=stage_with(raw, None if self.holder is None else str(self.holder)),
+            created_at=to_time(raw.creation_timestamp),
+            source=raw.source or None,
+        )
 
     def _near(self, version: int, other: int | None) -> set[int]:
         """``version``, and ``other`` if not read yet and close enough to share its search."""
@@ -141,7 +154,10 @@ class LockedView:
             return {} if raw is None else {number: raw}
         return self.lookups.between(self.name, min(wanted), max(wanted))
 
-    def champion(self) -> ModelVersion | None:
+    def champion(self) -> LockedVersion | None:
+        guess = self.store.champions.get(self.name)
+        if "_models" not in self.__dict__ and guess is not None:
+            self.get(guess)  # read beside the model, whose alias then tells
         return None if self.holder is None else self.get(self.holder)
 
     def versions(self) -> list[ModelVersion]:
@@ -169,7 +185,7 @@ class LockedView:
     def _crownings(self) -> list[StageChange]:
         return self._changes(self.log.crownings(self.legacy))
 
-    def previous_champion(self, current: int | None) -> ModelVersion | None:
+    def previous_champion(self, current: int | None) -> LockedVersion | None:
         # The records that crowned a version, one search: no need for the whole history.
         return previous_champion(self._crownings, self.get, current)
 
