@@ -160,6 +160,13 @@ def kept_by_hand(client: Any, name: str, count: int, beta: int) -> None:
     client.set_registered_model_alias(name, "champion", "1")
 
 
+def target(url: str, versions: int) -> float | None:
+    """Through a server, 1.1x at 100 versions and 1.0x from 1,000; embedded, reported."""
+    if not url.startswith("mlflow+http"):
+        return None
+    return 1.1 if versions < 1000 else 1.0
+
+
 def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
     """A promotion against the sequence twice: on a model kept by hand (the target), and on a
     model stagekeeper keeps. MLflow's server reads a model's tags on every write to it, so
@@ -203,7 +210,7 @@ def mlflow(url: str, name: str, rounds: int, versions: int) -> list[Result]:
         "on a model kept by hand",
         ours,
         on_hand,
-        1.0,
+        target(url, versions),
     )
     result.data["requests"] = {"stagekeeper": ours_count.total, "baseline": base_count.total}
     result.data["in_sequence"] = {
