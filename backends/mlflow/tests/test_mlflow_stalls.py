@@ -272,3 +272,31 @@ def test_a_late_write_is_undone_by_the_next_ordinary_writer_before_it_plans(
     assert ordinary.events()[-1].previous_champion == 3
     assert not [c for c in ordinary.history("1H") if c.cause.value == "repair"]
     assert ordinary.champion("1H").version == 4  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_version_read_beside_a_late_write_is_read_again_once_it_is_undone(
+    mlflow_url: str, template: str
+) -> None:
+    """v2 left champion for archived, then beta, before a frozen writer's late write tagged
+    it champion again. A store that saw v3 crowned reads v2 beside the model, so before
+    the undoing, as archived (a champion tag without the alias); it reads it again after,
+    in beta, and may crown it."""
+    _crowned_one_of(mlflow_url, template, betas=4)
+    frozen = _writer(mlflow_url, template, str(checks(mlflow_url)["alias"]), str(LEASE), "after")
+    try:
+        _wait_until_stopped(frozen.pid)
+        time.sleep(LEASE * 1.5)
+        rival = _fresh(mlflow_url, template)
+        rival.promote("1H", 3, "champion")  # finishes the frozen writer's v2, then crowns v3
+        rival.promote("1H", 2, "beta")
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    assert frozen.wait(60) == late_exit(mlflow_url, "alias")
+
+    ordinary = _fresh(mlflow_url, template)
+    store: Any = ordinary.store
+    store.champions[ordinary.model_name("1H")] = 3
+    demotion, crowning = ordinary.promote("1H", 2, "champion")
+    assert (demotion.version, crowning.version, crowning.from_stage) == (3, 2, Stage.BETA)
+    assert _replayed(ordinary) == {v.version: v.stage for v in ordinary.list("1H")}
