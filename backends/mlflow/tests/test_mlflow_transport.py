@@ -161,3 +161,13 @@ def test_with_a_header_plugin_every_request_asks_it_again(
     ours, _theirs = both(recorder)
     first = on_the_wire(recorder, ours, CALLS["search"])[3]["X-Plugin"]
     assert on_the_wire(recorder, ours, CALLS["search"])[3]["X-Plugin"] != first
+
+
+def test_an_mlflow_whose_internals_moved_gets_its_own_client(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport, "KNOWN", False)
+    client = client_for(f"mlflow+http://127.0.0.1:{recorder.server_address[1]}")
+    assert type(client) is ModelRegistryClient
+    CALLS["search"](client)
+    assert len(recorder.seen) == 1

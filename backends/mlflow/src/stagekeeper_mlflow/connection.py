@@ -111,9 +111,10 @@ def client_for(url: str, *, create: bool = True) -> RegistryClient:
     for logger in QUIET_LOGGERS:
         logging.getLogger(logger).setLevel(logging.WARNING)
     if uri.startswith(("http://", "https://")):
-        from stagekeeper_mlflow.transport import Client
+        from stagekeeper_mlflow import transport
 
-        return cast(RegistryClient, Client(uri))
+        if transport.KNOWN:  # else an MLflow whose internals moved: its own client
+            return cast(RegistryClient, transport.Client(uri))
     client = ModelRegistryClient(registry_uri=uri, tracking_uri=uri)  # type: ignore[no-untyped-call]
     return cast(RegistryClient, client)
 

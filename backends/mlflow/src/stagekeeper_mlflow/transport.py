@@ -3,11 +3,11 @@
 MLflow's ``http_request`` asks every request-header provider for its headers on each
 request, and the Databricks provider tries imports that fail outside Databricks: about
 0.7 ms of the client's CPU a request, as much again as the rest of its work, and a
-promotion makes 9. Where nothing can change them (MLflow's two providers alone, not on
+promotion makes 8. Where nothing can change them (MLflow's two providers alone, not on
 Databricks), the headers are asked for once; each request then goes out with MLflow's own
 retrying session, credentials, timeout and response checks. Everything else (Databricks,
-AWS SigV4, an auth or header plugin, a workspace) takes MLflow's own path, as does any
-MLflow whose internals this relies on have moved.
+AWS SigV4, an auth or header plugin, a workspace) takes MLflow's own path; an MLflow whose
+internals this relies on have moved (``KNOWN``) gets MLflow's own client instead.
 """
 
 from __future__ import annotations
@@ -96,8 +96,6 @@ class Store(RestStore):
 def fixed_headers() -> dict[str, str] | None:
     """The headers every request carries, if no provider can change them: MLflow's own
     two alone, and not on Databricks. ``None`` otherwise."""
-    if not KNOWN:
-        return None
     providers = list(_request_header_provider_registry)
     known = (DatabricksRequestHeaderProvider, DefaultRequestHeaderProvider)
     if any(type(p) not in known for p in providers):
