@@ -246,23 +246,17 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seen", [False, True], ids=["new store", "store that saw v3 crowned"])
 @pytest.mark.parametrize("point", ["record", "alias", "last tag"])
 def test_a_late_write_is_undone_by_the_next_ordinary_writer_before_it_plans(
-    mlflow_url: str, template: str, point: str, seen: bool
+    mlflow_url: str, template: str, point: str
 ) -> None:
     """No doctor this time: the writer after the late write is an ordinary promotion. It
     finds the store as the history describes it, so no version is demoted twice and its
-    event names the champion the history had, not the one the late write set. A store
-    that saw v3 crowned reads the versions beside the model, before the undoing: it reads
-    them again after."""
+    event names the champion the history had, not the one the late write set."""
     woke = _late_write(mlflow_url, template, point, betas=4)
     assert woke == late_exit(mlflow_url, point)
 
     ordinary = _fresh(mlflow_url, template)
-    if seen:
-        store: Any = ordinary.store
-        store.champions[ordinary.model_name("1H")] = 3
     demotion, crowning = ordinary.promote("1H", 4, "champion")
     assert (demotion.version, demotion.from_stage, crowning.version) == (3, Stage.CHAMPION, 4)
     left = Stage.BETA if point == "record" else Stage.ARCHIVED
