@@ -18,7 +18,6 @@ from mlflow.entities.model_registry import RegisteredModel
 from stagekeeper.domain.approvals import ApprovalRequest
 from stagekeeper.domain.model import (
     Metrics,
-    ModelVersion,
     StageChange,
     former_champions,
     previous_champion,
@@ -160,12 +159,12 @@ class LockedView:
             self.get(guess)  # read beside the model, whose alias then tells
         return None if self.holder is None else self.get(self.holder)
 
-    def versions(self) -> list[ModelVersion]:
+    def versions(self) -> list[LockedVersion]:
+        """Every version as the lock shows it: a search per 1,000, none of the history."""
         if self.model is None:
             return []
-        return sorted(
-            self.lookups.versions(self.timeframe, self.model, None), key=lambda v: v.version
-        )
+        found = self.lookups.search(f"name={mapping.quote(self.name)}")
+        return sorted((self._locked(raw) for raw in found), key=lambda v: v.version)
 
     def history(self) -> list[StageChange]:
         return self._changes(self.log.records(self.legacy))
