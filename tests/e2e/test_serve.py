@@ -5,7 +5,6 @@ the reader to close the tab)."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import urllib.request
 from pathlib import Path
 
 from stagekeeper import open_registry
+from tests.services.network import free_port
 
 COMMAND = str(Path(sys.executable).parent / "stagekeeper")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answering(url: str, server: subprocess.Popen[str]) -> None:
@@ -40,7 +34,7 @@ def test_ctrl_c_stops_the_console_while_a_live_page_is_open(tmp_path: Path) -> N
     store = f"sqlite:///{tmp_path / 'models.db'}"
     with open_registry(store, actor="ana") as registry:
         registry.register("1H")
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     server = subprocess.Popen(
         [COMMAND, "serve", "--port", url.rsplit(":", 1)[1], "--public-read", "--store", store],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

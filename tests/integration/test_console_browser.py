@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from stagekeeper.service.registry import Registry
 from stagekeeper.web.app import create_app
 from stagekeeper.web.serving import Server
 from tests.integration.test_timeline_report import chromium
+from tests.services.network import free_port
 
 COMMAND = str(Path(sys.executable).parent / "stagekeeper")
 PAGES = ("/", "/timeframes/1H", "/timeframes/1H/versions/2", "/requests", "/audit", "/policy")
@@ -66,9 +66,7 @@ def teamed(store_url: str) -> Iterator[tuple[Registry, dict[str, str]]]:
 @contextmanager
 def serving(registry: Registry) -> Iterator[str]:
     """A real server on 127.0.0.1, in a thread, over ``registry``'s store: its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = Server(create_app(registry), "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.services.network import free_port
+
 QUIET = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
     # Without job execution the server runs 2 processes in ~0.5 GB instead of 10 in ~2.4 GB.
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-password-1234"
@@ -37,7 +32,7 @@ def running(
     ``users``, the server checks them (``--app-name basic-auth``): its admin is ``ADMIN``,
     and the users ``create_user`` makes may edit every model (``default_permission``).
     One worker process, for the tests; the benchmarks run MLflow's default of 4."""
-    port = _free_port()
+    port = free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server",
         "--host", "127.0.0.1", "--port", str(port),
