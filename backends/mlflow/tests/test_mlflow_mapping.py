@@ -17,7 +17,7 @@ from stagekeeper.domain.stages import Cause
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.history import FIRST_PAGE as HISTORY_FIRST_PAGE
-from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.mapping import NO_POLICY_TAG, STAGE_TAG
 from stagekeeper_mlflow.view import NEIGHBOURS
 
 SOURCE = "s3://models/1h"
@@ -101,7 +101,7 @@ def test_the_history_is_a_model_of_its_own(registry: Registry, client: MlflowCli
     assert [r["changes"][0]["to"] for r in records] == ["development", "beta"]
     assert (records[1]["actor"], records[1]["reason"]) == ("ana", "validated")
     assert versions[1].tags["stagekeeper.moved.1"] == "yes"
-    assert client.get_registered_model(name).tags == {}
+    assert list(client.get_registered_model(name).tags) == [NO_POLICY_TAG]  # and no history
     assert [v.timeframe for v in registry.list()] == ["1H"]
 
 
@@ -225,8 +225,9 @@ def test_a_listing_reads_updated_at_past_the_newest_records(registry: Registry, 
 def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClient) -> None:
     """The numbers the README promises."""
     registry.register("1H", source=SOURCE)
-    assert sum(counted.calls.values()) == 9  # the first one also creates the two models,
-    # after setting aside a history its name may have outlived
+    assert sum(counted.calls.values()) == 10  # the first one also creates the two models,
+    # after setting aside a history its name may have outlived, and reads the settings model
+    # after creating the model (a policy set meanwhile)
     counted.calls.clear()
     registry.register("1H", source=SOURCE)
     assert sum(counted.calls.values()) == 4  # lock, create version, record, unlock
@@ -245,6 +246,9 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + alias, + tag
     assert sum(counted.calls.values()) == 8  # the version and the champion in one search
     assert counted.calls["search_model_versions"] == 1  # and nothing of the history
+    # the model alone, by a get: it says that no policy is set (no settings model to read)
+    assert counted.calls["get_registered_model"] == 1
+    assert "search_registered_models" not in counted.calls
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")

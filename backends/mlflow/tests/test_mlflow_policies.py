@@ -4,12 +4,15 @@ them, and policies are kept where MLflow users see them."""
 from __future__ import annotations
 
 import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import open_registry
-from stagekeeper.domain.errors import GateError
+from stagekeeper.domain.errors import BackendError, GateError
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.registry import Registry
+from stagekeeper_mlflow.mapping import NO_POLICY_TAG, POLICIES_TAG
 
 
 def logged_run(client: MlflowClient, **metrics: float) -> str:
@@ -89,3 +92,70 @@ def test_an_embedded_registry_authenticates_nobody(
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "svc-trading")
     with open_registry(mlflow_sqlite_url) as registry:
         assert registry.store.identity() is None  # no server checks that name
+
+
+def test_a_policy_set_elsewhere_binds_a_writer_that_had_seen_none(
+    registry: Registry, client: MlflowClient, mlflow_url: str, template: str
+) -> None:
+    """A model created while no policy is set says so, and writes on it skip the settings
+    model; setting a policy takes that back first, so a writer that saw the mark before
+    still reads the policy the next time (decision 17)."""
+    for number in (1, 2):
+        registry.register("1H", source=f"s3://models/{number}")
+        registry.promote("1H", number, "beta")
+    registry.promote("1H", 1, "champion")  # this writer now reads the model without policy
+    name = registry.model_name("1H")
+    assert NO_POLICY_TAG in client.get_registered_model(name).tags
+    with open_registry(mlflow_url, actor="admin", model_name_template=template) as other:
+        other.set_policy({"champion": {"require": ["sharpe >= 1.0"]}})
+    assert NO_POLICY_TAG not in client.get_registered_model(name).tags
+    with pytest.raises(GateError, match="sharpe"):
+        registry.promote("1H", 2, "champion")
+    assert registry.get("1H", 2).stage is Stage.BETA  # type: ignore[union-attr]
+
+
+def test_a_model_created_while_a_policy_is_being_set_reads_it(
+    registry: Registry, client: MlflowClient, template: str
+) -> None:
+    """A policy is set in three steps: mark the settings model, take every model's mark
+    away, write the policy. A model created after the second step's listing sees the
+    first, and does not mark itself."""
+    settings = f"stagekeeper settings of {template}"
+    client.create_registered_model(settings, tags={POLICIES_TAG: "a policy is being set"})
+    registry.register("4H", source="s3://models/4h")
+    assert NO_POLICY_TAG not in client.get_registered_model(registry.model_name("4H")).tags
+
+
+def test_a_model_without_the_mark_reads_the_policy(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """A model made by hand, or by stagekeeper before the mark existed, says nothing, and
+    is read with the policy."""
+    registry.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+    client.create_registered_model(registry.model_name("1D"))
+    registry.register("1D", source="s3://models/1d")
+    assert NO_POLICY_TAG not in client.get_registered_model(registry.model_name("1D")).tags
+    with pytest.raises(GateError, match="sharpe"):
+        registry.promote("1D", 1, "beta")
+
+
+def test_a_policy_whose_setting_fails_midway_is_not_in_force(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting a policy takes the models' marks away before writing it: failing in between
+    leaves no policy in force that a marked model would not read; trying again sets it."""
+    registry.register("1H", source="s3://models/1")
+    store = registry.store
+    unmark = store.client.delete_registered_model_tag
+
+    def unreachable(name: str, key: str) -> None:
+        raise MlflowException("the server went away", error_code=INTERNAL_ERROR)
+
+    monkeypatch.setattr(store.client, "delete_registered_model_tag", unreachable)
+    with pytest.raises(BackendError, match="went away"):
+        registry.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+    assert store.policies() == {}
+    monkeypatch.setattr(store.client, "delete_registered_model_tag", unmark)
+    registry.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+    with pytest.raises(GateError, match="sharpe"):
+        registry.promote("1H", 1, "beta")

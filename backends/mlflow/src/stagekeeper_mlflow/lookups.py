@@ -41,8 +41,7 @@ class Lookups:
     def models(self, timeframe: str | None) -> list[tuple[str, RegisteredModel]]:
         """The registered models stagekeeper manages, with their timeframes."""
         if timeframe is not None:
-            name = self.options.model_name(timeframe)
-            model = or_none(lambda: self.client.get_registered_model(name))
+            model = self.model(self.options.model_name(timeframe))
             return [] if model is None else [(timeframe, model)]
         like, pattern = mapping.template_pattern(self.options.model_name_template)
         found = []
@@ -58,6 +57,9 @@ class Lookups:
             token = page.token
             if not token:
                 return found
+
+    def model(self, name: str) -> RegisteredModel | None:
+        return or_none(lambda: self.client.get_registered_model(name))
 
     def named(self, *names: str) -> dict[str, RegisteredModel]:
         """The registered models of these exact names that exist, in one request."""

@@ -21,6 +21,11 @@
   template is a registry of its own): the policies, one tag per change,
   ``stagekeeper.policy.<time>.<op>`` (the newest change of each scope is its document in
   force), and each event sink's delivery cursor, ``stagekeeper.delivered.<sink>``.
+- A model stagekeeper creates while no policy has been set carries ``stagekeeper.no-policy``,
+  so that a write need not read the settings model (decision 17). Setting a policy first
+  marks the settings model (``stagekeeper.policies``), then removes every model's mark,
+  and only then writes the policy; a model created meanwhile reads the settings model
+  after its creation and removes its own mark. One of the two sees the other.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ FENCED_PREFIX = "stagekeeper.fenced."
 METRIC_PREFIX = "stagekeeper.metric."
 REQUEST_PREFIX = "stagekeeper.request."
 POLICY_PREFIX = "stagekeeper.policy."
+NO_POLICY_TAG = "stagekeeper.no-policy"
+POLICIES_TAG = "stagekeeper.policies"
 # The history model's versions: the record, its writer's token, whom it crowned, and
 # when each version it moved was moved (``history``).
 RECORD_TAG = "stagekeeper.record"
@@ -293,6 +300,17 @@ def decode_policies(tags: Mapping[str, str]) -> list[PolicyChange]:
             )
         )
     return changes
+
+
+def policy_free(model_tags: Mapping[str, str]) -> bool:
+    """Whether a model's tags say that no policy was set when it was last looked at."""
+    return NO_POLICY_TAG in model_tags
+
+
+def policies_set(settings_tags: Mapping[str, str]) -> bool:
+    """Whether the settings model has or is about to have a policy (a policy set before
+    the mark existed counts)."""
+    return any(k == POLICIES_TAG or k.startswith(POLICY_PREFIX) for k in settings_tags)
 
 
 def policies_in(tags: Mapping[str, str]) -> dict[str | None, Mapping[str, Any]]:

@@ -60,6 +60,7 @@ class LockedView:
         self._raw: dict[int, MlflowVersion | None] = {}
         self._found: dict[int, LockedVersion | None] = {}
         self._undone = False  # a late write was undone: what was read beside it is stale
+        self._settings_read = False  # whether the settings model was searched with the model
 
     @cached_property
     def _models(self) -> dict[str, RegisteredModel]:
@@ -68,13 +69,28 @@ class LockedView:
         so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
         a marked model may hold one, and is put back as the history has it, then read again.
         """
-        found = self.lookups.named(self.name, self.store.settings_model)
+        found = self._read_models()
         model = found.get(self.name)
         if model is None or not mapping.fenced_marks(model.tags or {}):
             return found
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
         self._undone = True
-        return self.lookups.named(self.name, self.store.settings_model)
+        return self._read_models()
+
+    def _read_models(self) -> dict[str, RegisteredModel]:
+        """The model, with the settings model in the same search; a get of the model alone
+        (a cheaper request) where it said last time that no policy is set."""
+        if self.store.policy_free.get(self.name):
+            model = self.lookups.model(self.name)
+            found = {} if model is None else {self.name: model}
+        else:
+            found = self.lookups.named(self.name, self.store.settings_model)
+            self._settings_read = True
+        model = found.get(self.name)
+        self.store.policy_free[self.name] = model is not None and mapping.policy_free(
+            model.tags or {}
+        )
+        return found
 
     @cached_property
     def model(self) -> RegisteredModel | None:
@@ -199,5 +215,12 @@ class LockedView:
         return mapping.tagged_requests(self.model.tags or {}) if self.model else []
 
     def policies(self) -> dict[str | None, Mapping[str, Any]]:
-        settings = self._models.get(self.store.settings_model)
-        return mapping.policies_in(settings.tags or {} if settings else {})
+        """The settings model's policies: as read with the model, or none where the model
+        says that no policy is set; else read now."""
+        models = self._models
+        if self._settings_read:
+            settings = models.get(self.store.settings_model)
+            return mapping.policies_in(settings.tags or {} if settings else {})
+        if self.model is not None and mapping.policy_free(self.model.tags or {}):
+            return {}
+        return mapping.policies_in(self.store.settings.tags())
