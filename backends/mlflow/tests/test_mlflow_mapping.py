@@ -259,6 +259,14 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     counted.calls.clear()
     registry.list("1H", "archived")
     assert sum(counted.calls.values()) == 4
+    counted.calls.clear()
+    registry.set_policy({"beta": {"approvals": 1}})
+    # mark the settings model (which fails, then creates it), list the models, take the
+    # 1H model's no-policy tag away, write the policy
+    assert sum(counted.calls.values()) == 3 + 1 + 1 + 1
+    counted.calls.clear()
+    registry.set_policy({"beta": {"approvals": 2}})
+    assert sum(counted.calls.values()) == 3  # mark, list, write
 
 
 def test_a_champion_far_from_the_candidate_is_read_on_its_own(
