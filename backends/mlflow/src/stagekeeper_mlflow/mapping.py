@@ -21,11 +21,9 @@
   template is a registry of its own): the policies, one tag per change,
   ``stagekeeper.policy.<time>.<op>`` (the newest change of each scope is its document in
   force), and each event sink's delivery cursor, ``stagekeeper.delivered.<sink>``.
-- A model stagekeeper creates while no policy has been set carries ``stagekeeper.no-policy``,
-  so that a write need not read the settings model (decision 17). Setting a policy first
-  marks the settings model (``stagekeeper.policies``), then removes every model's mark,
-  and only then writes the policy; a model created meanwhile reads the settings model
-  after its creation and removes its own mark. One of the two sees the other.
+- A model stagekeeper creates while no policy is set carries ``stagekeeper.no-policy``, so
+  that a write need not read the settings model; ``settings.Settings.set_policy`` takes it
+  away before a policy is written (decision record 17).
 """
 
 from __future__ import annotations
@@ -65,6 +63,7 @@ METRIC_PREFIX = "stagekeeper.metric."
 REQUEST_PREFIX = "stagekeeper.request."
 POLICY_PREFIX = "stagekeeper.policy."
 NO_POLICY_TAG = "stagekeeper.no-policy"
+NO_POLICY_MARK = {NO_POLICY_TAG: "no stagekeeper policy was set when this model was created"}
 POLICIES_TAG = "stagekeeper.policies"
 # The history model's versions: the record, its writer's token, whom it crowned, and
 # when each version it moved was moved (``history``).

@@ -6,6 +6,9 @@ connection and mapping.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
+from mlflow.entities.model_registry import RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from stagekeeper_mlflow import mapping
@@ -28,6 +31,27 @@ class Settings:
         with translated_errors(self.url):
             model = or_none(lambda: self.client.get_registered_model(self.name))
         return {} if model is None else dict(model.tags or {})
+
+    def set_policy(
+        self, key: str, value: str, models: Callable[[], Iterable[RegisteredModel]]
+    ) -> None:
+        """Write a policy change in three steps (decision record 17): mark the settings
+        model, take the no-policy tag away from each of the ``models`` (listed after the
+        mark), write the change. Failing in between leaves no policy in force."""
+        self.set(mapping.POLICIES_TAG, "models carry no stagekeeper.no-policy")
+        for model in models():
+            if mapping.policy_free(model.tags or {}):
+                self._unmark(model.name)
+        self.set(key, value)
+
+    def check_new_model(self, name: str) -> None:
+        """A model just created with the no-policy tag: take it away if a policy is set, or
+        being set (its listing may have missed this model)."""
+        if mapping.policies_set(self.tags()):
+            self._unmark(name)
+
+    def _unmark(self, name: str) -> None:
+        or_none(lambda: self.client.delete_registered_model_tag(name, mapping.NO_POLICY_TAG))
 
     def set(self, key: str, value: str) -> None:
         try:

@@ -61,8 +61,6 @@ from stagekeeper_mlflow.parallel import AtOnce
 from stagekeeper_mlflow.settings import Settings
 from stagekeeper_mlflow.view import LockedView
 
-NO_POLICY = "no stagekeeper policy was set when this model was created"
-
 
 class MlflowStore:
     """A ``ModelStore`` on an MLflow model registry; see ``stagekeeper.service.ports``."""
@@ -136,13 +134,12 @@ class MlflowStore:
         # before the model exists, so that a crash in between leaves nothing inherited.
         self.history_of(name).set_aside_orphan(datetime.now(UTC))
         try:
-            self.client.create_registered_model(name, tags={mapping.NO_POLICY_TAG: NO_POLICY})
+            self.client.create_registered_model(name, tags=mapping.NO_POLICY_MARK)
         except MlflowException as exc:
             if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
                 raise
-        else:  # after the creation: a policy set meanwhile missed this model, or shows here
-            if mapping.policies_set(self.settings.tags()):
-                self._unmark_policy_free(name)
+        else:
+            self.settings.check_new_model(name)
         return self.client.create_model_version(
             name, source, run_id=run_id, tags=tags, await_creation_for=0
         )
@@ -276,19 +273,11 @@ class MlflowStore:
         return mapping.policies_in(self.settings.tags())
 
     def set_policy(self, change: PolicyChange) -> None:
-        """The change is one tag: both the history entry and the document in force. Before
-        it, the settings model says that policies are set, and no model says otherwise any
-        more (``mapping.NO_POLICY_TAG``): a crash in between leaves no policy unread."""
+        """One tag, both the history entry and the document in force, written once no model
+        says that no policy is set (``Settings.set_policy``)."""
         with translated_errors(self.url):
-            self.settings.set(mapping.POLICIES_TAG, "models carry no stagekeeper.no-policy")
-            for _tf, model in self.lookups.models(None):
-                if mapping.policy_free(model.tags or {}):
-                    self._unmark_policy_free(model.name)
-            self.settings.set(mapping.policy_key(change), mapping.encode_policy(change))
-
-    def _unmark_policy_free(self, name: str) -> None:
-        or_none(lambda: self.client.delete_registered_model_tag(name, mapping.NO_POLICY_TAG))
-        self.policy_free[name] = False
+            key, value = mapping.policy_key(change), mapping.encode_policy(change)
+            self.settings.set_policy(key, value, lambda: [m for _, m in self.lookups.models(None)])
 
     def policy_history(self) -> list[PolicyChange]:
         return mapping.decode_policies(self.settings.tags())
@@ -354,11 +343,3 @@ def _run_of(source: str) -> str | None:
 
 def _at(change: StageChange) -> datetime:
     return change.at
-
-
-def _by_number(version: ModelVersion) -> int:
-    return version.version
-
-
-def _number(version: MlflowVersion | None) -> int | None:
-    return None if version is None else int(version.version)
