@@ -171,3 +171,22 @@ def test_an_mlflow_whose_internals_moved_gets_its_own_client(
     assert type(client) is ModelRegistryClient
     CALLS["search"](client)
     assert len(recorder.seen) == 1
+
+
+def test_a_proxy_in_the_environment_carries_the_requests_as_with_mlflows_client(
+    recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``requests`` reads proxies from the environment; the transport reads them once per
+    store, and sends through them as MLflow's client does (the recorder is the proxy:
+    it sees the registry's whole URL)."""
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{recorder.server_address[1]}")
+    registry = "http://127.0.0.1:9"  # nothing listens there: only the proxy answers
+    ours = client_for(f"mlflow+{registry}")
+    assert isinstance(ours, transport.Client)
+    theirs = ModelRegistryClient(registry_uri=registry, tracking_uri=registry)  # type: ignore[no-untyped-call]
+    for _ in range(2):  # the second from what the store read the first time
+        seen = on_the_wire(recorder, ours, CALLS["tag"])
+        assert seen == on_the_wire(recorder, theirs, CALLS["tag"])
+        assert seen[1] == f"{registry}/api/2.0/mlflow/model-versions/set-tag"

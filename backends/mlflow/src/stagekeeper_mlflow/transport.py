@@ -3,17 +3,20 @@
 MLflow's ``http_request`` asks every request-header provider for its headers on each
 request, and the Databricks provider tries imports that fail outside Databricks: about
 0.7 ms of the client's CPU a request, as much again as the rest of its work, and a
-promotion makes 8. Where nothing can change them (MLflow's two providers alone, not on
-Databricks), the headers are asked for once; each request then goes out with MLflow's own
-retrying session, credentials, timeout and response checks. Everything else (Databricks,
-AWS SigV4, an auth or header plugin, a workspace) takes MLflow's own path; an MLflow whose
-internals this relies on have moved (``KNOWN``) gets MLflow's own client instead.
+promotion makes 8. And ``requests`` reads the environment's proxies and CA bundle again on
+every request (about 0.14 ms). Where nothing can change the headers (MLflow's two
+providers alone, not on Databricks), both are read once, by each store; each request then
+goes out with MLflow's own retrying session, credentials, timeout and response checks.
+Everything else (Databricks, AWS SigV4, an auth or header plugin, a workspace) takes
+MLflow's own path; an MLflow whose internals this relies on have moved (``KNOWN``) gets
+MLflow's own client instead.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from functools import partial
 from typing import Any
 
@@ -45,7 +48,7 @@ try:
     from mlflow.utils.proto_json_utils import parse_dict
     from mlflow.utils.request_utils import (
         _TRANSIENT_FAILURE_RESPONSE_CODES,
-        _get_http_response_with_retries,
+        _get_request_session,
     )
     from mlflow.utils.rest_utils import verify_rest_response
     from mlflow.utils.workspace_context import get_request_workspace
@@ -73,6 +76,9 @@ class Store(RestStore):
     def __init__(self, uri: str) -> None:
         super().__init__(partial(get_default_host_creds, uri))
         self.headers = fixed_headers()
+        # What ``requests`` reads from the environment (proxies, a CA bundle), as it would
+        # for each request, read once per host, check and client certificate.
+        self.environment: dict[tuple[str, Any, Any], dict[str, Any]] = {}
 
     def _call_endpoint(
         self,
@@ -86,7 +92,8 @@ class Store(RestStore):
             return super()._call_endpoint(api, json_body, call_all_endpoints, extra_headers)
         endpoint, method = self._get_endpoint_from_method(api)
         body = None if json_body is None else json.loads(json_body)
-        response = verify_rest_response(send(creds, self.headers, endpoint, method, body), endpoint)
+        sent = send(creds, self.headers, endpoint, method, body, self.environment)
+        response = verify_rest_response(sent, endpoint)
         answer = self._get_response_from_method(api)
         if response.status_code != 204:
             parse_dict(js_dict=json.loads(response.text), message=answer)
@@ -115,26 +122,44 @@ def plain(creds: MlflowHostCreds) -> bool:
 
 
 def send(
-    creds: MlflowHostCreds, headers: dict[str, str], endpoint: str, method: str, body: Any
+    creds: MlflowHostCreds,
+    headers: dict[str, str],
+    endpoint: str,
+    method: str,
+    body: Any,
+    environment: dict[tuple[str, Any, Any], dict[str, Any]],
 ) -> Any:
-    """One request as MLflow's ``http_request`` sends it, with ``headers``."""
-    url = f"{creds.host.rstrip('/')}{endpoint}"
+    """One request as MLflow's ``http_request`` sends it, with ``headers``, through MLflow's
+    retrying session: what ``requests.Session.request`` does, with the environment's
+    settings for this host from ``environment`` (read there the first time)."""
+    host = creds.host.rstrip("/")
+    url = f"{host}{endpoint}"
     headers = {**headers, **authorization(creds)}
-    payload = {"params": body} if method == "GET" else {"json": body}
+    payload = {"params": body or {}} if method == "GET" else {"json": body}
+    session = _get_request_session(
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES.get(),
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get(),
+        MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get(),
+        _TRANSIENT_FAILURE_RESPONSE_CODES,
+        True,  # raise on status, as MLflow's http_request asks
+        MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER.get(),
+    )
+    key = (host, creds.verify, creds.client_cert_path)
+    if key not in environment:
+        environment[key] = session.merge_environment_settings(
+            host, {}, None, creds.verify, creds.client_cert_path
+        )
+    # MLflow reads this one on every request, from the environment.
+    redirects = os.environ.get("MLFLOW_ALLOW_HTTP_REDIRECTS", "true").lower() in ("true", "1")
     try:
-        return _get_http_response_with_retries(
-            method,
-            url,
-            MLFLOW_HTTP_REQUEST_MAX_RETRIES.get(),
-            MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get(),
-            MLFLOW_HTTP_REQUEST_BACKOFF_JITTER.get(),
-            _TRANSIENT_FAILURE_RESPONSE_CODES,
-            headers=headers,
-            verify=creds.verify,
-            cert=creds.client_cert_path,
+        prepared = session.prepare_request(
+            requests.Request(method.upper(), url, headers=headers, **payload)
+        )
+        return session.send(
+            prepared,
             timeout=MLFLOW_HTTP_REQUEST_TIMEOUT.get(),
-            respect_retry_after_header=MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER.get(),
-            **payload,
+            allow_redirects=redirects,
+            **environment[key],
         )
     except requests.exceptions.Timeout as exc:  # as http_request words them
         raise MlflowException(
