@@ -19,7 +19,7 @@ from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow import history
 from stagekeeper_mlflow.history import Record, inherited, own
-from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.mapping import NO_POLICY_TAG, STAGE_TAG
 from stagekeeper_mlflow.store import MlflowStore
 
 SOURCE = "s3://models/1h"
@@ -80,6 +80,23 @@ def test_a_champion_tag_without_the_alias_is_read_as_archived_and_fixed(
     assert all(f.fixed for f in registry.doctor(fix=True))
     assert client.get_model_version(name, "2").tags[STAGE_TAG] == "archived"
     assert registry.doctor() == []
+
+
+def test_a_no_policy_tag_put_back_by_hand_is_found_and_taken_away(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """Setting a policy takes every model's ``stagekeeper.no-policy`` away; one put back by
+    hand would let that model's writes skip the policy, until doctor takes it away."""
+    with_two_champions_in_history(registry)
+    registry.set_policy({"champion": {"require": ["sharpe >= 1.0"]}})
+    name = registry.model_name("1H")
+    client.set_registered_model_tag(name, NO_POLICY_TAG, "put back by hand")
+    assert [(f.code, f.version) for f in registry.doctor()] == [("policy-skipped", None)]
+    assert all(f.fixed for f in registry.doctor(fix=True))
+    assert NO_POLICY_TAG not in client.get_registered_model(name).tags
+    assert registry.doctor() == []
+    with pytest.raises(TransitionError, match="sharpe"):
+        registry.promote("1H", 2, "champion")
 
 
 def test_an_alias_moved_by_hand_wins_and_doctor_records_it(

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 STALE_CHAMPION_TAG = "stale-champion-tag"
 UNTAGGED_CHAMPION = "champion-tag-missing"
 UNREADABLE = "unreadable-history"
+# A model that says no policy is set, in a registry that has one: its writes would skip it.
+SKIPPED_POLICY = "policy-skipped"
 # Records of an earlier model of the same name. Writers and the drift check pass over them.
 INHERITED = "inherited-history"
 SET_ASIDE, DROPPED = mapping.UNREADABLE_ASIDE, mapping.DROPPED_ASIDE
@@ -66,6 +68,7 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
             findings += _stale_writes(store, timeframe, model, records, marks) if marks else []
             findings += _tag_findings(store, timeframe, model) if not marks else []
             findings += _history_findings(timeframe, model, records)
+            findings += _skipped_policy(store, timeframe, model)
             by_key = {record.key: record for record in records}
 
             def set_aside(key: str, prefix: str) -> None:
@@ -122,6 +125,8 @@ def _repair(
         )
     elif finding.code == UNREADABLE:
         set_aside(finding.subject, SET_ASIDE)
+    elif finding.code == SKIPPED_POLICY:
+        store.settings.unmark(model.name)
 
 
 def _stale_writes(
@@ -255,6 +260,19 @@ def _tag_findings(store: MlflowStore, timeframe: str, model: RegisteredModel) ->
                 )
             )
     return findings
+
+
+def _skipped_policy(store: MlflowStore, timeframe: str, model: RegisteredModel) -> list[Finding]:
+    """A ``stagekeeper.no-policy`` tag where a policy is set (put there by hand: setting a
+    policy takes every one away first, decision record 17)."""
+    if not mapping.policy_free(model.tags or {}) or not store.settings.policies_set():
+        return []
+    return [
+        Finding(timeframe, None, SKIPPED_POLICY,
+                f"{model.name} says that no policy is set ({mapping.NO_POLICY_TAG}), but "
+                "one is: its writes would not read it",
+                remedy=f"take {mapping.NO_POLICY_TAG} away")
+    ]  # fmt: skip
 
 
 def _history_findings(

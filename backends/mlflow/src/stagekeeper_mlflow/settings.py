@@ -41,16 +41,20 @@ class Settings:
         self.set(mapping.POLICIES_TAG, "models carry no stagekeeper.no-policy")
         for model in models():
             if mapping.policy_free(model.tags or {}):
-                self._unmark(model.name)
+                self.unmark(model.name)
         self.set(key, value)
+
+    def policies_set(self) -> bool:
+        """Whether a policy is set, or being set (``mapping.policies_set``)."""
+        return mapping.policies_set(self.tags())
 
     def check_new_model(self, name: str) -> None:
         """A model just created with the no-policy tag: take it away if a policy is set, or
         being set (its listing may have missed this model)."""
-        if mapping.policies_set(self.tags()):
-            self._unmark(name)
+        if self.policies_set():
+            self.unmark(name)
 
-    def _unmark(self, name: str) -> None:
+    def unmark(self, name: str) -> None:
         or_none(lambda: self.client.delete_registered_model_tag(name, mapping.NO_POLICY_TAG))
 
     def set(self, key: str, value: str) -> None:
