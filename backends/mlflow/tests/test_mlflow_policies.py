@@ -99,7 +99,7 @@ def test_a_policy_set_elsewhere_binds_a_writer_that_had_seen_none(
 ) -> None:
     """A model created while no policy is set says so, and writes on it skip the settings
     model; setting a policy takes that back first, so a writer that saw the mark before
-    still reads the policy the next time (decision 17)."""
+    still reads the policy the next time (decision record 17)."""
     for number in (1, 2):
         registry.register("1H", source=f"s3://models/{number}")
         registry.promote("1H", number, "beta")
@@ -114,7 +114,7 @@ def test_a_policy_set_elsewhere_binds_a_writer_that_had_seen_none(
     assert registry.get("1H", 2).stage is Stage.BETA  # type: ignore[union-attr]
 
 
-def test_a_model_created_while_a_policy_is_being_set_reads_it(
+def test_a_model_created_while_a_policy_is_being_set_is_not_marked(
     registry: Registry, client: MlflowClient, template: str
 ) -> None:
     """A policy is set in three steps: mark the settings model, take every model's mark
