@@ -13,9 +13,9 @@ benchmark does, and times in turn, one promotion of each, against the hand-writt
 - the shape of decision 18: no lock, the history's newest records read with the rest, the
   record, the writes (7 requests in 3 round trips).
 
-Each raw shape keeps its own model and a history model of as many records as stagekeeper's
-(MLflow's server reads every version of a model to number a new one); the settings model it
-may search for does not exist, as in stagekeeper's registry here. Each figure is the
+Each raw shape keeps its own model and a history model of as many records as stagekeeper's,
+so that both write to histories of one size; the settings model it may search for does not
+exist, as in stagekeeper's registry here. Each figure is the
 median of ``ROUNDS`` promotions against the sequence's median in the same turns
 (``--rounds`` changes it).
 """
