@@ -12,7 +12,8 @@ from stagekeeper import open_registry
 from stagekeeper.domain.errors import BackendError, GateError
 from stagekeeper.domain.stages import Stage
 from stagekeeper.service.registry import Registry
-from stagekeeper_mlflow.mapping import NO_POLICY_TAG, POLICIES_TAG
+from stagekeeper_mlflow import doctor
+from stagekeeper_mlflow.mapping import FENCED_PREFIX, NO_POLICY_TAG, POLICIES_TAG
 
 
 def logged_run(client: MlflowClient, **metrics: float) -> str:
@@ -157,5 +158,29 @@ def test_a_policy_whose_setting_fails_midway_is_not_in_force(
     assert store.policies() == {}
     monkeypatch.setattr(store.client, "delete_registered_model_tag", unmark)
     registry.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+    with pytest.raises(GateError, match="sharpe"):
+        registry.promote("1H", 1, "beta")
+
+
+def test_a_model_read_again_is_taken_at_its_word_again(
+    registry: Registry,
+    client: MlflowClient,
+    mlflow_url: str,
+    template: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write reads its model twice when a late write had to be undone first; a policy
+    set in between takes the model's no-policy tag away, and the second read must not be
+    judged by what the first read fetched beside it."""
+    registry.register("1H", source="s3://models/1")
+    name = registry.model_name("1H")
+    client.set_registered_model_tag(name, f"{FENCED_PREFIX}frozen-writer", "")
+
+    def policy_set_meanwhile(*_args: object) -> list[object]:
+        with open_registry(mlflow_url, actor="admin", model_name_template=template) as other:
+            other.set_policy({"beta": {"require": ["sharpe >= 1.0"]}})
+        return []
+
+    monkeypatch.setattr(doctor, "undo_late_writes", policy_set_meanwhile)
     with pytest.raises(GateError, match="sharpe"):
         registry.promote("1H", 1, "beta")

@@ -80,12 +80,13 @@ class LockedView:
     def _read_models(self) -> dict[str, RegisteredModel]:
         """The model, with the settings model in the same search; a get of the model alone
         (a cheaper request) where it said last time that no policy is set."""
-        if self.store.policy_free.get(self.name):
+        # Per read: a model read again (after a late write was undone) may say otherwise.
+        self._settings_read = not self.store.policy_free.get(self.name)
+        if self._settings_read:
+            found = self.lookups.named(self.name, self.store.settings_model)
+        else:
             model = self.lookups.model(self.name)
             found = {} if model is None else {self.name: model}
-        else:
-            found = self.lookups.named(self.name, self.store.settings_model)
-            self._settings_read = True
         model = found.get(self.name)
         self.store.policy_free[self.name] = model is not None and mapping.policy_free(
             model.tags or {}
