@@ -14,7 +14,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import LockTimeout, Stage, open_registry
-from stagekeeper.service.ports import TimeframeView
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.mapping import STAGE_TAG, WAITER_PREFIX
 
@@ -68,16 +67,17 @@ def test_a_writer_kept_waiting_is_handed_the_lock_before_its_holder_comes_back(
     registry.promote("1H", 1, "champion")
     name = registry.model_name("1H")
 
-    def hold_until_someone_waits(view: TimeframeView) -> None:
-        while not _waiting_on(client, name):
-            time.sleep(0.02)
-        view.champion()  # reads the model, as every promotion does, and sees the waiter
+    def hold_until_someone_waits() -> None:
+        with registry.store.lock(name).held() as lease:
+            while not _waiting_on(client, name):
+                time.sleep(0.02)
+            lease.hand_on_to(client.get_registered_model(name).tags or {})
 
     with (
         ThreadPoolExecutor(2) as pool,
         open_registry(mlflow_url, actor="waiter", model_name_template=template) as other,
     ):
-        holding = pool.submit(registry.store.transact, "1H", hold_until_someone_waits)
+        holding = pool.submit(hold_until_someone_waits)
         time.sleep(0.2)  # the holder has the lock
         waiting = pool.submit(other.promote, "1H", 2, Stage.CHAMPION)
         holding.result(timeout=60)

@@ -232,27 +232,31 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     registry.register("1H", source=SOURCE)
     assert sum(counted.calls.values()) == 4  # lock, create version, record, unlock
     counted.calls.clear()
-    # lock; the model with the policy, the version (not when it last moved: no planner
-    # asks); record, tag, unlock. No fencing check costs a request within the lease's
-    # trust window (see lock.py)
+    # No lock (decision record 18): the history's end first (this store has not written a
+    # record of 1H yet); then the model with the policy, the lock (to see it is not held),
+    # the version (not when it last moved: no planner asks); the record, the tag
     registry.promote("1H", 1, "beta")
     assert sum(counted.calls.values()) == 6
     assert counted.calls["search_registered_models"] == 1
+    assert "create_registered_model" not in counted.calls  # no lock taken
     counted.calls.clear()
-    registry.promote("1H", 1, "champion")  # no champion yet: the alias moves, one tag
-    assert sum(counted.calls.values()) == 7
+    # The history's end as this store left it: no read of it. The model, the lock, the
+    # version; the record, the alias, one tag
+    registry.promote("1H", 1, "champion")
+    assert sum(counted.calls.values()) == 6
     registry.promote("1H", 2, "beta")
     counted.calls.clear()
-    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + alias, + tag
-    assert sum(counted.calls.values()) == 8  # the version and the champion in one search
+    registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + tag
+    assert sum(counted.calls.values()) == 7  # the version and the champion in one search
     assert counted.calls["search_model_versions"] == 1  # and nothing of the history
-    # the model alone, by a get: it says that no policy is set (no settings model to read)
-    assert counted.calls["get_registered_model"] == 1
+    # the model alone, by a get: it says that no policy is set (no settings model to
+    # read); and the lock, by a get
+    assert counted.calls["get_registered_model"] == 2
     assert "search_registered_models" not in counted.calls
     assert counted.calls["set_registered_model_alias"] == 1
     counted.calls.clear()
     registry.rollback("1H")
-    assert sum(counted.calls.values()) == 10  # + the crownings, + the previous champion
+    assert sum(counted.calls.values()) == 9  # + the crownings, + the previous champion
     counted.calls.clear()
     registry.history("1H")
     assert sum(counted.calls.values()) == 2  # the model, and the records: one page
@@ -280,7 +284,7 @@ def test_a_champion_far_from_the_candidate_is_read_on_its_own(
     registry.promote("1H", 1, "champion")
     counted.calls.clear()
     registry.promote("1H", far, "champion")
-    assert sum(counted.calls.values()) == 9 and counted.calls["get_model_version"] == 2
+    assert sum(counted.calls.values()) == 8 and counted.calls["get_model_version"] == 2
     assert [(v.version, v.stage.value) for v in registry.list("1H", "champion")] == [
         (far, "champion")
     ]

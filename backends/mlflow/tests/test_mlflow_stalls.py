@@ -25,7 +25,7 @@ LEASE = 1.0
 # The writer under test: crowns v2, and freezes itself just before the n-th check that its
 # lock is still its own, that is, before its n-th write after taking the lock (``CHECKS``:
 # embedded, 1 record, 2 alias, 3 and 4 the stage tags, 5 the unlock; through a server,
-# where the alias and the tags go at once after one check, 1 record, 2 them, 3 the
+# where the tags go at once after one check, 1 record, 2 alias, 3 the tags, 4 the
 # unlock); with "after", just after that check has passed, in the window between the
 # check and its write; with "write", before its n-th write, for a lease long enough to be
 # trusted without checks.
@@ -55,7 +55,9 @@ WRITER = textwrap.dedent(
                     checks += 1  # here: writes, for a writer that trusts its lease
                     if checks == freeze_at:
                         os.kill(os.getpid(), signal.SIGSTOP)
-                elif name == "get_registered_model" and args[0].startswith("stagekeeper-lock."):
+                elif mode != "write" and name == "get_registered_model" and (
+                    args[0].startswith("stagekeeper-lock.")
+                ):
                     checks += 1
                     if checks == freeze_at:
                         answer = method(*args, **kwargs) if after_check else None
@@ -76,7 +78,7 @@ WRITER = textwrap.dedent(
 def checks(url: str) -> dict[str, int]:
     """The writer's checks, by what each comes before."""
     if url.startswith("mlflow+http"):
-        return {"record": 1, "alias": 2, "last tag": 2, "unlock": 3}
+        return {"record": 1, "alias": 2, "last tag": 3, "unlock": 4}
     return {"record": 1, "alias": 2, "last tag": 4, "unlock": 5}
 
 
@@ -234,9 +236,8 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     finally:
         os.kill(frozen.pid, signal.SIGCONT)
         woke = frozen.wait(60)
-    # It was frozen between its (trusted) check and its alias write: that write (through
-    # a server, its group: the alias and the tags) landed late, and its next check, which
-    # asked the registry, stopped it; after the group there is only the unlock.
+    # It was frozen between its (trusted) check and its alias write: that write landed
+    # late, and its next check, before the stage tags, asked the registry and stopped it.
     assert woke == late_exit(mlflow_url, "alias")
     after = _fresh(mlflow_url, template)
     after.doctor(fix=True)
@@ -294,3 +295,39 @@ def test_a_version_read_beside_a_late_write_is_read_again_once_it_is_undone(
     demotion, crowning = ordinary.promote("1H", 2, "champion")
     assert (demotion.version, crowning.version, crowning.from_stage) == (3, 2, Stage.BETA)
     assert _replayed(ordinary) == {v.version: v.stage for v in ordinary.list("1H")}
+
+
+ORDERED_LEASE = 6.0  # trusted for 1 s: its writes go without the lock (decision record 18)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["killed", "frozen"])
+def test_a_write_without_the_lock_stopped_after_its_record_is_finished_by_the_next(
+    mlflow_url: str, template: str, ending: str
+) -> None:
+    """A writer without the lock stops between its record and its alias. The next writer
+    waits for the record's writes; once the record is older than the lease, it lands them
+    itself, marking the model, then crowns its own. Woken, the frozen writer lands the
+    alias write it was making, then stops at its next check (past its trust window); the
+    next writers and doctor put the late alias back."""
+    _crowned_one_of(mlflow_url, template, betas=3)
+    stopped = _writer(mlflow_url, template, "2", str(ORDERED_LEASE), "write")
+    try:
+        _wait_until_stopped(stopped.pid)
+        if ending == "killed":
+            stopped.kill()
+        options = StoreOptions(model_name_template=template)
+        store = MlflowStore(mlflow_url, options, lease_seconds=ORDERED_LEASE)
+        Registry(store, options=options, actor="next").promote("1H", 3, "champion")
+    finally:
+        os.kill(stopped.pid, signal.SIGCONT)
+    woke = stopped.wait(60)
+    assert woke == (-signal.SIGKILL if ending == "killed" else 7)
+
+    after = _fresh(mlflow_url, template)
+    assert [c.version for c in after.history("1H") if c.to_stage is Stage.CHAMPION] == [1, 2, 3]
+    after.doctor(fix=True)
+    assert after.doctor() == []
+    stages = {v.version: v.stage for v in after.list("1H")}
+    assert stages == {1: Stage.ARCHIVED, 2: Stage.ARCHIVED, 3: Stage.CHAMPION}
+    assert _replayed(after) == stages

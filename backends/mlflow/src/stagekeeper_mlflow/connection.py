@@ -29,6 +29,7 @@ from stagekeeper.domain.errors import (
     StoreUnreachable,
     ValidationError,
 )
+from stagekeeper.domain.identity import Identity
 from stagekeeper.domain.redaction import from_environment, mask_credentials
 
 QUIET_LOGGERS = ("mlflow.store.db.utils", "alembic")
@@ -189,6 +190,18 @@ def _scrubbed(url: str, message: str) -> str:
 def _first_line(exc: MlflowException) -> str:
     text = str(exc.message if hasattr(exc, "message") else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def authenticated_user(url: str) -> Identity | None:
+    """The user a tracking server authenticates (``MLFLOW_TRACKING_USERNAME``, sent with
+    every request), if the server checks users at all (``--app-name basic-auth``): it then
+    refuses a request without credentials. An embedded registry, or a server that checks no
+    one, verifies nobody."""
+    uri = registry_uri(url)
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if not user or not uri.startswith(("http://", "https://")):
+        return None
+    return Identity(user, "mlflow") if server_checks_users(uri) else None
 
 
 def server_checks_users(uri: str) -> bool:

@@ -17,6 +17,7 @@ that name deleted and created again by hand, which the writers' reads already pa
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -58,6 +59,15 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
     try:
         with lock.held() as lease:
             sequence.finish_inherited(store, name, lease)
+            if fix:  # no write without the lock lands among the repairs
+                store.claim(name, lease.check)
+            # A write without the lock may be landing: compare once it has. (Imported here:
+            # ``ordered`` reads through the view, which undoes late writes through this.)
+            from stagekeeper_mlflow.ordered import wait_landed
+
+            abandoned = wait_landed(store, timeframe, name, lease, finish=fix)
+            if abandoned is not None:
+                return [_abandoned(timeframe, name, abandoned)]
             model = store.client.get_registered_model(name)
             marks = mapping.fenced_marks(model.tags or {})
             log = store.history_of(name)
@@ -225,6 +235,19 @@ def _interrupted(timeframe: str, held: HeldLock) -> Finding:
         "lock behind",
         remedy="finish it if its history record was written, else drop it; free the lock",
         subject=held.name,
+    )
+
+
+def _abandoned(timeframe: str, name: str, record: Record) -> Finding:
+    age = time.time() - (record.created_ms or 0) / 1000
+    return Finding(
+        timeframe,
+        None,
+        INTERRUPTED_OPERATION,
+        f"a change to {name} was interrupted {age:.0f} s ago, after its history record "
+        f"({record.key}) and before all its writes",
+        remedy="finish it: land the writes its record describes",
+        subject=record.key,
     )
 
 

@@ -13,6 +13,11 @@ and, so that the operations that need only some records ask only for those:
 ``CROWNS_TAG`` (rollback's former champions) and one ``MOVED_PREFIX<n>`` per version it
 moved (a version's last change, its ``updated_at``).
 
+A record carries ``EXPECTS_TAG``, the number its writer read as next (decision record 18):
+with any other, another record came first and it is void (readers pass over it). A claim
+(``CLAIM_TAG``, no record) takes a number before a repair under the lock. ``EXTRAS_TAG``
+marks a record whose writer writes metrics or requests after the alias and the tags.
+
 History written before this layout stays in the model's tags (``mapping.HISTORY_PREFIX``),
 and is older than every record here: readers put it first.
 """
@@ -27,15 +32,22 @@ from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 
 from stagekeeper.domain.model import StageChange
+from stagekeeper.domain.stages import Cause
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient, error_code, model_missing
 from stagekeeper_mlflow.mapping import CROWNS_TAG, MOVED_PREFIX, RECORD_TAG, WRITER_TAG
+
+EXPECTS_TAG = "stagekeeper.expects"
+CLAIM_TAG = "stagekeeper.claim"
+EXTRAS_TAG = "stagekeeper.extras"
 
 # MLflow's server wants a version's source to be an absolute URI; a record has no artifact.
 SOURCE = "stagekeeper:/history"
 PAGE_SIZE = 1000
 # A writer usually finds the versions it moves among the last few records.
 FIRST_PAGE = 20
+# The history's newest versions read by a write, in which it usually finds a record.
+TIP_SIZE = 5
 # Versions not among them are searched for one by one up to this many, else read in pages.
 FEW = 5
 # MLflow stamps a model and a record with the clock of the process that wrote each: a
@@ -56,6 +68,13 @@ class Record:
     value: str
     number: int | None = None
     created_ms: int | None = None  # when MLflow created its version (``None``: a tag)
+    expects: int | None = None  # the number its writer read as next (``EXPECTS_TAG``)
+    extras: bool = False  # its writer writes metrics or requests after it
+
+    @property
+    def void(self) -> bool:
+        """Another record took the number its writer expected: it never happened."""
+        return self.expects is not None and self.number != self.expects
 
     @property
     def order(self) -> tuple[int, int, str]:
@@ -64,6 +83,17 @@ class Record:
     @property
     def writer(self) -> str | None:
         return mapping.writer_of(self.value)
+
+
+@dataclass(frozen=True)
+class Tip:
+    """The history's end, as a write reads it: the number its next version will have,
+    the newest record that counts, and whether the newest version is a lock holder's
+    claim (a repair under way)."""
+
+    next_number: int
+    record: Record | None
+    claimed: bool = False
 
 
 class HistoryLog:
@@ -76,15 +106,35 @@ class HistoryLog:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(self, changes: Sequence[StageChange], record: str, writer: str | None) -> None:
+    def append(
+        self,
+        changes: Sequence[StageChange],
+        record: str,
+        writer: str | None,
+        *,
+        expects: int | None = None,
+        extras: bool = False,
+    ) -> int:
         """Write one operation's record: one request (two more the first time, to create
-        the history's model), whose version and tags MLflow stores in one transaction."""
+        the history's model), whose version and tags MLflow stores in one transaction.
+        Returns its number: where it ``expects`` another, the record is void."""
         tags = {RECORD_TAG: record, **index_tags(changes)}
         if writer:
             tags[WRITER_TAG] = writer
+        if expects is not None:
+            tags[EXPECTS_TAG] = str(expects)
+        if extras:
+            tags[EXTRAS_TAG] = "yes"
+        return self._write(tags)
+
+    def claim(self, writer: str, expects: int) -> int:
+        """Take the number ``expects`` for a lock holder's repair; returns the number
+        given: the claim holds where they are the same."""
+        return self._write({CLAIM_TAG: "yes", WRITER_TAG: writer, EXPECTS_TAG: str(expects)})
+
+    def _write(self, tags: dict[str, str]) -> int:
         try:
-            self._create(tags)
-            return
+            return self._create(tags)
         except MlflowException as exc:
             if not model_missing(self.client, exc, self.name):
                 raise
@@ -95,7 +145,7 @@ class HistoryLog:
         except MlflowException as exc:
             if error_code(exc) != "RESOURCE_ALREADY_EXISTS":  # a rival created it first
                 raise
-        self._create(tags)
+        return self._create(tags)
 
     def set_aside_orphan(self, at: datetime) -> None:
         """Rename this history, if it exists, to ``<name>, set aside <UTC time>``: called
@@ -109,8 +159,11 @@ class HistoryLog:
             if not model_missing(self.client, exc, self.name):
                 raise
 
-    def _create(self, tags: dict[str, str]) -> None:
-        self.client.create_model_version(self.name, SOURCE, tags=tags, await_creation_for=0)
+    def _create(self, tags: dict[str, str]) -> int:
+        created = self.client.create_model_version(
+            self.name, SOURCE, tags=tags, await_creation_for=0
+        )
+        return int(created.version)
 
     def set_aside(self, record: Record, prefix: str) -> None:
         """Take a record out of the history, kept under a tag of ``prefix`` (``doctor``'s
@@ -125,6 +178,26 @@ class HistoryLog:
         self.client.delete_model_version_tag(self.name, version, RECORD_TAG)
 
     # -- reading ------------------------------------------------------------------------
+
+    def tip(self) -> Tip:
+        """The history's end: its newest versions, newest first, in pages only as far as
+        the newest record that moves a version (one page, nearly always). Void records and
+        claims pass, and so do registrations: their version exists before their record,
+        so they have nothing to land and are written under the lock without waiting for
+        another record to land. An empty or missing history: the next number is 1."""
+        page = self.client.search_model_versions(self._named(), TIP_SIZE, NEWEST_FIRST, None)
+        if not page:
+            return Tip(1, None)
+        claimed = CLAIM_TAG in (page[0].tags or {})
+        newest = int(page[0].version)
+        while True:
+            records = (_record(raw) for raw in page if counts(raw))
+            record = next((r for r in records if _moves(r.value)), None)
+            if record is not None or not page.token:
+                return Tip(newest + 1, record, claimed)
+            page = self.client.search_model_versions(
+                self._named(), PAGE_SIZE, NEWEST_FIRST, page.token
+            )
 
     def records(self, legacy: Mapping[str, str]) -> list[Record]:
         """Every record, oldest first; ``legacy`` is the model's tags."""
@@ -149,11 +222,10 @@ class HistoryLog:
         return crowned + self._search(f" AND tags.`{CROWNS_TAG}`='yes'", OLDEST_FIRST)
 
     def last_change(self, version: int, legacy: LegacyTags) -> datetime | None:
-        """When ``version`` last changed stage (one request)."""
-        page = self.client.search_model_versions(
-            f"{self._named()} AND tags.`{MOVED_PREFIX}{version}`='yes'", 1, NEWEST_FIRST, None
-        )
-        for raw in page:
+        """When ``version`` last changed stage (one request; a void record is passed over)."""
+        clause = f"{self._named()} AND tags.`{MOVED_PREFIX}{version}`='yes'"
+        page = self.client.search_model_versions(clause, TIP_SIZE, NEWEST_FIRST, None)
+        for raw in (raw for raw in page if counts(raw)):
             moved = last_changed([_record(raw)])
             if version in moved:
                 return moved[version]
@@ -172,7 +244,7 @@ class HistoryLog:
                 found = {v: self.last_change(v, legacy) for v in missing}
                 return {**changed, **{v: at for v, at in found.items() if at is not None}}
             page = self.client.search_model_versions(self._named(), size, NEWEST_FIRST, token)
-            for record in (_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})):
+            for record in (_record(raw) for raw in page if counts(raw)):
                 for version, at in last_changed([record]).items():
                     changed.setdefault(version, at)  # newest first: the first is the last
             token, size = page.token, PAGE_SIZE
@@ -187,7 +259,7 @@ class HistoryLog:
             page = self.client.search_model_versions(
                 f"{self._named()}{clause}", PAGE_SIZE, order, token
             )
-            found += [_record(raw) for raw in page if RECORD_TAG in (raw.tags or {})]
+            found += [_record(raw) for raw in page if counts(raw)]
             token = page.token
             if not token:
                 return sorted(found, key=_order)
@@ -224,8 +296,21 @@ def last_changed(records: Sequence[Record]) -> dict[int, datetime]:
 
 def _record(raw: MlflowVersion) -> Record:
     number = int(raw.version)
-    value = (raw.tags or {}).get(RECORD_TAG, "")
-    return Record(f"{raw.name} v{number}", value, number, raw.creation_timestamp)
+    tags = raw.tags or {}
+    expects = tags.get(EXPECTS_TAG, "")
+    return Record(
+        f"{raw.name} v{number}",
+        tags.get(RECORD_TAG, ""),
+        number,
+        raw.creation_timestamp,
+        expects=int(expects) if expects.isdigit() else None,
+        extras=EXTRAS_TAG in tags,
+    )
+
+
+def counts(raw: MlflowVersion) -> bool:
+    """Whether a version of the history is a record of it: not a claim, not void."""
+    return RECORD_TAG in (raw.tags or {}) and not _record(raw).void
 
 
 def inherited(records: Sequence[Record], model_created_ms: int | None) -> list[Record]:
@@ -243,6 +328,15 @@ def own(records: Sequence[Record], model_created_ms: int | None) -> list[Record]
     """The records written for this model: ``records`` without the ``inherited`` ones."""
     old = {record.key for record in inherited(records, model_created_ms)}
     return [record for record in records if record.key not in old]
+
+
+def _moves(value: str) -> bool:
+    """Whether a record moves a version other than by registering it."""
+    try:
+        changes = mapping.decode_history("", "", value)
+    except ValueError:
+        return False
+    return any(c.moves and c.cause is not Cause.REGISTRATION for c in changes)
 
 
 def _crowns(value: str) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from stagekeeper.domain.model import Plan
+from stagekeeper.domain.model import Plan, StageChange
 from stagekeeper.domain.stages import Cause, Stage
 from stagekeeper_mlflow import mapping
 from stagekeeper_mlflow.connection import RegistryClient
@@ -58,29 +58,30 @@ def finish_inherited(store: MlflowStore, name: str, lease: Lease) -> None:
 def apply(
     client: RegistryClient, name: str, record: str, check: Check, group: Group = one_by_one
 ) -> None:
-    """Move the alias and mirror the tags as the written ``record`` says; safe to repeat.
+    """Move the alias, then mirror the tags, as the written ``record`` says; safe to repeat.
     ``check`` runs before each write and stops a writer that lost its lock (fencing).
 
-    ``group`` may send the writes at once, after one check (``parallel``): the record they
+    ``group`` may send the tags at once, after one check (``parallel``): the record they
     follow is written, so a crash among them leaves what the next writer or ``doctor``
-    finishes from it, and a reader meanwhile sees one champion, the alias holder (a new
-    champion tagged before the alias lands reads as archived for that moment)."""
+    finishes from it. The alias lands first, so a record whose tags landed and whose alias
+    did not is a change by hand, not a write under way (``ordering``); meanwhile a reader
+    sees one champion, the alias holder."""
     if not mapping.replays(record):  # the versions stand where the record leads already
         return
     moves = [c for c in mapping.decode_history("", name, record) if c.moves]
     crowned = [c.version for c in moves if c.crowns]
     dethroned = any(c.from_stage is Stage.CHAMPION for c in moves)
-    writes: list[Callable[[], object]] = []
     if crowned:
-        writes.append(partial(client.set_registered_model_alias, name, CHAMPION_ALIAS,
-                              str(crowned[0])))  # fmt: skip
+        check()
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, str(crowned[0]))
     elif dethroned:
-        writes.append(partial(or_none, partial(client.delete_registered_model_alias, name,
-                                               CHAMPION_ALIAS)))  # fmt: skip
-    for change in moves:
-        writes.append(partial(client.set_model_version_tag, name, str(change.version),
-                              STAGE_TAG, change.to_stage.value))  # fmt: skip
-    group(check, writes)
+        check()
+        or_none(partial(client.delete_registered_model_alias, name, CHAMPION_ALIAS))
+    group(check, [partial(_tag, client, name, change) for change in moves])
+
+
+def _tag(client: RegistryClient, name: str, change: StageChange) -> None:
+    client.set_model_version_tag(name, str(change.version), STAGE_TAG, change.to_stage.value)
 
 
 def moves_a_version(record: str) -> bool:

@@ -1,19 +1,19 @@
 """The MLflow store: the champion alias is the truth, stages are mirrored in tags, and the
 history is a registered model of its own (``history``). See ``mapping`` for the layout.
 
-MLflow has no transaction across calls, so every write takes the timeframe's lock (see
-``lock``), checks the plan's preconditions, then writes in an order that any crash leaves
-readable: the history record first, then the alias (the commit point for a champion),
-then the stage tags. The record carries the lock's token, so the next writer or ``doctor``
-finishes a dead writer's operation if its record was written, and drops it otherwise.
+MLflow has no transaction across calls. A write plans from what it read, then writes in an
+order that any crash leaves readable: the history record first, then the alias (the commit
+point for a champion), then the stage tags. Writers are ordered by the history's numbers,
+and take the timeframe's lock (see ``lock``) only where two meet, a repair is due or a
+writer died (``ordered``, decision record 18). A record names its writer, so the next
+writer or ``doctor`` finishes a dead writer's operation if its record was written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -37,18 +37,18 @@ from stagekeeper.domain.policy import PolicyChange
 from stagekeeper.domain.stages import Stage
 from stagekeeper.domain.tokens import ApiToken
 from stagekeeper.service.ports import SERVES_MODELS_URIS, Planner, StoreOptions
-from stagekeeper_mlflow import doctor, mapping, sequence
+from stagekeeper_mlflow import doctor, mapping, ordered, sequence
 from stagekeeper_mlflow.connection import (
     RegistryClient,
+    authenticated_user,
     client_for,
     error_code,
     model_missing,
     registry_uri,
-    server_checks_users,
     translated_errors,
 )
-from stagekeeper_mlflow.history import HistoryLog
-from stagekeeper_mlflow.lock import TimeframeLock
+from stagekeeper_mlflow.history import HistoryLog, Tip
+from stagekeeper_mlflow.lock import TRUST_MARGIN, TimeframeLock
 from stagekeeper_mlflow.lookups import (
     Lookups,
     or_none,
@@ -57,9 +57,13 @@ from stagekeeper_mlflow.lookups import (
     to_version,
 )
 from stagekeeper_mlflow.mapping import STAGE_TAG
+from stagekeeper_mlflow.ordering import GaveWay
 from stagekeeper_mlflow.parallel import AtOnce
 from stagekeeper_mlflow.settings import Settings
-from stagekeeper_mlflow.view import LockedView
+
+# The least trust window for a write without the lock: shorter leases (the tests' "every
+# lock is dead") take the lock for every write.
+MIN_TRUST = 1.0  # seconds
 
 
 class MlflowStore:
@@ -80,12 +84,19 @@ class MlflowStore:
         self.url = url
         self.lease_seconds = lease_seconds
         self.wait_seconds = options.lock_timeout if wait_seconds is None else wait_seconds
+        # A writer without the lock writes within this of its record (``ordered.Trust``);
+        # with less, every write takes the lock.
+        self.trust_seconds = max(0.0, lease_seconds / 2 - TRUST_MARGIN)
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
         self.at_once = AtOnce(enabled=url.startswith("mlflow+http"))
         self.champions: dict[str, int | None] = {}  # as last seen: ``LockedView._fetch``
         # Whether a model said it needs no policy, as last seen: ``LockedView._read_models``
         self.policy_free: dict[str, bool] = {}
+        # The newest record this store wrote, by model, once all its writes landed; and the
+        # history's end it left (``ordered``).
+        self.settled: dict[str, int] = {}
+        self.tips: dict[str, Tip] = {}
 
     @property
     def client(self) -> RegistryClient:
@@ -117,7 +128,9 @@ class MlflowStore:
             )
             lease.check()
             record = mapping.encode_history([change], lease.token)
-            self.history_of(name).append([change], record, lease.token)
+            ordered.registered(
+                self, name, self.history_of(name).append([change], record, lease.token)
+            )
         return to_version(registration.timeframe, created)
 
     def _create_version(self, name: str, source: str, metrics: Metrics) -> MlflowVersion:
@@ -146,23 +159,19 @@ class MlflowStore:
 
     def transact(self, timeframe: str, planner: Planner) -> Plan | None:
         name = self.options.model_name(timeframe)
-        with translated_errors(self.url), self.lock(name).held() as lease:
-            sequence.finish_inherited(self, name, lease)
-            view = LockedView(self, timeframe, name, lease.check)
-            try:
-                plan = planner(view)
-            finally:  # refused or not, the lock goes on to a writer kept waiting
-                lease.hand_on_to(view.read_tags())
-            if plan is None:
-                return None
-            record = mapping.encode_history(plan.changes, lease.token, moves=not plan.records_only)
-            lease.check()
-            self.history_of(name).append(plan.changes, record, lease.token)
-            sequence.apply(self.client, name, record, lease.check, self.at_once.writes)
-            if plan.crowns_champion:
-                self.champions[name] = next(c.version for c in plan.changes if c.crowns)
-            sequence.tag(self.client, name, plan, lease.check)
-            return plan
+        with translated_errors(self.url):
+            if self.trust_seconds >= MIN_TRUST:
+                try:
+                    return ordered.without_lock(self, timeframe, name, planner)
+                except GaveWay:
+                    pass  # it wrote nothing that counts: the lock, and plan again
+            with self.lock(name).held() as lease:
+                sequence.finish_inherited(self, name, lease)
+                return ordered.under_lock(self, timeframe, name, planner, lease)
+
+    def claim(self, name: str, check: Callable[[], None]) -> Tip:
+        """Take the history's next number before a repair under the lock (``ordered``)."""
+        return ordered.claim(self, name, check)
 
     def history_of(self, name: str) -> HistoryLog:
         return HistoryLog(self.client, name)
@@ -257,15 +266,7 @@ class MlflowStore:
 
     @cached_property
     def _authenticated(self) -> Identity | None:
-        """The user a tracking server authenticates (``MLFLOW_TRACKING_USERNAME``, sent with
-        every request), if the server checks users at all (``--app-name basic-auth``): it
-        then refuses a request without credentials, which is asked once. An embedded
-        registry, or a server that checks no one, verifies nobody."""
-        uri = registry_uri(self.url)
-        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-        if not user or not uri.startswith(("http://", "https://")):
-            return None
-        return Identity(user, "mlflow") if server_checks_users(uri) else None
+        return authenticated_user(self.url)  # asked once
 
     # -- policies -----------------------------------------------------------------------
 

@@ -24,8 +24,10 @@ from stagekeeper.domain.model import (
 )
 from stagekeeper.domain.stages import Stage
 from stagekeeper_mlflow import doctor, mapping
-from stagekeeper_mlflow.history import HistoryLog, Record, own
+from stagekeeper_mlflow.history import HistoryLog, Record, Tip, own
+from stagekeeper_mlflow.lease import waiters_in
 from stagekeeper_mlflow.lookups import champion_of, readable_history, stage_with, to_time
+from stagekeeper_mlflow.ordering import GaveWay
 
 if TYPE_CHECKING:
     from stagekeeper_mlflow.store import MlflowStore
@@ -54,13 +56,26 @@ class LockedView:
     lock no other stagekeeper writer can change them, and the planner and the write path's
     checks then ask MLflow once for each thing."""
 
-    def __init__(self, store: MlflowStore, timeframe: str, name: str, check: Check) -> None:
+    def __init__(
+        self,
+        store: MlflowStore,
+        timeframe: str,
+        name: str,
+        check: Check,
+        *,
+        locked: bool = True,
+        repairs: bool = True,
+    ) -> None:
         self.store, self.lookups = store, store.lookups
         self.timeframe, self.name, self.check = timeframe, name, check
+        # Read without the lock (decision record 18): a repair or a waiting writer needs it.
+        self.locked = locked
+        self.repairs = repairs  # undoes a late write before reading on (not doctor's look)
         self._raw: dict[int, MlflowVersion | None] = {}
         self._found: dict[int, LockedVersion | None] = {}
         self._undone = False  # a late write was undone: what was read beside it is stale
         self._settings_read = False  # whether the settings model was searched with the model
+        self._in_group = False  # whether the lock is being read beside the model
 
     @cached_property
     def _models(self) -> dict[str, RegisteredModel]:
@@ -69,10 +84,20 @@ class LockedView:
         so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
         a marked model may hold one, and is put back as the history has it, then read again.
         """
-        found = self._read_models()
+        assert self.tip is not None  # first: what is read after it includes its writes
+        if self._in_group:
+            found = self._read_models()
+        else:  # without the lock, whether it is held, beside the model
+            found, *_ = self.store.at_once.reads(self._read_models, *self._lock_read())
         model = found.get(self.name)
-        if model is None or not mapping.fenced_marks(model.tags or {}):
+        if not mapping.fenced_marks(model.tags or {} if model else {}):
             return found
+        if not self.locked:
+            raise GaveWay("a late write to undo: that takes the lock")
+        if not self.repairs:
+            return found
+        # No write without the lock lands meanwhile; the history's end is the claim's.
+        self.__dict__["tip"] = self.store.claim(self.name, self.check)
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
         self._undone = True
         return self._read_models()
@@ -92,6 +117,27 @@ class LockedView:
             model.tags or {}
         )
         return found
+
+    @cached_property
+    def tip(self) -> Tip:
+        """The history's end: the number of its next record, and its newest record. Read
+        before anything else (decision record 18), so that every record not in it voids
+        this writer's; or as this store left it, which is older still."""
+        return self.store.tips.get(self.name) or self.log.tip()
+
+    @cached_property
+    def lock_held(self) -> bool:
+        """Whether another writer holds the lock (read by a writer without it)."""
+        return self.lookups.model(mapping.lock_name(self.name)) is not None
+
+    def waiting(self) -> bool:
+        """Whether writers announced that they wait for the lock (gone ones too: a lock
+        holder takes their announcements away)."""
+        return bool(waiters_in(self.legacy))
+
+    def _lock_read(self) -> list[Callable[[], object]]:
+        """Without the lock, whether it is held: read beside the model, once."""
+        return [] if self.locked or "lock_held" in self.__dict__ else [lambda: self.lock_held]
 
     @cached_property
     def model(self) -> RegisteredModel | None:
@@ -136,7 +182,12 @@ class LockedView:
         searched: set[int] = set()
         if "_models" not in self.__dict__ and self.name in self.store.champions:
             guess = self._near(version, self.store.champions[self.name])
-            _, found = self.store.at_once.reads(lambda: self._models, lambda: self._search(guess))
+            assert self.tip is not None  # first, as in ``_models``
+            lock = self._lock_read()
+            self._in_group = True
+            _, found, *_ = self.store.at_once.reads(
+                lambda: self._models, lambda: self._search(guess), *lock
+            )
             searched = set() if self._undone else guess
         missing = self._near(version, self.holder) - searched
         if missing:
@@ -161,6 +212,22 @@ class LockedView:
         if other is None or other in self._raw or abs(other - version) >= NEIGHBOURS:
             return {version}
         return {version, other}
+
+    def tags_of(self, versions: set[int]) -> dict[int, dict[str, str] | None]:
+        """The tags of these versions: as read, else read now (``None``: no such version)."""
+        missing = sorted(versions - self._raw.keys())
+        found: dict[int, MlflowVersion] = {}
+        if missing and missing[-1] - missing[0] < NEIGHBOURS:
+            found = self._search(set(missing))
+        elif missing:
+            reads = [lambda n=n: self.lookups.fetch(self.name, n) for n in missing]
+            answers = self.store.at_once.reads(*reads)
+            found = {n: raw for n, raw in zip(missing, answers, strict=True) if raw is not None}
+        for number in missing:
+            raw = self._raw[number] = found.get(number)
+            self._found[number] = None if raw is None else self._locked(raw)
+        tags = {n: self._raw[n] for n in versions}
+        return {n: None if raw is None else dict(raw.tags or {}) for n, raw in tags.items()}
 
     def _search(self, wanted: set[int]) -> dict[int, MlflowVersion]:
         """The versions of ``wanted`` that exist: none of a model that does not."""

@@ -1,0 +1,216 @@
+"""Writes ordered by the history's numbers (decision record 18): a write takes the lock only
+where another meets it, and a record that another came before counts for nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from stagekeeper import LockTimeout, Stage, open_registry
+from stagekeeper.service.ports import StoreOptions
+from stagekeeper.service.registry import Registry
+from stagekeeper_mlflow.history import EXPECTS_TAG
+from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, history_model, lock_name
+from stagekeeper_mlflow.store import MlflowStore
+
+SOURCE = "s3://models/ordered"
+WAIT = 30.0  # seconds: a test that waits this long has failed
+
+
+class Hooked:
+    """MLflow's client, calling ``hook`` once, before the first ``method`` call on a model
+    whose name starts with ``prefix``; and noting every call's name and model."""
+
+    def __init__(self, inner: Any, method: str, prefix: str, hook: Callable[[], object]) -> None:
+        self.inner, self.method, self.prefix = inner, method, prefix
+        self.hook: Callable[[], object] | None = hook
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            model = str(args[0]) if args else str(kwargs.get("name", ""))
+            self.calls.append((name, model))
+            if self.hook is not None and name == self.method and model.startswith(self.prefix):
+                hook, self.hook = self.hook, None
+                hook()
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def _hook(registry: Registry, method: str, prefix: str, hook: Callable[[], object]) -> Hooked:
+    store: Any = registry.store
+    hooked = Hooked(store.lookups.client, method, prefix, hook)
+    store.lookups.client = hooked
+    return hooked
+
+
+@contextmanager
+def _writer(url: str, template: str, actor: str, lease: float = 60.0) -> Iterator[Registry]:
+    options = StoreOptions(model_name_template=template)
+    store = MlflowStore(url, options, lease_seconds=lease)
+    with Registry(store, options=options, actor=actor) as registry:
+        yield registry
+
+
+def _three_in_beta_one_crowned(registry: Registry) -> None:
+    for number in (1, 2, 3):
+        registry.register("1H", source=SOURCE)
+        registry.promote("1H", number, Stage.BETA)
+    registry.promote("1H", 1, Stage.CHAMPION)
+
+
+def _void_records(client: MlflowClient, name: str) -> list[int]:
+    found = client.search_model_versions(f"name='{history_model(name)}'")
+    return sorted(
+        int(v.version)
+        for v in found
+        if EXPECTS_TAG in v.tags and int(v.tags[EXPECTS_TAG]) != int(v.version)
+    )
+
+
+def _crowned(registry: Registry) -> list[int]:
+    return [c.version for c in registry.history("1H") if c.to_stage is Stage.CHAMPION]
+
+
+def _consistent(registry: Registry) -> dict[int, Stage]:
+    """Each version's stage, checked against the history folded, and doctor's silence."""
+    stages = {v.version: v.stage for v in registry.list("1H")}
+    replayed: dict[int, Stage] = {}
+    for change in registry.history("1H"):
+        assert replayed.get(change.version, change.from_stage) == change.from_stage, change
+        replayed[change.version] = change.to_stage
+    assert replayed == stages
+    assert registry.doctor() == []
+    return stages
+
+
+def test_a_promotion_nobody_meets_takes_no_lock(registry: Registry, client: MlflowClient) -> None:
+    _three_in_beta_one_crowned(registry)
+    name = registry.model_name("1H")
+    hooked = _hook(registry, "none", "", lambda: None)
+    registry.promote("1H", 2, Stage.CHAMPION)
+    lock = [call for call in hooked.calls if call[1] == lock_name(name)]
+    assert lock == [("get_registered_model", lock_name(name))]  # looked at, not taken
+    newest = client.search_model_versions(
+        f"name='{history_model(name)}'", max_results=1, order_by=["version_number DESC"]
+    )[0]
+    assert newest.tags[EXPECTS_TAG] == str(newest.version)  # the number it expected: it counts
+    assert _void_records(client, name) == []
+
+
+def test_a_record_another_came_before_is_void_and_the_write_plans_again(
+    mlflow_url: str, template: str, client: MlflowClient
+) -> None:
+    """Between a writer's reads and its record, another crowns v3: its record, expecting
+    the number the other took, is void; it takes the lock and crowns v2 over v3."""
+    with (
+        _writer(mlflow_url, template, "first") as first,
+        _writer(mlflow_url, template, "between") as between,
+    ):
+        _three_in_beta_one_crowned(first)
+        name = first.model_name("1H")
+        _hook(first, "create_model_version", history_model(name),
+              lambda: between.promote("1H", 3, Stage.CHAMPION))  # fmt: skip
+        demotion, crowning = first.promote("1H", 2, Stage.CHAMPION)
+
+        assert (demotion.version, demotion.from_stage, crowning.version) == (3, Stage.CHAMPION, 2)
+        assert len(_void_records(client, name)) == 1
+        assert _crowned(first) == [1, 3, 2]  # the void record is no part of the history
+        assert _consistent(first) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.ARCHIVED}
+        assert first.events()[-1].previous_champion == 3
+
+
+def test_a_lock_holders_record_voided_by_a_write_without_the_lock_is_planned_again(
+    mlflow_url: str, template: str, client: MlflowClient
+) -> None:
+    """A writer without the lock read the registry before the holder took it, and writes
+    its record just before the holder's: the holder's is void, and it plans again."""
+    fast_read, holder_at_record, fast_done = (threading.Event() for _ in range(3))
+
+    def wait_for_the_holder() -> None:
+        fast_read.set()
+        assert holder_at_record.wait(WAIT)
+
+    def let_the_fast_one_write() -> None:
+        holder_at_record.set()
+        assert fast_done.wait(WAIT)
+
+    with (
+        _writer(mlflow_url, template, "fast") as fast,
+        _writer(mlflow_url, template, "holder", lease=5.0) as holder,  # always the lock
+    ):
+        _three_in_beta_one_crowned(fast)
+        history = history_model(fast.model_name("1H"))
+        _hook(fast, "create_model_version", history, wait_for_the_holder)
+        _hook(holder, "create_model_version", history, let_the_fast_one_write)
+
+        def crown_three() -> None:
+            try:
+                fast.promote("1H", 3, Stage.CHAMPION)
+            finally:
+                fast_done.set()
+
+        racing = threading.Thread(target=crown_three)
+        racing.start()
+        assert fast_read.wait(WAIT)
+        holder.promote("1H", 2, Stage.CHAMPION)
+        racing.join(WAIT)
+
+        assert len(_void_records(client, fast.model_name("1H"))) == 1
+        assert _crowned(holder) == [1, 3, 2]
+        assert _consistent(holder) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.ARCHIVED}
+
+
+def test_an_alias_moved_back_by_hand_is_the_champion_and_nobody_waits(
+    registry: Registry, client: MlflowClient, mlflow_url: str, template: str
+) -> None:
+    """The alias lands before the stage tags, so an alias back on the old champion beside
+    tags that moved on is a change by hand, not a write under way: the next writer, in
+    another process, goes on at once (waiting would time out here) from the alias."""
+    _three_in_beta_one_crowned(registry)
+    registry.promote("1H", 2, Stage.CHAMPION)
+    name = registry.model_name("1H")
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, "1")
+    with open_registry(
+        mlflow_url, actor="next", model_name_template=template, lock_timeout=0.5
+    ) as following:
+        demotion, crowning = following.promote("1H", 3, Stage.CHAMPION)
+    assert (demotion.version, crowning.version) == (1, 3)
+
+
+def test_a_record_under_way_makes_a_lock_holder_wait_then_time_out(
+    registry: Registry, client: MlflowClient, mlflow_url: str, template: str
+) -> None:
+    """A record whose writes have not landed, and is younger than the lease: its writer
+    may be writing. The next writer waits for it, up to its waiting time."""
+    _three_in_beta_one_crowned(registry)
+    name = registry.model_name("1H")
+    # A record of v2 crowned, as a writer that has not landed its alias yet leaves it.
+    hooked = _hook(registry, "set_registered_model_alias", name, _stop)
+    with pytest.raises(_Stopped):
+        registry.promote("1H", 2, Stage.CHAMPION)
+    assert ("set_model_version_tag", name) not in hooked.calls
+    with (
+        open_registry(
+            mlflow_url, actor="next", model_name_template=template, lock_timeout=0.5
+        ) as following,
+        pytest.raises(LockTimeout, match="being changed by tester"),
+    ):
+        following.promote("1H", 3, Stage.CHAMPION)
+    assert str(client.get_registered_model(name).aliases[CHAMPION_ALIAS]) == "1"
+
+
+class _Stopped(Exception):
+    """A writer stopped on purpose between its record and its alias."""
+
+
+def _stop() -> None:
+    raise _Stopped
