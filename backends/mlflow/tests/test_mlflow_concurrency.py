@@ -68,8 +68,10 @@ def test_a_writer_kept_waiting_is_handed_the_lock_before_its_holder_comes_back(
     name = registry.model_name("1H")
 
     def hold_until_someone_waits() -> None:
+        deadline = time.monotonic() + 60
         with registry.store.lock(name).held() as lease:
             while not _waiting_on(client, name):
+                assert time.monotonic() < deadline, "nobody waited for the lock"
                 time.sleep(0.02)
             lease.hand_on_to(client.get_registered_model(name).tags or {})
 

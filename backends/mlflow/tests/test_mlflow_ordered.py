@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from stagekeeper import LockTimeout, Stage, open_registry
+from stagekeeper import LockTimeout, Stage, TransitionError, open_registry
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.history import EXPECTS_TAG
-from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, history_model, lock_name
+from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, FENCED_PREFIX, history_model, lock_name
 from stagekeeper_mlflow.store import MlflowStore
 
 SOURCE = "s3://models/ordered"
@@ -214,3 +214,45 @@ class _Stopped(Exception):
 
 def _stop() -> None:
     raise _Stopped
+
+
+def test_a_repair_claims_a_number_first_so_a_write_read_before_it_is_void(
+    mlflow_url: str, template: str, client: MlflowClient
+) -> None:
+    """doctor --fix writes no record of its own; a writer without the lock that read the
+    registry before it must not count, or it would land beside the repairs."""
+    with (
+        _writer(mlflow_url, template, "fast") as fast,
+        _writer(mlflow_url, template, "doctor") as doctor,
+    ):
+        _three_in_beta_one_crowned(fast)
+        name = fast.model_name("1H")
+        _hook(fast, "create_model_version", history_model(name),
+              lambda: doctor.doctor(fix=True))  # fmt: skip
+        fast.promote("1H", 2, Stage.CHAMPION)
+        assert len(_void_records(client, name)) == 1  # voided by the claim; then locked
+        assert _crowned(fast) == [1, 2]
+        assert _consistent(fast) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.BETA}
+
+
+def test_a_late_write_undone_under_the_lock_voids_a_write_read_before_it(
+    mlflow_url: str, template: str, client: MlflowClient
+) -> None:
+    """A lock holder undoing a late write (a marked model) claims a number first, even
+    when its own plan is then refused and writes no record."""
+    with (
+        _writer(mlflow_url, template, "fast") as fast,
+        _writer(mlflow_url, template, "holder", lease=2.9) as holder,  # always the lock
+    ):
+        _three_in_beta_one_crowned(fast)
+        name = fast.model_name("1H")
+
+        def mark_then_refused_repair() -> None:
+            client.set_registered_model_tag(name, f"{FENCED_PREFIX}gone", "")
+            with pytest.raises(TransitionError):
+                holder.promote("1H", 1, Stage.BETA)  # undoes, then is refused
+
+        _hook(fast, "create_model_version", history_model(name), mark_then_refused_repair)
+        fast.promote("1H", 2, Stage.CHAMPION)
+        assert len(_void_records(client, name)) == 1
+        assert _crowned(fast) == [1, 2]
