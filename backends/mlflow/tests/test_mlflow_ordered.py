@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from stagekeeper import LockTimeout, Stage, TransitionError, open_registry
+from stagekeeper.domain.model import StageChange
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
 from stagekeeper_mlflow.history import EXPECTS_TAG
@@ -106,23 +107,34 @@ def test_a_promotion_nobody_meets_takes_no_lock(registry: Registry, client: Mlfl
     assert _void_records(client, name) == []
 
 
+@contextmanager
+def _racing(
+    url: str, template: str, act: Callable[[Registry], object], lease: float = 60.0
+) -> Iterator[tuple[Registry, list[StageChange]]]:
+    """``fast`` crowns v2 (v1 champion, 3 in beta) while ``act(other)`` runs just before its
+    record is sent; ``other`` writes with ``lease``."""
+    with (
+        _writer(url, template, "fast") as fast,
+        _writer(url, template, "other", lease) as other,
+    ):
+        _three_in_beta_one_crowned(fast)
+        history = history_model(fast.model_name("1H"))
+        _hook(fast, "create_model_version", history, lambda: act(other))
+        yield fast, fast.promote("1H", 2, Stage.CHAMPION)
+
+
 def test_a_record_another_came_before_is_void_and_the_write_plans_again(
     mlflow_url: str, template: str, client: MlflowClient
 ) -> None:
     """Between a writer's reads and its record, another crowns v3: its record, expecting
     the number the other took, is void; it takes the lock and crowns v2 over v3."""
-    with (
-        _writer(mlflow_url, template, "first") as first,
-        _writer(mlflow_url, template, "between") as between,
-    ):
-        _three_in_beta_one_crowned(first)
-        name = first.model_name("1H")
-        _hook(first, "create_model_version", history_model(name),
-              lambda: between.promote("1H", 3, Stage.CHAMPION))  # fmt: skip
-        demotion, crowning = first.promote("1H", 2, Stage.CHAMPION)
 
+    def crown_three(other: Registry) -> object:
+        return other.promote("1H", 3, "champion")
+
+    with _racing(mlflow_url, template, crown_three) as (first, (demotion, crowning)):
         assert (demotion.version, demotion.from_stage, crowning.version) == (3, Stage.CHAMPION, 2)
-        assert len(_void_records(client, name)) == 1
+        assert len(_void_records(client, first.model_name("1H"))) == 1
         assert _crowned(first) == [1, 3, 2]  # the void record is no part of the history
         assert _consistent(first) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.ARCHIVED}
         assert first.events()[-1].previous_champion == 3
@@ -221,16 +233,12 @@ def test_a_repair_claims_a_number_first_so_a_write_read_before_it_is_void(
 ) -> None:
     """doctor --fix writes no record of its own; a writer without the lock that read the
     registry before it must not count, or it would land beside the repairs."""
-    with (
-        _writer(mlflow_url, template, "fast") as fast,
-        _writer(mlflow_url, template, "doctor") as doctor,
-    ):
-        _three_in_beta_one_crowned(fast)
-        name = fast.model_name("1H")
-        _hook(fast, "create_model_version", history_model(name),
-              lambda: doctor.doctor(fix=True))  # fmt: skip
-        fast.promote("1H", 2, Stage.CHAMPION)
-        assert len(_void_records(client, name)) == 1  # voided by the claim; then locked
+
+    def fix(other: Registry) -> object:
+        return other.doctor(fix=True)
+
+    with _racing(mlflow_url, template, fix) as (fast, _):
+        assert len(_void_records(client, fast.model_name("1H"))) == 1  # the claim's doing
         assert _crowned(fast) == [1, 2]
         assert _consistent(fast) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.BETA}
 
@@ -240,19 +248,14 @@ def test_a_late_write_undone_under_the_lock_voids_a_write_read_before_it(
 ) -> None:
     """A lock holder undoing a late write (a marked model) claims a number first, even
     when its own plan is then refused and writes no record."""
-    with (
-        _writer(mlflow_url, template, "fast") as fast,
-        _writer(mlflow_url, template, "holder", lease=2.9) as holder,  # always the lock
-    ):
-        _three_in_beta_one_crowned(fast)
-        name = fast.model_name("1H")
 
-        def mark_then_refused_repair() -> None:
-            client.set_registered_model_tag(name, f"{FENCED_PREFIX}gone", "")
-            with pytest.raises(TransitionError):
-                holder.promote("1H", 1, Stage.BETA)  # undoes, then is refused
+    def mark_then_refused_repair(holder: Registry) -> None:
+        name = holder.model_name("1H")
+        client.set_registered_model_tag(name, f"{FENCED_PREFIX}gone", "")
+        with pytest.raises(TransitionError):
+            holder.promote("1H", 1, Stage.BETA)  # undoes, then is refused
 
-        _hook(fast, "create_model_version", history_model(name), mark_then_refused_repair)
-        fast.promote("1H", 2, Stage.CHAMPION)
-        assert len(_void_records(client, name)) == 1
+    # lease 2.9: too short to trust, so the holder always takes the lock
+    with _racing(mlflow_url, template, mark_then_refused_repair, lease=2.9) as (fast, _):
+        assert len(_void_records(client, fast.model_name("1H"))) == 1
         assert _crowned(fast) == [1, 2]

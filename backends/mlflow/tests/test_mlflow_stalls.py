@@ -118,9 +118,9 @@ def _replayed(registry: Registry) -> dict[int, Stage]:
     return replayed
 
 
-def _fresh(url: str, template: str) -> Registry:
+def _fresh(url: str, template: str, lease: float = LEASE) -> Registry:
     options = StoreOptions(model_name_template=template)
-    store = MlflowStore(url, options, lease_seconds=LEASE)
+    store = MlflowStore(url, options, lease_seconds=lease)
     return Registry(store, options=options, actor="next")
 
 
@@ -230,9 +230,7 @@ def test_a_writer_that_trusts_its_lease_asks_again_when_it_wakes_past_it(
     try:
         _wait_until_stopped(frozen.pid)
         time.sleep(lease * 1.5)
-        options = StoreOptions(model_name_template=template)
-        store = MlflowStore(mlflow_url, options, lease_seconds=lease)
-        Registry(store, options=options, actor="next").promote("1H", 3, "champion")
+        _fresh(mlflow_url, template, lease).promote("1H", 3, "champion")
     finally:
         os.kill(frozen.pid, signal.SIGCONT)
         woke = frozen.wait(60)
@@ -316,9 +314,7 @@ def test_a_write_without_the_lock_stopped_after_its_record_is_finished_by_the_ne
         _wait_until_stopped(stopped.pid)
         if ending == "killed":
             stopped.kill()
-        options = StoreOptions(model_name_template=template)
-        store = MlflowStore(mlflow_url, options, lease_seconds=ORDERED_LEASE)
-        Registry(store, options=options, actor="next").promote("1H", 3, "champion")
+        _fresh(mlflow_url, template, ORDERED_LEASE).promote("1H", 3, "champion")
     finally:
         os.kill(stopped.pid, signal.SIGCONT)
     woke = stopped.wait(60)
