@@ -244,7 +244,9 @@ def test_rest_calls_of_each_operation(registry: Registry, counted: CountingClien
     # version; the record, the alias, one tag
     registry.promote("1H", 1, "champion")
     assert sum(counted.calls.values()) == 6
+    counted.calls.clear()
     registry.promote("1H", 2, "beta")
+    assert sum(counted.calls.values()) == 5  # the model, the lock, the version; record, tag
     counted.calls.clear()
     registry.promote("1H", 2, "champion")  # crowns 2 and archives 1: + tag
     assert sum(counted.calls.values()) == 7  # the version and the champion in one search
