@@ -65,20 +65,19 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
             # ``ordered`` reads through the view, which undoes late writes through this.)
             from stagekeeper_mlflow.ordered import wait_landed
 
-            abandoned = wait_landed(store, timeframe, name, lease, finish=fix)
-            if abandoned is not None:
-                return [_abandoned(timeframe, name, abandoned)]
-            model = store.client.get_registered_model(name)
-            marks = mapping.fenced_marks(model.tags or {})
             log = store.history_of(name)
-            records = log.records(model.tags or {})
-            old = inherited(records, model.creation_timestamp)
-            records = own(records, model.creation_timestamp)
-            findings = [_inherited(timeframe, model, old)] if old else []
-            findings += _stale_writes(store, timeframe, model, records, marks) if marks else []
-            findings += _tag_findings(store, timeframe, model) if not marks else []
-            findings += _history_findings(timeframe, model, records)
-            findings += _skipped_policy(store, timeframe, model)
+            deadline = time.monotonic() + store.wait_seconds
+            while True:
+                abandoned, landed = wait_landed(store, timeframe, name, lease, finish=fix)
+                if abandoned is not None:
+                    return [_abandoned(timeframe, name, abandoned)]
+                model, marks, records, old, findings = _look(store, timeframe, name)
+                # Without --fix nothing stops a write that read the registry before the
+                # lock was taken: a finding beside a record written since is looked again.
+                if fix or not findings or log.tip().next_number == landed:
+                    break
+                if time.monotonic() > deadline:
+                    raise LockTimeout(f"{name} kept changing while doctor compared it")
             by_key = {record.key: record for record in records}
 
             def set_aside(key: str, prefix: str) -> None:
@@ -96,6 +95,23 @@ def examine(store: MlflowStore, timeframe: str, name: str, *, fix: bool) -> list
     except LockTimeout as exc:
         return [Finding(timeframe, None, OPERATION_IN_PROGRESS, exc.message, remedy="")]
     return [dataclasses.replace(f, fixed=fix) for f in [*interrupted, *findings]]
+
+
+def _look(
+    store: MlflowStore, timeframe: str, name: str
+) -> tuple[RegisteredModel, dict[str, str], list[Record], list[Record], list[Finding]]:
+    """The model, its fencing marks, its own records, those it inherited, and the findings."""
+    model = store.client.get_registered_model(name)
+    marks = mapping.fenced_marks(model.tags or {})
+    records = store.history_of(name).records(model.tags or {})
+    old = inherited(records, model.creation_timestamp)
+    records = own(records, model.creation_timestamp)
+    findings = [_inherited(timeframe, model, old)] if old else []
+    findings += _stale_writes(store, timeframe, model, records, marks) if marks else []
+    findings += _tag_findings(store, timeframe, model) if not marks else []
+    findings += _history_findings(timeframe, model, records)
+    findings += _skipped_policy(store, timeframe, model)
+    return model, marks, records, old, findings
 
 
 def undo_late_writes(

@@ -164,22 +164,24 @@ def claim(store: MlflowStore, name: str, check: Check) -> Tip:
 
 def wait_landed(
     store: MlflowStore, timeframe: str, name: str, lease: Lease, *, finish: bool
-) -> Record | None:
+) -> tuple[Record | None, int]:
     """Under the lock, wait until the newest record's writes have landed, as ``doctor``
-    does before it compares; a record abandoned by its writer is finished with ``finish``,
-    else returned (finishing it is a repair)."""
+    does before it compares. Returns a record abandoned by its writer, unless ``finish``
+    lands its writes (finishing it is a repair), and the number after the history's end
+    whose writes all landed."""
     landing = Landing(store, name)
     while True:
+        store.tips.pop(name, None)  # the history's end as it is now, not as this store left it
         view = LockedView(store, timeframe, name, lease.check, repairs=False)
         record = view.tip.record
         if state(store, view) is not Progress.UNDER_WAY or record is None:
-            return None
+            return None, view.tip.next_number
         if not _abandoned(store, record):
             landing.wait(record)
         elif finish:
             finish_abandoned(store, name, record, lease.check)
         else:
-            return record
+            return record, view.tip.next_number
 
 
 def state(store: MlflowStore, view: LockedView) -> Progress:

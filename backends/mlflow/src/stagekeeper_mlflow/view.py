@@ -1,7 +1,7 @@
-"""A timeframe read under its MLflow lock: what a planner may read. Reads are kept for the
-rest of the step: under the lock no other stagekeeper writer can change them, and the
-planner and the write path's checks then ask MLflow once for each thing. Imports the
-domain, the ports and the MLflow store's reading modules.
+"""A timeframe read for one MLflow write, under its lock or after the history's end: what a
+planner may read. Reads are kept for the rest of the step, and the planner and the write
+path's checks then ask MLflow once for each thing. Imports the domain, the ports and the
+MLflow store's reading modules.
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ class LockedVersion:
 
 
 class LockedView:
-    """A timeframe read under its lock. Reads are kept for the rest of the step: under the
-    lock no other stagekeeper writer can change them, and the planner and the write path's
-    checks then ask MLflow once for each thing."""
+    """A timeframe read for one write: under its lock, or without it after the history's
+    end (decision record 18). Reads are kept for the rest of the step: no other stagekeeper
+    writer can change them unseen (a change since voids the write's record), and the
+    planner and the write path's checks then ask MLflow once for each thing."""
 
     def __init__(
         self,
@@ -76,6 +77,7 @@ class LockedView:
         self._undone = False  # a late write was undone: what was read beside it is stale
         self._settings_read = False  # whether the settings model was searched with the model
         self._in_group = False  # whether the lock is being read beside the model
+        self._tip: Tip | None = None  # the history's end, read before anything else
 
     @cached_property
     def _models(self) -> dict[str, RegisteredModel]:
@@ -84,7 +86,7 @@ class LockedView:
         so this is where a planner is kept from a late write (``doctor.undo_late_writes``):
         a marked model may hold one, and is put back as the history has it, then read again.
         """
-        assert self.tip is not None  # first: what is read after it includes its writes
+        self._read_tip()
         if self._in_group:
             found = self._read_models()
         else:  # without the lock, whether it is held, beside the model
@@ -97,7 +99,7 @@ class LockedView:
         if not self.repairs:
             return found
         # No write without the lock lands meanwhile; the history's end is the claim's.
-        self.__dict__["tip"] = self.store.claim(self.name, self.check)
+        self._tip = self.store.claim(self.name, self.check)
         doctor.undo_late_writes(self.store, self.timeframe, self.name, self.check)
         self._undone = True
         return self._read_models()
@@ -118,12 +120,19 @@ class LockedView:
         )
         return found
 
-    @cached_property
+    @property
     def tip(self) -> Tip:
-        """The history's end: the number of its next record, and its newest record. Read
-        before anything else (decision record 18), so that every record not in it voids
-        this writer's; or as this store left it, which is older still."""
-        return self.store.tips.get(self.name) or self.log.tip()
+        """The history's end: the number of its next record, and its newest record."""
+        self._read_tip()
+        assert self._tip is not None
+        return self._tip
+
+    def _read_tip(self) -> None:
+        """Read the history's end before anything else (decision record 18), so that every
+        record not in it voids this writer's; or take it as this store left it, which is
+        older still."""
+        if self._tip is None:
+            self._tip = self.store.tips.get(self.name) or self.log.tip()
 
     @cached_property
     def lock_held(self) -> bool:
@@ -182,7 +191,7 @@ class LockedView:
         searched: set[int] = set()
         if "_models" not in self.__dict__ and self.name in self.store.champions:
             guess = self._near(version, self.store.champions[self.name])
-            assert self.tip is not None  # first, as in ``_models``
+            self._read_tip()  # first, as in ``_models``
             lock = self._lock_read()
             self._in_group = True
             _, found, *_ = self.store.at_once.reads(
