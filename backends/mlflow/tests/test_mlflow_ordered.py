@@ -259,3 +259,65 @@ def test_a_late_write_undone_under_the_lock_voids_a_write_read_before_it(
     with _racing(mlflow_url, template, mark_then_refused_repair, lease=2.9) as (fast, _):
         assert len(_void_records(client, fast.model_name("1H"))) == 1
         assert _crowned(fast) == [1, 2]
+
+
+class _BeforeReadingRecords:
+    """MLflow's client, running ``hook`` once before it first reads every record of a
+    history (oldest first: what ``doctor`` compares with), after anything read before."""
+
+    def __init__(self, inner: Any, hook: Callable[[], object]) -> None:
+        self.inner = inner
+        self.hook: Callable[[], object] | None = hook
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name != "search_model_versions":
+            return attr
+
+        def call(filter_string: str, max_results: int, order_by: Any, token: Any) -> Any:
+            if order_by == ["version_number ASC"] and self.hook is not None:
+                hook, self.hook = self.hook, None
+                hook()
+            return attr(filter_string, max_results, order_by, token)
+
+        return call
+
+
+def test_doctor_looks_again_at_a_write_that_landed_while_it_compared(
+    mlflow_url: str, template: str
+) -> None:
+    """doctor without --fix writes nothing, so a write that read the registry before it
+    took the lock may land while it compares: the model read before, the records after.
+    That is not drift; doctor looks again."""
+    writer_read, go, writer_done = (threading.Event() for _ in range(3))
+
+    def hold_the_record() -> None:
+        writer_read.set()
+        assert go.wait(WAIT)
+
+    def let_the_writer_land() -> None:
+        go.set()
+        assert writer_done.wait(WAIT)
+
+    with (
+        _writer(mlflow_url, template, "writer") as writer,
+        _writer(mlflow_url, template, "doctor") as doctor,
+    ):
+        _three_in_beta_one_crowned(writer)
+        _hook(writer, "create_model_version", history_model(writer.model_name("1H")),
+              hold_the_record)  # fmt: skip
+        store: Any = doctor.store
+        store.lookups.client = _BeforeReadingRecords(store.lookups.client, let_the_writer_land)
+
+        def crown_two() -> None:
+            try:
+                writer.promote("1H", 2, Stage.CHAMPION)
+            finally:
+                writer_done.set()
+
+        racing = threading.Thread(target=crown_two)
+        racing.start()
+        assert writer_read.wait(WAIT)
+        assert doctor.doctor() == []
+        racing.join(WAIT)
+        assert doctor.champion("1H").version == 2  # type: ignore[union-attr]
