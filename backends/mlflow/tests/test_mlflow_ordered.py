@@ -46,6 +46,38 @@ class Hooked:
         return call
 
 
+class Paused:
+    """A writer without the lock, held between its reads and its record (``hold``, its
+    hook) until another party lets it go and waits for it to land (``release``)."""
+
+    def __init__(self) -> None:
+        self.read, self.go, self.done = (threading.Event() for _ in range(3))
+
+    def hold(self) -> None:
+        self.read.set()
+        assert self.go.wait(WAIT)
+
+    def release(self) -> None:
+        self.go.set()
+        assert self.done.wait(WAIT)
+
+    @contextmanager
+    def running(self, write: Callable[[], object]) -> Iterator[None]:
+        """``write`` in a thread, held once it has read; the body runs meanwhile."""
+
+        def run() -> None:
+            try:
+                write()
+            finally:
+                self.done.set()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert self.read.wait(WAIT)
+        yield
+        thread.join(WAIT)
+
+
 def _hook(registry: Registry, method: str, prefix: str, hook: Callable[[], object]) -> Hooked:
     store: Any = registry.store
     hooked = Hooked(store.lookups.client, method, prefix, hook)
@@ -145,36 +177,17 @@ def test_a_lock_holders_record_voided_by_a_write_without_the_lock_is_planned_aga
 ) -> None:
     """A writer without the lock read the registry before the holder took it, and writes
     its record just before the holder's: the holder's is void, and it plans again."""
-    fast_read, holder_at_record, fast_done = (threading.Event() for _ in range(3))
-
-    def wait_for_the_holder() -> None:
-        fast_read.set()
-        assert holder_at_record.wait(WAIT)
-
-    def let_the_fast_one_write() -> None:
-        holder_at_record.set()
-        assert fast_done.wait(WAIT)
-
+    paused = Paused()
     with (
         _writer(mlflow_url, template, "fast") as fast,
         _writer(mlflow_url, template, "holder", lease=5.0) as holder,  # always the lock
     ):
         _three_in_beta_one_crowned(fast)
         history = history_model(fast.model_name("1H"))
-        _hook(fast, "create_model_version", history, wait_for_the_holder)
-        _hook(holder, "create_model_version", history, let_the_fast_one_write)
-
-        def crown_three() -> None:
-            try:
-                fast.promote("1H", 3, Stage.CHAMPION)
-            finally:
-                fast_done.set()
-
-        racing = threading.Thread(target=crown_three)
-        racing.start()
-        assert fast_read.wait(WAIT)
-        holder.promote("1H", 2, Stage.CHAMPION)
-        racing.join(WAIT)
+        _hook(fast, "create_model_version", history, paused.hold)
+        _hook(holder, "create_model_version", history, paused.release)
+        with paused.running(lambda: fast.promote("1H", 3, Stage.CHAMPION)):
+            holder.promote("1H", 2, Stage.CHAMPION)
 
         assert len(_void_records(client, fast.model_name("1H"))) == 1
         assert _crowned(holder) == [1, 3, 2]
@@ -289,35 +302,16 @@ def test_doctor_looks_again_at_a_write_that_landed_while_it_compared(
     """doctor without --fix writes nothing, so a write that read the registry before it
     took the lock may land while it compares: the model read before, the records after.
     That is not drift; doctor looks again."""
-    writer_read, go, writer_done = (threading.Event() for _ in range(3))
-
-    def hold_the_record() -> None:
-        writer_read.set()
-        assert go.wait(WAIT)
-
-    def let_the_writer_land() -> None:
-        go.set()
-        assert writer_done.wait(WAIT)
-
+    paused = Paused()
     with (
         _writer(mlflow_url, template, "writer") as writer,
         _writer(mlflow_url, template, "doctor") as doctor,
     ):
         _three_in_beta_one_crowned(writer)
-        _hook(writer, "create_model_version", history_model(writer.model_name("1H")),
-              hold_the_record)  # fmt: skip
+        history = history_model(writer.model_name("1H"))
+        _hook(writer, "create_model_version", history, paused.hold)
         store: Any = doctor.store
-        store.lookups.client = _BeforeReadingRecords(store.lookups.client, let_the_writer_land)
-
-        def crown_two() -> None:
-            try:
-                writer.promote("1H", 2, Stage.CHAMPION)
-            finally:
-                writer_done.set()
-
-        racing = threading.Thread(target=crown_two)
-        racing.start()
-        assert writer_read.wait(WAIT)
-        assert doctor.doctor() == []
-        racing.join(WAIT)
+        store.lookups.client = _BeforeReadingRecords(store.lookups.client, paused.release)
+        with paused.running(lambda: writer.promote("1H", 2, Stage.CHAMPION)):
+            assert doctor.doctor() == []
         assert doctor.champion("1H").version == 2  # type: ignore[union-attr]

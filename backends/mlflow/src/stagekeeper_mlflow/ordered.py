@@ -3,10 +3,11 @@ two writers meet, a repair is due, or a writer died.
 
 MLflow numbers the versions of the history's model one by one, so a record that names the
 number it expects is a compare-and-set: it counts only if no other version came first
-(``history``). A write reads, in one round trip, the model, the versions it plans on and
-the history's end; it goes on without the lock if the newest record's writes have all
-landed (``ordering``), plans, writes its record expecting the next number, then the alias
-and the stage tags. Anything else, and it gives way to the lock (``GaveWay``): a record
+(``history``). A write reads the history's end first (or takes the one its store's last
+write left), then, in one round trip, the model, the versions it plans on and whether the
+lock is held; it goes on without the lock if the newest record's writes have all landed
+(``ordering``), plans, writes its record expecting the next number, then the alias, then
+the stage tags. Anything else, and it gives way to the lock (``GaveWay``): a record
 under way, a repair to make, a writer waiting, a plan that writes metrics or requests, or
 its own record voided by another that came first.
 
