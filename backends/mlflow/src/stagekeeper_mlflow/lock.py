@@ -72,6 +72,13 @@ TRUST_MARGIN = 2.0  # seconds
 FIRST_PAUSE, MAX_PAUSE, FIRST_IN_LINE_PAUSE = 0.01, 0.5, 0.1
 
 
+def trusted_for(lease_seconds: float) -> float:
+    """How long a writer may write without asking: another writer breaks a lock (or
+    finishes a record) only once it looks expired to it, so half the lease, less a margin
+    for clocks and requests; no trust on short leases."""
+    return max(0.0, lease_seconds / 2 - TRUST_MARGIN)
+
+
 class TimeframeLock:
     """Mutual exclusion between stagekeeper writers of one registered model."""
 
@@ -88,9 +95,7 @@ class TimeframeLock:
         self.name = lock_name(model_name)
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
-        # Another writer may break the lock only once it looks expired to it. Trust it for
-        # half the lease, less a margin for clocks and requests; no trust on short leases.
-        self.trust_seconds = max(0.0, lease_seconds / 2 - TRUST_MARGIN)
+        self.trust_seconds = trusted_for(lease_seconds)
         self._announced = False  # whether this writer told the holders that it waits
 
     @contextmanager

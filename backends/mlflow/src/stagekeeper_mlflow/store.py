@@ -48,7 +48,7 @@ from stagekeeper_mlflow.connection import (
     translated_errors,
 )
 from stagekeeper_mlflow.history import HistoryLog, Tip
-from stagekeeper_mlflow.lock import TRUST_MARGIN, TimeframeLock
+from stagekeeper_mlflow.lock import TimeframeLock, trusted_for
 from stagekeeper_mlflow.lookups import (
     Lookups,
     or_none,
@@ -86,7 +86,7 @@ class MlflowStore:
         self.wait_seconds = options.lock_timeout if wait_seconds is None else wait_seconds
         # A writer without the lock writes within this of its record (``ordered.Trust``);
         # with less, every write takes the lock.
-        self.trust_seconds = max(0.0, lease_seconds / 2 - TRUST_MARGIN)
+        self.trust_seconds = trusted_for(lease_seconds)
         with translated_errors(self.url):
             self.lookups = Lookups(client_for(url, create=options.create), options)
         self.at_once = AtOnce(enabled=url.startswith("mlflow+http"))
