@@ -275,11 +275,12 @@ def test_a_late_write_undone_under_the_lock_voids_a_write_read_before_it(
 
 
 class _BeforeReadingRecords:
-    """MLflow's client, running ``hook`` once before it first reads every record of a
-    history (oldest first: what ``doctor`` compares with), after anything read before."""
+    """MLflow's client, running ``hook`` once before it reads every record of a history
+    (oldest first: what ``doctor`` compares with) for the time after ``passing`` times, after
+    anything read before."""
 
-    def __init__(self, inner: Any, hook: Callable[[], object]) -> None:
-        self.inner = inner
+    def __init__(self, inner: Any, hook: Callable[[], object], passing: int = 0) -> None:
+        self.inner, self.passing = inner, passing
         self.hook: Callable[[], object] | None = hook
 
     def __getattr__(self, name: str) -> Any:
@@ -289,29 +290,115 @@ class _BeforeReadingRecords:
 
         def call(filter_string: str, max_results: int, order_by: Any, token: Any) -> Any:
             if order_by == ["version_number ASC"] and self.hook is not None:
-                hook, self.hook = self.hook, None
-                hook()
+                self.passing -= 1
+                if self.passing < 0:
+                    hook, self.hook = self.hook, None
+                    hook()
             return attr(filter_string, max_results, order_by, token)
 
         return call
 
 
+@pytest.mark.parametrize(
+    ("passing", "lease"),
+    [
+        pytest.param(0, 60.0, id="its own look, under the lock"),
+        pytest.param(1, 60.0, id="the history drift, without the lock"),
+        pytest.param(1, 5.0, id="the history drift, under the lock"),  # too short to trust
+    ],
+)
 def test_doctor_looks_again_at_a_write_that_landed_while_it_compared(
+    mlflow_url: str, template: str, passing: int, lease: float
+) -> None:
+    """doctor without --fix writes nothing, so a write may land while it compares, the
+    versions read before, the records after: any write, where doctor reads without the
+    lock; under it, one that read the registry before the lock was taken. That is not
+    drift; doctor looks again. (``passing``: the store's own look reads the records first,
+    then the history drift, which every store shows.)"""
+    paused = Paused()
+    with (
+        _writer(mlflow_url, template, "writer") as writer,
+        _writer(mlflow_url, template, "doctor", lease) as doctor,
+    ):
+        _three_in_beta_one_crowned(writer)
+        history = history_model(writer.model_name("1H"))
+        _hook(writer, "create_model_version", history, paused.hold)
+        store: Any = doctor.store
+        store.lookups.client = _BeforeReadingRecords(store.lookups.client, paused.release, passing)
+        with paused.running(lambda: writer.promote("1H", 2, Stage.CHAMPION)):
+            assert doctor.doctor() == []
+        assert doctor.champion("1H").version == 2  # type: ignore[union-attr]
+
+
+def test_a_refusal_rests_on_reads_of_one_moment(mlflow_url: str, template: str) -> None:
+    """A refusal writes no record for a write that came between its reads to void. Here
+    the alias is read before another writer crowns v2, v2's tags after, so v2 reads as
+    archived, which it never was. The history's end, read again, has moved: the refusal
+    is made again on what v2 is, the champion."""
+    with (
+        _writer(mlflow_url, template, "fast") as fast,
+        _writer(mlflow_url, template, "other") as other,
+    ):
+        _three_in_beta_one_crowned(fast)
+        versions = f"name='{fast.model_name('1H')}'"  # a search of the versions, not the history
+
+        def crown_two() -> object:
+            return fast.promote("1H", 2, Stage.CHAMPION)
+
+        _hook(other, "search_model_versions", versions, crown_two)
+        with pytest.raises(TransitionError, match="from champion to development"):
+            other.promote("1H", 2, Stage.DEVELOPMENT)
+
+
+class _BeforeCalls:
+    """MLflow's client, running before each call of a method with a given first argument
+    the next of the hooks listed for it (``None``: none this time)."""
+
+    def __init__(self, inner: Any, hooks: dict[tuple[str, str], list[Callable[[], object] | None]]):
+        self.inner, self.hooks = inner, hooks
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            waiting = self.hooks.get((name, str(args[0]) if args else ""))
+            hook = waiting.pop(0) if waiting else None
+            if hook is not None:
+                hook()
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def test_doctor_waits_for_a_registration_that_began_while_it_read(
     mlflow_url: str, template: str
 ) -> None:
-    """doctor without --fix writes nothing, so a write that read the registry before it
-    took the lock may land while it compares: the model read before, the records after.
-    That is not drift; doctor looks again."""
+    """A registration writes its version under the lock, then its record. doctor, reading
+    without the lock, found the lock free, then the new version, then no record of it:
+    the lock, read again, is held, so it reads again under the lock, and finds nothing."""
     paused = Paused()
     with (
         _writer(mlflow_url, template, "writer") as writer,
         _writer(mlflow_url, template, "doctor") as doctor,
     ):
         _three_in_beta_one_crowned(writer)
-        history = history_model(writer.model_name("1H"))
-        _hook(writer, "create_model_version", history, paused.hold)
+        name = writer.model_name("1H")
+        _hook(writer, "create_model_version", history_model(name), paused.hold)
+        registering = threading.Thread(target=lambda: writer.register("1H", source=SOURCE))
+
+        def register_until_its_record() -> None:
+            registering.start()
+            assert paused.read.wait(WAIT)
+
         store: Any = doctor.store
-        store.lookups.client = _BeforeReadingRecords(store.lookups.client, paused.release)
-        with paused.running(lambda: writer.promote("1H", 2, Stage.CHAMPION)):
-            assert doctor.doctor() == []
-        assert doctor.champion("1H").version == 2  # type: ignore[union-attr]
+        store.lookups.client = _BeforeCalls(
+            store.lookups.client,
+            {
+                # the first lists the timeframes; the second is the drift's, without the lock
+                ("search_model_versions", f"name='{name}'"): [None, register_until_its_record],
+                ("create_registered_model", lock_name(name)): [None, paused.go.set],
+            },
+        )
+        assert doctor.doctor() == []
+        registering.join(WAIT)
+        assert [v.version for v in doctor.list("1H")] == [1, 2, 3, 4]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from stagekeeper.domain.errors import LockLost, LockTimeout, StagekeeperError
@@ -96,6 +97,8 @@ def without_lock(store: MlflowStore, timeframe: str, name: str, planner: Planner
     if view.lock_held or view.waiting():
         raise GaveWay("the lock is held, or writers wait for it")
     if plan is None:
+        if not _unmoved(store, view):
+            raise GaveWay("the registry moved while it was read")
         return None
     if plan.metrics or plan.requests:
         raise GaveWay("a plan that writes metrics or requests takes the lock")
@@ -130,6 +133,8 @@ def under_lock(
             lease.hand_on_to(view.read_tags())
         if not _landed(store, view, lease, landing):
             continue
+        if (plan is None or refusal is not None) and not _unmoved(store, view):
+            continue  # a writer without the lock wrote while this one read: read again
         if refusal is not None:
             raise refusal
         if plan is None:
@@ -215,10 +220,28 @@ def _planned(store: MlflowStore, view: LockedView, planner: Planner) -> Plan | N
     except StagekeeperError:
         if view.tip.claimed or state(store, view) is Progress.UNDER_WAY:
             raise GaveWay("planned on a record under way") from None
+        if not _unmoved(store, view):
+            raise GaveWay("the registry moved while it was read") from None
         raise
     if view.tip.claimed or state(store, view) is Progress.UNDER_WAY:
         raise GaveWay("planned on a record under way")
     return plan
+
+
+def _unmoved(store: MlflowStore, view: LockedView) -> bool:
+    """Whether nothing was written while ``view`` read: the history's end still where the
+    view read it first and, without the lock, the lock free (a registration writes its
+    version before its record). A result that writes nothing, no plan or a refusal, has no
+    record for such a write to void, and without this could rest on reads of two moments:
+    the versions from before a record, the records from after it."""
+    reads: list[Callable[[], object]] = [store.history_of(view.name).tip]
+    if not view.locked:
+        reads.append(lambda: store.lookups.model(mapping.lock_name(view.name)))
+    tip, *lock = store.at_once.reads(*reads)
+    if tip.next_number == view.tip.next_number and not any(held is not None for held in lock):
+        return True
+    store.tips.pop(view.name, None)  # read the history's end again
+    return False
 
 
 def _landed(store: MlflowStore, view: LockedView, lease: Lease, landing: Landing) -> bool:
