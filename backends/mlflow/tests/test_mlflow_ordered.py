@@ -15,7 +15,7 @@ from stagekeeper import LockTimeout, Stage, TransitionError, open_registry
 from stagekeeper.domain.model import StageChange
 from stagekeeper.service.ports import StoreOptions
 from stagekeeper.service.registry import Registry
-from stagekeeper_mlflow.history import EXPECTS_TAG
+from stagekeeper_mlflow.history import CLAIM_TAG, EXPECTS_TAG
 from stagekeeper_mlflow.mapping import CHAMPION_ALIAS, FENCED_PREFIX, history_model, lock_name
 from stagekeeper_mlflow.store import MlflowStore
 
@@ -109,6 +109,12 @@ def _void_records(client: MlflowClient, name: str) -> list[int]:
     )
 
 
+def _newest_record(client: MlflowClient, name: str) -> Any:
+    return client.search_model_versions(
+        f"name='{history_model(name)}'", max_results=1, order_by=["version_number DESC"]
+    )[0]
+
+
 def _crowned(registry: Registry) -> list[int]:
     return [c.version for c in registry.history("1H") if c.to_stage is Stage.CHAMPION]
 
@@ -132,9 +138,7 @@ def test_a_promotion_nobody_meets_takes_no_lock(registry: Registry, client: Mlfl
     registry.promote("1H", 2, Stage.CHAMPION)
     lock = [call for call in hooked.calls if call[1] == lock_name(name)]
     assert lock == [("get_registered_model", lock_name(name))]  # looked at, not taken
-    newest = client.search_model_versions(
-        f"name='{history_model(name)}'", max_results=1, order_by=["version_number DESC"]
-    )[0]
+    newest = _newest_record(client, name)
     assert newest.tags[EXPECTS_TAG] == str(newest.version)  # the number it expected: it counts
     assert _void_records(client, name) == []
 
@@ -402,3 +406,34 @@ def test_doctor_waits_for_a_registration_that_began_while_it_read(
         assert doctor.doctor() == []
         registering.join(WAIT)
         assert [v.version for v in doctor.list("1H")] == [1, 2, 3, 4]
+
+
+def test_a_record_voided_by_hand_is_drift_that_doctor_records(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """Anyone who may write the history's model can void a record by hand, with a number
+    it never expected. Readers pass over it like any void record, so the version stands
+    where the history no longer moves it: doctor reports that as drift and records the
+    move, after which the history replays again."""
+    _three_in_beta_one_crowned(registry)
+    newest = _newest_record(client, registry.model_name("1H"))
+    client.set_model_version_tag(newest.name, newest.version, EXPECTS_TAG, "999")
+    assert _crowned(registry) == []
+    (finding,) = registry.doctor()
+    assert (finding.code, finding.version) == ("history-drift", 1)
+    registry.doctor(fix=True)
+    assert _consistent(registry)[1] is Stage.CHAMPION
+
+
+def test_a_claims_tag_put_on_a_record_by_hand_voids_nothing(
+    registry: Registry, client: MlflowClient
+) -> None:
+    """A claim is a version with no record: the tag beside a record changes nothing but
+    that the next write, taking the newest version for a claim, takes the lock."""
+    _three_in_beta_one_crowned(registry)
+    newest = _newest_record(client, registry.model_name("1H"))
+    client.set_model_version_tag(newest.name, newest.version, CLAIM_TAG, "yes")
+    assert _crowned(registry) == [1]
+    assert registry.doctor() == []
+    registry.promote("1H", 2, Stage.CHAMPION)
+    assert _consistent(registry) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.BETA}
