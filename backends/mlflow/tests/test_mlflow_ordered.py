@@ -279,9 +279,9 @@ def test_a_late_write_undone_under_the_lock_voids_a_write_read_before_it(
 
 
 class _BeforeReadingRecords:
-    """MLflow's client, running ``hook`` once before it reads every record of a history
-    (oldest first: what ``doctor`` compares with) for the time after ``passing`` times, after
-    anything read before."""
+    """MLflow's client, running ``hook`` once, before a read of every record of a history
+    (oldest first: what ``doctor`` compares with), after anything read before; the first
+    ``passing`` such reads go by without it."""
 
     def __init__(self, inner: Any, hook: Callable[[], object], passing: int = 0) -> None:
         self.inner, self.passing = inner, passing
