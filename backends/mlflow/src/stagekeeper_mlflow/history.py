@@ -24,7 +24,7 @@ and is older than every record here: readers put it first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -191,8 +191,7 @@ class HistoryLog:
         claimed = CLAIM_TAG in (page[0].tags or {})
         newest = int(page[0].version)
         while True:
-            records = (_record(raw) for raw in page if counts(raw))
-            record = next((r for r in records if _moves(r.value)), None)
+            record = next((r for r in _counted(page) if _moves(r.value)), None)
             if record is not None or not page.token:
                 return Tip(newest + 1, record, claimed)
             page = self.client.search_model_versions(
@@ -225,8 +224,8 @@ class HistoryLog:
         """When ``version`` last changed stage (one request; a void record is passed over)."""
         clause = f"{self._named()} AND tags.`{MOVED_PREFIX}{version}`='yes'"
         page = self.client.search_model_versions(clause, TIP_SIZE, NEWEST_FIRST, None)
-        for raw in (raw for raw in page if counts(raw)):
-            moved = last_changed([_record(raw)])
+        for record in _counted(page):
+            moved = last_changed([record])
             if version in moved:
                 return moved[version]
         return last_changed(legacy_records(legacy())).get(version)
@@ -244,7 +243,7 @@ class HistoryLog:
                 found = {v: self.last_change(v, legacy) for v in missing}
                 return {**changed, **{v: at for v, at in found.items() if at is not None}}
             page = self.client.search_model_versions(self._named(), size, NEWEST_FIRST, token)
-            for record in (_record(raw) for raw in page if counts(raw)):
+            for record in _counted(page):
                 for version, at in last_changed([record]).items():
                     changed.setdefault(version, at)  # newest first: the first is the last
             token, size = page.token, PAGE_SIZE
@@ -259,7 +258,7 @@ class HistoryLog:
             page = self.client.search_model_versions(
                 f"{self._named()}{clause}", PAGE_SIZE, order, token
             )
-            found += [_record(raw) for raw in page if counts(raw)]
+            found += _counted(page)
             token = page.token
             if not token:
                 return sorted(found, key=_order)
@@ -308,9 +307,10 @@ def _record(raw: MlflowVersion) -> Record:
     )
 
 
-def counts(raw: MlflowVersion) -> bool:
-    """Whether a version of the history is a record of it: not a claim, not void."""
-    return RECORD_TAG in (raw.tags or {}) and not _record(raw).void
+def _counted(page: Iterable[MlflowVersion]) -> list[Record]:
+    """The records among these versions of a history that count: not claims, not void."""
+    records = (_record(raw) for raw in page if RECORD_TAG in (raw.tags or {}))
+    return [record for record in records if not record.void]
 
 
 def inherited(records: Sequence[Record], model_created_ms: int | None) -> list[Record]:
