@@ -236,9 +236,9 @@ def _unmoved(store: MlflowStore, view: LockedView) -> bool:
     the versions from before a record, the records from after it."""
     reads: list[Callable[[], object]] = [store.history_of(view.name).tip]
     if not view.locked:
-        reads.append(lambda: store.lookups.model(mapping.lock_name(view.name)))
-    tip, *lock = store.at_once.reads(*reads)
-    if tip.next_number == view.tip.next_number and not any(held is not None for held in lock):
+        reads.append(view.lock_held_now)
+    tip, *held = store.at_once.reads(*reads)
+    if tip.next_number == view.tip.next_number and not any(held):
         return True
     store.tips.pop(view.name, None)  # read the history's end again
     return False

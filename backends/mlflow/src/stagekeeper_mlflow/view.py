@@ -136,7 +136,10 @@ class LockedView:
 
     @cached_property
     def lock_held(self) -> bool:
-        """Whether another writer holds the lock (read by a writer without it)."""
+        """Whether another writer holds the lock (read by a writer without it, once)."""
+        return self.lock_held_now()
+
+    def lock_held_now(self) -> bool:
         return self.lookups.model(mapping.lock_name(self.name)) is not None
 
     def waiting(self) -> bool:
