@@ -437,3 +437,35 @@ def test_a_claims_tag_put_on_a_record_by_hand_voids_nothing(
     assert registry.doctor() == []
     registry.promote("1H", 2, Stage.CHAMPION)
     assert _consistent(registry) == {1: Stage.ARCHIVED, 2: Stage.CHAMPION, 3: Stage.BETA}
+
+
+@pytest.mark.parametrize(
+    ("stage", "before"),
+    [
+        pytest.param(Stage.CHAMPION, "create_model_version", id="each record void"),
+        pytest.param(Stage.BETA, "search_model_versions", id="each refusal read again"),
+    ],
+)
+def test_a_history_moved_without_end_by_hand_times_a_writer_out(
+    mlflow_url: str, template: str, client: MlflowClient, stage: Stage, before: str
+) -> None:
+    """Someone adds a version to the history before each of a lock holder's records (each
+    is void), or before each read of the history's end (a refusal's reads never stand):
+    the holder reads and plans again up to its waiting time, then says so, and the
+    registry is as it was."""
+    options = StoreOptions(model_name_template=template, lock_timeout=1.0)
+    store = MlflowStore(mlflow_url, options, lease_seconds=5.0)  # too short to trust: the lock
+    with Registry(store, options=options, actor="holder") as holder:
+        _three_in_beta_one_crowned(holder)
+        history = history_model(holder.model_name("1H"))
+
+        def by_hand() -> None:
+            client.create_model_version(history, "s3://by/hand", await_creation_for=0)
+
+        first_argument = history if before == "create_model_version" else f"name='{history}'"
+        store.lookups.client = _BeforeCalls(
+            store.lookups.client, {(before, first_argument): [by_hand] * 1000}
+        )
+        with pytest.raises(LockTimeout, match="kept moving"):
+            holder.promote("1H", 1 if stage is Stage.BETA else 2, stage)
+        assert holder.champion("1H").version == 1  # type: ignore[union-attr]

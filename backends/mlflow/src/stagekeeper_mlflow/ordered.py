@@ -87,6 +87,16 @@ class Landing:
         time.sleep(self.pause)
         self.pause = min(self.pause * 2, MAX_PAUSE)
 
+    def again(self) -> None:
+        """Read and plan again, the history having moved meanwhile: up to the same time
+        (versions added to the history without end, by hand, must not hold a writer)."""
+        if time.monotonic() > self.deadline:
+            raise LockTimeout(
+                f"the history of {self.name} kept moving while this writer planned: "
+                f"waited {self.store.wait_seconds:g} s",
+                hint="run `stagekeeper doctor` to see what writes to it",
+            )
+
 
 def without_lock(store: MlflowStore, timeframe: str, name: str, planner: Planner) -> Plan | None:
     """Plan and commit without the lock, or give way (``GaveWay``) having written nothing
@@ -134,6 +144,7 @@ def under_lock(
         if not _landed(store, view, lease, landing):
             continue
         if (plan is None or refusal is not None) and not _unmoved(store, view):
+            landing.again()
             continue  # a writer without the lock wrote while this one read: read again
         if refusal is not None:
             raise refusal
@@ -148,6 +159,7 @@ def under_lock(
         )
         if number != expects:
             store.tips.pop(name, None)  # read the history's end again
+            landing.again()
             continue  # a writer without the lock came first: plan again
         _apply(store, name, plan, record, lease.check)
         sequence.tag(store.client, name, plan, lease.check)
